@@ -1,0 +1,280 @@
+"""The one adapter to AWS: RDS, Route53 and the Resource Groups Tagging API over boto3.
+
+Nothing else in the project imports boto3. Clients are built once per Gateway with botocore's
+standard retry mode (throttling, 5xx and connection errors are retried with backoff); what still
+fails becomes an AwsError with one readable line. Lookups are by tag, paginated, and read tags
+from TagList, so they cost the same in an account of 5 clusters or 5,000.
+"""
+
+import functools
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .errors import AwsError
+from .lifecycle import TAG_MANAGED_BY, TAG_TARGET, MANAGED_BY, tag_dict, tag_list
+
+NOT_FOUND = {"DBClusterNotFoundFault", "DBInstanceNotFound", "DBInstanceNotFoundFault", "NoSuchHostedZone"}
+GONE_STATUSES = {"deleting"}
+FAILED_STATUSES = {
+    "failed", "inaccessible-encryption-credentials", "inaccessible-encryption-credentials-recoverable",
+    "incompatible-network", "incompatible-option-group", "incompatible-parameters", "incompatible-restore",
+    "insufficient-capacity", "restore-error", "storage-full",
+}
+
+
+@dataclass
+class Instance:
+    id: str
+    arn: str
+    status: str
+    cluster_id: str
+    tags: dict = field(default_factory=dict)
+
+
+@dataclass
+class Cluster:
+    id: str
+    arn: str
+    status: str
+    endpoint: str | None
+    port: int | None
+    engine: str
+    engine_version: str | None
+    tags: dict = field(default_factory=dict)
+    created: datetime | None = None
+    instances: list = field(default_factory=list)
+
+    @classmethod
+    def from_api(cls, data):
+        return cls(
+            id=data["DBClusterIdentifier"],
+            arn=data["DBClusterArn"],
+            status=data.get("Status", "unknown"),
+            endpoint=data.get("Endpoint"),
+            port=data.get("Port"),
+            engine=data.get("Engine", "aurora-mysql"),
+            engine_version=data.get("EngineVersion"),
+            tags=tag_dict(data.get("TagList")),
+            created=data.get("ClusterCreateTime"),
+        )
+
+
+@dataclass(frozen=True)
+class HostedZone:
+    id: str
+    name: str
+
+
+class NotFound(AwsError):
+    pass
+
+
+def _wrap(operation):
+    """Turn botocore failures (after its retries) into one-line AwsErrors."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(*args, **kwargs):
+            try:
+                return method(*args, **kwargs)
+            except ClientError as exc:
+                error = exc.response.get("Error", {})
+                code = error.get("Code", "Error")
+                message = (error.get("Message") or "").splitlines()[0:1]
+                text = f"AWS {operation} failed: {code}" + (f": {message[0]}" if message else "")
+                raise (NotFound if code in NOT_FOUND else AwsError)(text) from exc
+            except BotoCoreError as exc:
+                raise AwsError(f"AWS {operation} failed: {exc}") from exc
+
+        return wrapper
+
+    return decorate
+
+
+class Gateway:
+    """RDS + Route53 + Tagging for one run. Every method is one AWS operation (or one paginated listing)."""
+
+    def __init__(self, *, max_attempts=8, session=None, region_name=None):
+        session = session or boto3.session.Session()
+        config = Config(
+            retries={"mode": "standard", "max_attempts": max_attempts},
+            connect_timeout=10,
+            read_timeout=60,
+            user_agent_extra="django-devdb",
+        )
+        self.rds = session.client("rds", config=config, region_name=region_name)
+        self.route53 = session.client("route53", config=config, region_name=region_name)
+        self.tagging = session.client("resourcegroupstaggingapi", config=config, region_name=region_name)
+        self.operations = []  # names of the API operations made, for status and benchmarks
+        for client in (self.rds, self.route53, self.tagging):
+            client.meta.events.register("before-call", self._count)
+
+    @property
+    def clients(self):
+        return (self.rds, self.route53, self.tagging)
+
+    def _count(self, model, **kwargs):
+        self.operations.append(model.name)
+
+    # --- lookups -------------------------------------------------------------------------------
+
+    @_wrap("DescribeDBClusters")
+    def cluster(self, cluster_id):
+        """One cluster with its instances, or NotFound."""
+        data = self.rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
+        cluster = Cluster.from_api(data)
+        cluster.instances = self.instances([cluster_id])
+        return cluster
+
+    @_wrap("DescribeDBClusters")
+    def source(self, cluster_id):
+        """The source cluster, without its instances (it is only read, never changed)."""
+        return Cluster.from_api(self.rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0])
+
+    @_wrap("GetResources")
+    def tagged_cluster_ids(self, target_name):
+        """Ids of the clusters tagged as this target's clones (Resource Groups Tagging API)."""
+        paginator = self.tagging.get_paginator("get_resources")
+        ids = []
+        for page in paginator.paginate(
+            ResourceTypeFilters=["rds:cluster"],
+            TagFilters=[
+                {"Key": TAG_MANAGED_BY, "Values": [MANAGED_BY]},
+                {"Key": TAG_TARGET, "Values": [target_name]},
+            ],
+        ):
+            for item in page.get("ResourceTagMappingList", []):
+                ids.append(item["ResourceARN"].rsplit(":", 1)[-1])
+        return ids
+
+    @_wrap("DescribeDBClusters")
+    def clusters(self, cluster_ids):
+        """The named clusters that exist, each with its instances: two paginated calls in all."""
+        cluster_ids = sorted(set(cluster_ids))
+        if not cluster_ids:
+            return []
+        found = []
+        paginator = self.rds.get_paginator("describe_db_clusters")
+        for chunk in _chunks(cluster_ids, 100):
+            for page in paginator.paginate(Filters=[{"Name": "db-cluster-id", "Values": chunk}]):
+                found.extend(Cluster.from_api(item) for item in page.get("DBClusters", []))
+        by_id = {c.id: c for c in found}
+        for instance in self.instances(list(by_id)):
+            if instance.cluster_id in by_id:
+                by_id[instance.cluster_id].instances.append(instance)
+        return sorted(found, key=lambda c: c.id)
+
+    @_wrap("DescribeDBInstances")
+    def instances(self, cluster_ids):
+        if not cluster_ids:
+            return []
+        paginator = self.rds.get_paginator("describe_db_instances")
+        instances = []
+        for chunk in _chunks(sorted(cluster_ids), 100):
+            for page in paginator.paginate(Filters=[{"Name": "db-cluster-id", "Values": chunk}]):
+                for item in page.get("DBInstances", []):
+                    instances.append(
+                        Instance(
+                            id=item["DBInstanceIdentifier"],
+                            arn=item["DBInstanceArn"],
+                            status=item.get("DBInstanceStatus", "unknown"),
+                            cluster_id=item.get("DBClusterIdentifier", ""),
+                            tags=tag_dict(item.get("TagList")),
+                        )
+                    )
+        return instances
+
+    @_wrap("GetHostedZone")
+    def hosted_zone(self, zone_id):
+        zone = self.route53.get_hosted_zone(Id=zone_id)["HostedZone"]
+        return HostedZone(id=zone["Id"].rsplit("/", 1)[-1], name=zone["Name"])
+
+    @_wrap("ListResourceRecordSets")
+    def record_value(self, zone_id, record_name):
+        """Where the CNAME record_name points now (lower-case, no trailing dot), or None."""
+        wanted = record_name.rstrip(".").lower() + "."
+        response = self.route53.list_resource_record_sets(
+            HostedZoneId=zone_id, StartRecordName=wanted, StartRecordType="CNAME", MaxItems="1"
+        )
+        for record in response.get("ResourceRecordSets", []):
+            name = record["Name"].lower().replace("\\052", "*")
+            if name == wanted and record["Type"] == "CNAME" and record.get("ResourceRecords"):
+                return record["ResourceRecords"][0]["Value"].rstrip(".").lower()
+        return None
+
+    # --- changes -------------------------------------------------------------------------------
+
+    @_wrap("RestoreDBClusterToPointInTime")
+    def restore_clone(self, *, cluster_id, source_id, tags, subnet_group=None, security_groups=(), serverless=None):
+        params = {
+            "DBClusterIdentifier": cluster_id,
+            "SourceDBClusterIdentifier": source_id,
+            "RestoreType": "copy-on-write",
+            "UseLatestRestorableTime": True,
+            "Tags": tag_list(tags),
+        }
+        if subnet_group:
+            params["DBSubnetGroupName"] = subnet_group
+        if security_groups:
+            params["VpcSecurityGroupIds"] = list(security_groups)
+        if serverless:
+            params["ServerlessV2ScalingConfiguration"] = {"MinCapacity": serverless[0], "MaxCapacity": serverless[1]}
+        return Cluster.from_api(self.rds.restore_db_cluster_to_point_in_time(**params)["DBCluster"])
+
+    @_wrap("CreateDBInstance")
+    def create_writer(self, *, instance_id, cluster_id, instance_class, engine, tags, publicly_accessible=False):
+        item = self.rds.create_db_instance(
+            DBInstanceIdentifier=instance_id,
+            DBClusterIdentifier=cluster_id,
+            DBInstanceClass=instance_class,
+            Engine=engine,
+            PubliclyAccessible=publicly_accessible,
+            Tags=tag_list(tags),
+        )["DBInstance"]
+        return Instance(id=instance_id, arn=item["DBInstanceArn"], status=item.get("DBInstanceStatus", "creating"),
+                        cluster_id=cluster_id, tags=dict(tags))
+
+    @_wrap("AddTagsToResource")
+    def add_tags(self, arn, tags):
+        self.rds.add_tags_to_resource(ResourceName=arn, Tags=tag_list(tags))
+
+    @_wrap("ModifyDBCluster")
+    def set_master_password(self, cluster_id, password):
+        self.rds.modify_db_cluster(DBClusterIdentifier=cluster_id, MasterUserPassword=password, ApplyImmediately=True)
+
+    @_wrap("ChangeResourceRecordSets")
+    def upsert_cname(self, zone_id, record_name, value, ttl, comment):
+        response = self.route53.change_resource_record_sets(
+            HostedZoneId=zone_id,
+            ChangeBatch={
+                "Comment": comment,
+                "Changes": [{
+                    "Action": "UPSERT",
+                    "ResourceRecordSet": {
+                        "Name": record_name, "Type": "CNAME", "TTL": ttl, "ResourceRecords": [{"Value": value}],
+                    },
+                }],
+            },
+        )
+        return response["ChangeInfo"]["Id"], response["ChangeInfo"]["Status"]
+
+    @_wrap("GetChange")
+    def change_status(self, change_id):
+        return self.route53.get_change(Id=change_id)["ChangeInfo"]["Status"]
+
+    @_wrap("DeleteDBInstance")
+    def delete_instance(self, instance_id):
+        self.rds.delete_db_instance(DBInstanceIdentifier=instance_id, SkipFinalSnapshot=True)
+
+    @_wrap("DeleteDBCluster")
+    def delete_cluster(self, cluster_id):
+        self.rds.delete_db_cluster(DBClusterIdentifier=cluster_id, SkipFinalSnapshot=True)
+
+
+def _chunks(items, size):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

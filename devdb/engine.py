@@ -1,0 +1,625 @@
+"""clone / promote / connect / clean / refresh for one target: idempotent and resumable.
+
+AWS tags are the source of truth. Every step starts from what the tags (and the live DNS record)
+say, so a run killed at any moment and started again finishes the same job. Destructive steps
+re-read the facts they depend on right before acting. The engine never touches the source cluster.
+"""
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from . import history, lifecycle, probes, signals
+from .aws import NotFound
+from .errors import CloneFailed, ConfigError, DevdbError
+from .lifecycle import ABORTED, CONNECTED, CREATED, DELETED, READY, TAG_STATE, TAG_STATE_SINCE
+from .output import Reporter
+
+MYSQL_ENGINES = {"aurora-mysql", "aurora"}
+INSYNC_TIMEOUT = 600
+DELETE_TIMEOUT = 3600
+
+
+class Clock:
+    """Real time. Tests pass a fake with the same two methods."""
+
+    def now(self):
+        return datetime.now(timezone.utc)
+
+    def sleep(self, seconds):
+        time.sleep(seconds)
+
+
+@dataclass
+class Outcome:
+    """What one command did (or, with --dry-run, would do) for one target."""
+
+    target: str
+    actions: list = field(default_factory=list)
+    connected: str | None = None
+    points_at: str | None = None
+    error: str | None = None
+    exit_code: int = 0
+
+    def as_dict(self):
+        return {"target": self.target, "actions": self.actions, "connected": self.connected,
+                "record_points_at": self.points_at, "error": self.error}
+
+
+class Engine:
+    def __init__(self, target, gateway, settings, *, clock=None, reporter=None, dry_run=False, heartbeat=None):
+        self.target = target
+        self.aws = gateway
+        self.settings = settings
+        self.clock = clock or Clock()
+        self.reporter = reporter or Reporter(target.name)
+        self.dry_run = dry_run
+        self.heartbeat = heartbeat or (lambda: None)
+        self.outcome = Outcome(target.name)
+        self.clones = {}  # cluster id -> aws.Cluster, this target's clones as last seen
+        self._source = None
+        self._zone = None
+
+    # --- facts ---------------------------------------------------------------------------------
+
+    def now(self):
+        return self.clock.now()
+
+    @property
+    def today(self):
+        return lifecycle.clone_name(self.target.clone_prefix, lifecycle.utc_day(self.now()))
+
+    def preflight(self, source=True):
+        """Read-only checks that must pass before the first change: zone, record name, source."""
+        try:
+            zone = self.aws.hosted_zone(self.target.zone_id)
+        except NotFound:
+            raise ConfigError(f"HOSTED_ZONE_ID: hosted zone {self.target.zone_id} does not exist") from None
+        if not _in_zone(self.target.record_name, zone.name):
+            raise ConfigError(
+                f"RECORD_NAME: {self.target.record_name} is not inside hosted zone {zone.id} ({zone.name.rstrip('.')})"
+            )
+        self._zone = zone
+        if not source:
+            return None
+        try:
+            source = self.aws.source(self.target.source_cluster)
+        except NotFound:
+            raise ConfigError(f"SOURCE_CLUSTER: cluster {self.target.source_cluster} does not exist") from None
+        if source.engine not in MYSQL_ENGINES:
+            raise ConfigError(f"SOURCE_CLUSTER: {source.id} is {source.engine}, not Aurora MySQL")
+        if self.target.master_password_env and not os.environ.get(self.target.master_password_env):
+            raise ConfigError(f"MASTER_PASSWORD_ENV: environment variable {self.target.master_password_env} is not set")
+        self._zone, self._source = zone, source
+        return source
+
+    def lookup(self, also=()):
+        """Find this target's clones: by tag, plus today's name and `also`, in three AWS calls."""
+        ids = set(self.aws.tagged_cluster_ids(self.target.name)) | {self.today} | set(also)
+        protected = self.settings.source_clusters
+        self.clones = {}
+        for cluster in self.aws.clusters(ids):
+            if not lifecycle.is_ours(cluster.tags, self.target.name):
+                if cluster.id == self.today:
+                    raise DevdbError(
+                        f"cluster {cluster.id} exists but is not a django-devdb clone of target "
+                        f"{self.target.name!r}; refusing to touch it (rename the target's CLONE_PREFIX or the cluster)"
+                    )
+                continue
+            if cluster.id in protected:
+                self.reporter.warning("%s is a source cluster but carries django-devdb tags; ignoring it", cluster.id)
+                continue
+            self.clones[cluster.id] = cluster
+        return self.clones
+
+    def state(self, cluster):
+        return cluster.tags.get(TAG_STATE, "")
+
+    def since(self, cluster):
+        return lifecycle.parse_time(cluster.tags.get(TAG_STATE_SINCE)) or cluster.created or self.now()
+
+    def in_state(self, *states):
+        return sorted((c for c in self.clones.values() if self.state(c) in states), key=self._age_key)
+
+    def _age_key(self, cluster):
+        day = lifecycle.clone_day(cluster.id, self.target.clone_prefix)
+        return (day or lifecycle.utc_day(cluster.created or self.since(cluster)), cluster.created or self.since(cluster), cluster.id)
+
+    def writer_id(self, cluster):
+        return lifecycle.instance_name(cluster.id)
+
+    def points_at(self):
+        """The clone the stable name points at now (read live), as (value, cluster or None)."""
+        value = self.aws.record_value(self.target.zone_id, self.target.record_name)
+        self.outcome.points_at = value
+        return value, self._clone_for(value)
+
+    def _clone_for(self, value):
+        if not value:
+            return None
+        for cluster in self.clones.values():
+            if _cluster_serves(cluster, value):
+                return cluster
+        return None
+
+    # --- changes -------------------------------------------------------------------------------
+
+    def _did(self, text):
+        self.outcome.actions.append(("would " if self.dry_run else "") + text)
+        self.reporter.info(("would " if self.dry_run else "") + text)
+
+    def _ours(self, instance, cluster):
+        return lifecycle.is_ours(instance.tags, self.target.name) or instance.id == self.writer_id(cluster)
+
+    def set_state(self, cluster, new, *, rollback=False, message="", error=None):
+        """Tag cluster (then its instances) with `new` and mirror it; the one way states change."""
+        old = self.state(cluster)
+        lifecycle.check_move(cluster.id, old, new, rollback=rollback)
+        self._did(f"tag {cluster.id} {new}" + (f" ({message})" if message else ""))
+        if self.dry_run:
+            return
+        now = self.now()
+        tags = lifecycle.state_tags(new, now)
+        self.aws.add_tags(cluster.arn, tags)
+        cluster.tags.update(tags)
+        for instance in cluster.instances:
+            if self._ours(instance, cluster):
+                self.aws.add_tags(instance.arn, tags)
+                instance.tags.update(tags)
+        self._mirror(cluster, new, now, message=message, error=error)
+
+    def _mirror(self, cluster, state, at, message="", error=None):
+        history.mirror(
+            target=self.target.name, cluster_id=cluster.id, state=state, at=at,
+            source=cluster.tags.get(lifecycle.TAG_SOURCE, self.target.source_cluster),
+            instance_id=self.writer_id(cluster), endpoint=cluster.endpoint or "", message=message, error=error,
+        )
+
+    def reconcile_instances(self, cluster):
+        """Give the instances the cluster's state tags when a killed run tagged only the cluster."""
+        wanted = {k: cluster.tags[k] for k in (TAG_STATE, TAG_STATE_SINCE) if k in cluster.tags}
+        for instance in cluster.instances:
+            if not self._ours(instance, cluster):
+                continue
+            missing = {k: v for k, v in wanted.items() if instance.tags.get(k) != v}
+            if not lifecycle.is_ours(instance.tags, self.target.name):
+                missing = {k: v for k, v in cluster.tags.items() if k.startswith("devdb:")}
+            if missing:
+                self._did(f"finish tagging instance {instance.id} {wanted.get(TAG_STATE)}")
+                if not self.dry_run:
+                    self.aws.add_tags(instance.arn, missing)
+                    instance.tags.update(missing)
+
+    # --- clone ---------------------------------------------------------------------------------
+
+    def clone(self):
+        """Create today's clone, or finish the one that exists. Returns it (None in a dry run)."""
+        existing = self.clones.get(self.today)
+        if existing:
+            self._finish(existing)
+            return existing
+        source = self._source or self.preflight()
+        now = self.now()
+        tags = lifecycle.clone_tags(self.target.name, source.id, CREATED, now, dict(self.target.extra_tags))
+        self._did(f"create clone {self.today} of {source.id} (copy-on-write) with writer {lifecycle.instance_name(self.today)} ({self.target.instance_class})")
+        if self.dry_run:
+            return None
+        cluster = self.aws.restore_clone(
+            cluster_id=self.today,
+            source_id=source.id,
+            tags=tags,
+            subnet_group=self.target.db_subnet_group,
+            security_groups=self.target.vpc_security_group_ids,
+            serverless=(self.target.serverless_min_acu, self.target.serverless_max_acu) if self.target.serverless else None,
+        )
+        cluster.tags.update(tags)
+        self.clones[cluster.id] = cluster
+        self._mirror(cluster, CREATED, now, message=f"restored from {source.id} (copy-on-write)")
+        self._finish(cluster)
+        return cluster
+
+    def _finish(self, cluster):
+        """Add the writer instance a killed run did not create, and finish its tags."""
+        writer_id = self.writer_id(cluster)
+        has_writer = any(i.id == writer_id for i in cluster.instances)
+        if not has_writer and self.state(cluster) == CREATED:
+            source_id = cluster.tags.get(lifecycle.TAG_SOURCE, self.target.source_cluster)
+            tags = lifecycle.clone_tags(self.target.name, source_id, CREATED, self.since(cluster), dict(self.target.extra_tags))
+            self._did(f"create writer instance {writer_id} ({self.target.instance_class}) in {cluster.id}")
+            if not self.dry_run:
+                engine = (self._source.engine if self._source else None) or cluster.engine
+                instance = self.aws.create_writer(
+                    instance_id=writer_id, cluster_id=cluster.id, instance_class=self.target.instance_class,
+                    engine=engine, tags=tags, publicly_accessible=self.target.publicly_accessible,
+                )
+                cluster.instances.append(instance)
+        elif not has_writer and self.state(cluster) in (READY, CONNECTED):
+            self.reporter.warning("%s has no writer instance %s (deleted by hand?)", cluster.id, writer_id)
+        self.reconcile_instances(cluster)
+
+    # --- ready ---------------------------------------------------------------------------------
+
+    def wait_ready(self, cluster, timeout=None):
+        """Wait until `cluster` is usable, prepare it, tag it ready. CloneFailed (and aborted) if not."""
+        timeout = timeout or self.target.ready_timeout
+        deadline = self.since(cluster) + timedelta(seconds=timeout)
+        try:
+            self._wait_available(cluster, deadline, timeout)
+            self._prepare(cluster, deadline, timeout)
+        except probes.ProbeError as exc:
+            self._abort_failed(cluster, str(exc))
+        self.set_state(cluster, READY, message=f"usable ({self.target.readiness_probe} probe)", error="")
+        signals.clone_ready.send(sender=Engine, target=self.target.name, cluster_id=cluster.id, endpoint=cluster.endpoint)
+
+    def _abort_failed(self, cluster, reason):
+        self.set_state(cluster, ABORTED, message=f"failed: {reason}", error=reason)
+        raise CloneFailed(f"clone {cluster.id} aborted: {reason}")
+
+    def _refresh_cluster(self, cluster):
+        fresh = self.aws.cluster(cluster.id)
+        cluster.status, cluster.endpoint, cluster.port = fresh.status, fresh.endpoint, fresh.port
+        cluster.instances = fresh.instances
+        return cluster
+
+    def _wait_available(self, cluster, deadline, timeout):
+        """Poll the writer instance (one call a poll) until available, then confirm the cluster."""
+        writer_id = self.writer_id(cluster)
+
+        def check():
+            instances = self.aws.instances([cluster.id])
+            writer = next((i for i in instances if i.id == writer_id), None)
+            if writer is None:
+                raise probes.ProbeError(f"writer instance {writer_id} does not exist")
+            if writer.status in probes.FAILED_STATUSES:
+                raise probes.ProbeError(f"AWS reports writer {writer.status}")
+            if writer.status != probes.AVAILABLE:
+                return False, f"writer {writer.status}"
+            self._refresh_cluster(cluster)
+            return probes.status_ready(cluster, writer_id)
+
+        if self._wait(f"{cluster.id} to be available", check, deadline) is None:
+            self._abort_failed(cluster, f"did not become available within READY_TIMEOUT ({timeout}s)")
+
+    def _prepare(self, cluster, deadline, timeout):
+        """New master password, SQL probe, post-clone scripts: all before the clone counts as ready."""
+        if self.target.master_password_env:
+            self._did(f"set a new master password on {cluster.id} (from ${self.target.master_password_env})")
+            if not self.dry_run:
+                self.aws.set_master_password(cluster.id, os.environ[self.target.master_password_env])
+                history.note(cluster.id, self.now(), "master password replaced")
+                # Let AWS report the modification before waiting for it to settle again.
+                self.clock.sleep(self.settings.poll_initial)
+                check = lambda: probes.status_ready(self._refresh_cluster(cluster), self.writer_id(cluster))  # noqa: E731
+                if self._wait(f"{cluster.id} to apply the new password", check, deadline) is None:
+                    self._abort_failed(cluster, f"did not apply the new master password within READY_TIMEOUT ({timeout}s)")
+        connect_timeout = self.settings.sql_connect_timeout
+        if self.target.readiness_probe == "sql":
+            last = {"reason": ""}
+
+            def check():
+                try:
+                    probes.sql_ready(cluster.endpoint, timeout=connect_timeout)
+                    return True, "SELECT 1 ok"
+                except probes.ProbeError as exc:
+                    last["reason"] = str(exc)
+                    return False, f"sql probe: {exc}"
+
+            if self._wait(f"{cluster.id} to accept the app's login", check, deadline) is None:
+                self._abort_failed(cluster, f"sql probe did not succeed within READY_TIMEOUT ({timeout}s): {last['reason']}")
+        for script in self.target.post_clone_sql:
+            self._did(f"run {script} on {cluster.id}")
+            probes.run_script(cluster.endpoint, script, timeout=connect_timeout)
+            history.note(cluster.id, self.now(), f"ran {script}")
+
+    def _wait(self, what, check, deadline):
+        """Poll check() -> (done, status) with capped exponential backoff until done or deadline.
+
+        Returns the last status, or None at the deadline. Renews the lease between polls.
+        """
+        start = self.now()
+        delay = self.settings.poll_initial
+        while True:
+            done, status = check()
+            now = self.now()
+            self.reporter.progress(what, status, (now - start).total_seconds())
+            if done:
+                self.reporter.done_waiting()
+                return status
+            if now >= deadline:
+                self.reporter.done_waiting()
+                return None
+            self.heartbeat()
+            self.clock.sleep(max(0.01, min(delay, (deadline - now).total_seconds())))
+            delay = min(delay * self.settings.poll_factor, self.settings.poll_max)
+
+    def promote(self, timeout=None):
+        """Tag ready the created clones that are usable now; abort those past READY_TIMEOUT. No waiting."""
+        timeout = timeout or self.target.ready_timeout
+        for cluster in self.in_state(CREATED):
+            deadline = self.since(cluster) + timedelta(seconds=timeout)
+            if self.dry_run:
+                continue
+            self._refresh_cluster(cluster)
+            try:
+                ready, status = probes.status_ready(cluster, self.writer_id(cluster))
+            except probes.ProbeError as exc:
+                self._abort_quietly(cluster, str(exc))
+                continue
+            if ready:
+                try:
+                    self.wait_ready(cluster, timeout)
+                except CloneFailed as exc:
+                    self.reporter.warning("%s", exc)
+            elif self.now() >= deadline:
+                self._abort_quietly(cluster, f"did not become ready within READY_TIMEOUT ({timeout}s): {status}")
+
+    def _abort_quietly(self, cluster, reason):
+        self.set_state(cluster, ABORTED, message=f"failed: {reason}", error=reason)
+        self.reporter.warning("clone %s aborted: %s", cluster.id, reason)
+
+    # --- connect -------------------------------------------------------------------------------
+
+    def connect(self, to=None, planned=None):
+        """Point the stable name at `to`, or at the newest ready clone; abort what it replaces."""
+        value, pointed = self.points_at()
+        if pointed and self.state(pointed) != CONNECTED:
+            # A killed run moved the name but did not re-tag: the name is the truth.
+            self.set_state(pointed, CONNECTED, rollback=True, message=f"{self.target.record_name} already points here")
+            self._abort_superseded(pointed, older_ready=False)
+        if to:
+            chosen = self._rollback_candidate(to)
+        elif planned:
+            chosen = None
+            self._did(f"point {self.target.record_name} at {planned} (now {value or 'unset'})")
+            for cluster in self.in_state(CONNECTED, READY):
+                self._did(f"tag {cluster.id} aborted (superseded by {planned})")
+        else:
+            ready = self.in_state(READY)
+            chosen = ready[-1] if ready else None
+        if chosen is not None and not (chosen is pointed and self.state(chosen) == CONNECTED):
+            self._move_name(chosen, value, rollback=bool(to))
+        connected = self.in_state(CONNECTED)
+        self.outcome.connected = connected[-1].id if connected else None
+        return chosen
+
+    def _rollback_candidate(self, cluster_id):
+        cluster = self.clones.get(cluster_id)
+        if cluster is None:
+            try:
+                other = self.aws.source(cluster_id)
+            except NotFound:
+                record = history.find(cluster_id)
+                if record and record.state == DELETED:
+                    raise ConfigError(f"--to: clone {cluster_id} was deleted at {lifecycle.format_time(record.deleted_at or record.state_since)}") from None
+                raise ConfigError(f"--to: cluster {cluster_id} does not exist") from None
+            if other.tags.get(lifecycle.TAG_MANAGED_BY) != lifecycle.MANAGED_BY:
+                raise ConfigError(f"--to: cluster {cluster_id} is not managed by django-devdb")
+            raise ConfigError(f"--to: cluster {cluster_id} belongs to target {other.tags.get(lifecycle.TAG_TARGET)!r}, not {self.target.name!r}")
+        state = self.state(cluster)
+        if state not in (READY, ABORTED, CONNECTED):
+            raise ConfigError(f"--to: clone {cluster_id} is {state or 'untagged'}; only a ready or aborted clone can be connected")
+        self._refresh_cluster(cluster)
+        if cluster.status != probes.AVAILABLE or cluster.status in ("deleting",):
+            raise ConfigError(f"--to: clone {cluster_id} is {cluster.status}, not available")
+        return cluster
+
+    def _move_name(self, cluster, old_value, rollback=False):
+        record = self.target.record_name
+        self._did(f"point {record} at {cluster.id} ({cluster.endpoint}; was {old_value or 'unset'})")
+        if not self.dry_run:
+            change_id, status = self.aws.upsert_cname(
+                self.target.zone_id, record, cluster.endpoint, self.target.record_ttl,
+                comment=f"django-devdb: {self.target.name} -> {cluster.id}",
+            )
+            deadline = self.now() + timedelta(seconds=INSYNC_TIMEOUT)
+            check = lambda: (lambda s: (s == "INSYNC", s))(self.aws.change_status(change_id))  # noqa: E731
+            if status != "INSYNC" and self._wait(f"{record} change {change_id} to be INSYNC", check, deadline) is None:
+                raise DevdbError(f"Route53 change {change_id} for {record} was not INSYNC within {INSYNC_TIMEOUT}s; re-run to finish")
+            self.outcome.points_at = (cluster.endpoint or "").lower()
+        previous = [c.id for c in self.in_state(CONNECTED) if c is not cluster]
+        self.set_state(cluster, CONNECTED, rollback=rollback or self.state(cluster) == ABORTED,
+                       message=f"{record} points here" + (" (rollback)" if rollback else ""))
+        self._abort_superseded(cluster, older_ready=not rollback)
+        if not self.dry_run:
+            signals.clone_connected.send(sender=Engine, target=self.target.name, cluster_id=cluster.id,
+                                         endpoint=cluster.endpoint, record_name=record, previous=previous)
+
+    def _abort_superseded(self, connected, older_ready=True):
+        for cluster in self.in_state(CONNECTED):
+            if cluster is not connected:
+                self.set_state(cluster, ABORTED, message=f"superseded by {connected.id}")
+        if older_ready:
+            for cluster in self.in_state(READY):
+                if self._age_key(cluster) < self._age_key(connected):
+                    self.set_state(cluster, ABORTED, message=f"superseded by {connected.id}")
+
+    # --- clean ---------------------------------------------------------------------------------
+
+    def keep(self):
+        """The newest KEEP_ABORTED aborted clones, kept for rollback."""
+        aborted = self.in_state(ABORTED)
+        return {c.id for c in aborted[len(aborted) - self.target.keep_aborted:]} if self.target.keep_aborted else set()
+
+    def deletable(self, grace):
+        keep = self.keep()
+        cutoff = self.now() - timedelta(seconds=grace)
+        return [c for c in self.in_state(ABORTED) if c.id not in keep and self.since(c) <= cutoff]
+
+    def wait_grace(self, grace):
+        """Sleep until the clones aborted within the last `grace` seconds may be deleted."""
+        keep = self.keep()
+        pending = [self.since(c) + timedelta(seconds=grace) for c in self.in_state(ABORTED) if c.id not in keep]
+        until = max((t for t in pending if t > self.now()), default=None)
+        if until is None:
+            return
+        if self.dry_run:
+            self._did(f"wait out the grace of {grace}s (until {lifecycle.format_time(until)})")
+            return
+        self._wait(f"the grace of {grace}s (clients to drop the old address)",
+                   lambda: (self.now() >= until, f"until {lifecycle.format_time(until)}"), until)
+
+    def clean(self, grace=None):
+        grace = self.target.clean_grace if grace is None else grace
+        deleted = []
+        for cluster in self.deletable(grace):
+            if self._delete(cluster, grace):
+                deleted.append(cluster.id)
+        return deleted
+
+    def _delete(self, cluster, grace):
+        """Delete one aborted clone's instances, then the clone; re-checking every rule first."""
+        try:
+            fresh = self.aws.cluster(cluster.id)
+        except NotFound:
+            self._forget(cluster, "cluster no longer exists")
+            return False
+        problem = self._deletion_veto(fresh, grace)
+        if problem:
+            self.reporter.warning("not deleting %s: %s", cluster.id, problem)
+            return False
+        for instance in fresh.instances:
+            if not lifecycle.is_ours(instance.tags, self.target.name):
+                self.reporter.warning("not deleting %s: instance %s is not a django-devdb instance of this target",
+                                      cluster.id, instance.id)
+                return False
+        self.reconcile_instances(fresh)
+        for instance in fresh.instances:
+            if instance.status != "deleting":
+                self._did(f"delete instance {instance.id}")
+                if not self.dry_run:
+                    try:
+                        self.aws.delete_instance(instance.id)
+                    except NotFound:
+                        pass
+        if self.dry_run:
+            self._did(f"delete clone {cluster.id} (aborted since {lifecycle.format_time(self.since(fresh))})")
+            return True
+        if fresh.instances:
+            deadline = self.now() + timedelta(seconds=DELETE_TIMEOUT)
+
+            def check():
+                left = self.aws.instances([cluster.id])
+                return not left, ", ".join(f"{i.id} {i.status}" for i in left) or "gone"
+
+            if self._wait(f"the instances of {cluster.id} to be deleted", check, deadline) is None:
+                raise DevdbError(f"instances of {cluster.id} were not deleted within {DELETE_TIMEOUT}s; re-run to finish")
+            # Time has passed: the name must still not point here.
+            value, _ = self.points_at()
+            if _cluster_serves(fresh, value):
+                self.reporter.warning("not deleting %s: %s now points at it", cluster.id, self.target.record_name)
+                return False
+        self._did(f"delete clone {cluster.id} (aborted since {lifecycle.format_time(self.since(fresh))})")
+        try:
+            self.aws.delete_cluster(cluster.id)
+        except NotFound:
+            pass
+        self._forget(fresh, "deleted (SkipFinalSnapshot)")
+        signals.clone_deleted.send(sender=Engine, target=self.target.name, cluster_id=cluster.id)
+        return True
+
+    def _deletion_veto(self, cluster, grace):
+        """Why `cluster` must not be deleted now, or None. Reads the live DNS record."""
+        if cluster.id in self.settings.source_clusters:
+            return "it is a source cluster"
+        if not lifecycle.is_ours(cluster.tags, self.target.name):
+            return "it is not a django-devdb clone of this target"
+        if self.state(cluster) != ABORTED:
+            return f"it is {self.state(cluster) or 'untagged'}, not aborted"
+        if self.since(cluster) > self.now() - timedelta(seconds=grace):
+            return f"it was aborted less than {grace}s ago"
+        value, _ = self.points_at()
+        if _cluster_serves(cluster, value):
+            return f"{self.target.record_name} points at it"
+        return None
+
+    def _forget(self, cluster, message):
+        self.clones.pop(cluster.id, None)
+        if not self.dry_run:
+            history.mirror(target=self.target.name, cluster_id=cluster.id, state=DELETED, at=self.now(), message=message)
+
+    # --- records -------------------------------------------------------------------------------
+
+    def sync(self):
+        """Make the records match the tags; records of clusters that are gone become deleted."""
+        open_ids = list(history.open_records(self.target.name).values_list("cluster_id", flat=True))
+        self.lookup(also=open_ids)
+        for cluster in self.clones.values():
+            state = self.state(cluster)
+            if state in lifecycle.STATES:
+                self._mirror(cluster, state, self.since(cluster))
+        for cluster_id in open_ids:
+            if cluster_id not in self.clones:
+                self._did(f"record {cluster_id} as deleted (the cluster no longer exists)")
+                if not self.dry_run:
+                    history.mirror(target=self.target.name, cluster_id=cluster_id, state=DELETED, at=self.now(),
+                                   message="cluster no longer exists (deleted outside django-devdb)")
+
+    # --- the daily job -------------------------------------------------------------------------
+
+    def refresh(self, grace=None, timeout=None):
+        """clone -> wait until ready -> connect -> wait out the grace -> clean."""
+        self.preflight()
+        self.sync()
+        for cluster in list(self.clones.values()):
+            self.reconcile_instances(cluster)
+        today = self.clone()
+        failure = None
+        planned = self.today if today is None else None  # only in a dry run
+        if today is not None and self.state(today) == CREATED:
+            if self.dry_run:
+                self._did(f"wait until {today.id} is ready")
+                planned = today.id
+            else:
+                try:
+                    self.wait_ready(today, timeout)
+                except CloneFailed as exc:
+                    failure = exc
+        elif today is not None and self.state(today) == ABORTED:
+            record = history.find(today.id)
+            reason = (record.last_error if record else "") or "aborted"
+            failure = CloneFailed(f"today's clone {today.id} is aborted ({reason}); a new one is made tomorrow")
+        self.promote(timeout)
+        self.connect(planned=planned)
+        grace = self.target.clean_grace if grace is None else grace
+        self.wait_grace(grace)
+        self.clean(grace)
+        if failure:
+            raise failure
+        return self.outcome
+
+    def status(self):
+        """This target's clones and where the name points, without changing anything."""
+        self.lookup()
+        value, pointed = self.points_at()
+        clones = []
+        for cluster in sorted(self.clones.values(), key=self._age_key):
+            clones.append({
+                "cluster": cluster.id,
+                "state": self.state(cluster),
+                "state_since": cluster.tags.get(TAG_STATE_SINCE, ""),
+                "status": cluster.status,
+                "instances": [{"id": i.id, "status": i.status, "state": i.tags.get(TAG_STATE, "")} for i in cluster.instances],
+                "endpoint": cluster.endpoint,
+                "source": cluster.tags.get(lifecycle.TAG_SOURCE, ""),
+                "live": cluster is pointed,
+            })
+        return {"target": self.target.name, "record_name": self.target.record_name, "points_at": value,
+                "points_at_clone": pointed.id if pointed else None, "clones": clones}
+
+
+def _in_zone(record_name, zone_name):
+    record = record_name.rstrip(".").lower()
+    zone = zone_name.rstrip(".").lower()
+    return record != zone and record.endswith("." + zone)
+
+
+def _cluster_serves(cluster, value):
+    """Whether a DNS value is one of this cluster's addresses."""
+    if not value:
+        return False
+    value = value.rstrip(".").lower()
+    if cluster.endpoint and value == cluster.endpoint.rstrip(".").lower():
+        return True
+    first_label = value.split(".", 1)[0]
+    return first_label == cluster.id.lower() or first_label in {i.id.lower() for i in cluster.instances}

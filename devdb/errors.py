@@ -1,0 +1,25 @@
+"""Errors that end a command with one line on stderr and a SPEC exit status."""
+
+
+class DevdbError(Exception):
+    """A failure the operator can act on; str() is the one line shown."""
+
+    exit_code = 1
+
+
+class ConfigError(DevdbError):
+    """Bad settings or arguments: raised before any AWS change."""
+
+
+class AwsError(DevdbError):
+    """An AWS call failed after botocore's retries."""
+
+
+class CloneFailed(DevdbError):
+    """The clone failed, never became ready, or a post-clone step failed; it is now aborted."""
+
+
+class Locked(DevdbError):
+    """Another run holds the target's lease."""
+
+    exit_code = 3

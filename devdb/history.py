@@ -1,0 +1,58 @@
+"""Mirror clone states into CloneRecord / CloneEvent. The only code that writes them."""
+
+from . import lifecycle
+from .models import CloneEvent, CloneRecord
+
+_TIME_FIELD = {
+    lifecycle.READY: "ready_at",
+    lifecycle.CONNECTED: "connected_at",
+    lifecycle.ABORTED: "aborted_at",
+    lifecycle.DELETED: "deleted_at",
+}
+
+
+def mirror(*, target, cluster_id, state, at, source="", instance_id="", endpoint="", message="", error=None):
+    """Record that cluster_id is in `state` since `at`; add an event if that is a change.
+
+    `error` replaces last_error when given ("" clears it).
+    """
+    record = find(cluster_id)
+    if record is None:
+        record = CloneRecord(target=target, cluster_id=cluster_id, state="", created_at=at, state_since=at)
+    old_state = record.state
+    changed = old_state != state
+    record.target = target
+    record.source = source or record.source
+    record.instance_id = instance_id or record.instance_id
+    record.endpoint = endpoint or record.endpoint
+    if changed:
+        record.state = state
+        record.state_since = at
+        if field := _TIME_FIELD.get(state):
+            setattr(record, field, at)
+    if error is not None:
+        record.last_error = error
+    record.save()
+    if changed or message:
+        CloneEvent.objects.create(record=record, at=at, from_state=old_state, to_state=state, message=message)
+    return record
+
+
+def note(cluster_id, at, message, error=None):
+    """Add an event without a state change (e.g. a failed probe); no-op if there is no record."""
+    record = find(cluster_id)
+    if record is None:
+        return None
+    if error is not None:
+        record.last_error = error
+        record.save(update_fields=["last_error", "updated_at"])
+    CloneEvent.objects.create(record=record, at=at, from_state=record.state, to_state=record.state, message=message)
+    return record
+
+
+def find(cluster_id):
+    return CloneRecord.objects.filter(cluster_id=cluster_id).first()
+
+
+def open_records(target):
+    return CloneRecord.objects.filter(target=target).exclude(state=lifecycle.DELETED)

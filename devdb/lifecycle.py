@@ -1,0 +1,142 @@
+"""States, tag keys, names and allowed transitions of a clone. Pure: no I/O."""
+
+import re
+from datetime import datetime, timezone
+
+MANAGED_BY = "django-devdb"
+
+TAG_MANAGED_BY = "devdb:managed-by"
+TAG_TARGET = "devdb:target"
+TAG_STATE = "devdb:state"
+TAG_STATE_SINCE = "devdb:state-since"
+TAG_SOURCE = "devdb:source"
+OUR_TAG_KEYS = (TAG_MANAGED_BY, TAG_TARGET, TAG_STATE, TAG_STATE_SINCE, TAG_SOURCE)
+
+CREATED = "created"
+READY = "ready"
+CONNECTED = "connected"
+ABORTED = "aborted"
+DELETED = "deleted"  # only in records: a deleted clone has no tags
+STATES = (CREATED, READY, CONNECTED, ABORTED)
+
+# Forward moves of the daily routine. The only way back (to CONNECTED from READY or ABORTED)
+# is an explicit rollback, or finishing one that a killed run started; see can_move().
+TRANSITIONS = {
+    CREATED: {READY, ABORTED},
+    READY: {CONNECTED, ABORTED},
+    CONNECTED: {ABORTED},
+    ABORTED: set(),
+}
+ROLLBACK_FROM = {READY, ABORTED}
+
+IDENTIFIER_MAX = 63
+DATE_SUFFIX_LEN = len("-YYYYMMDD")
+INSTANCE_SUFFIX = "-1"
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
+_CLONE_NAME = re.compile(r"^(?P<prefix>.+)-(?P<day>\d{8})$")
+
+
+class TransitionError(ValueError):
+    pass
+
+
+def can_move(old, new, rollback=False):
+    if old == new:
+        return True
+    if rollback and new == CONNECTED:
+        return old in ROLLBACK_FROM
+    return new in TRANSITIONS.get(old, set())
+
+
+def check_move(cluster_id, old, new, rollback=False):
+    if not can_move(old, new, rollback):
+        raise TransitionError(f"{cluster_id}: a clone cannot move from {old!r} to {new!r}")
+
+
+def identifier_problem(value, max_length=IDENTIFIER_MAX):
+    """Why value is not a valid RDS identifier, or None."""
+    if not isinstance(value, str) or not value:
+        return "must be a non-empty string"
+    if len(value) > max_length:
+        return f"must be at most {max_length} characters (got {len(value)})"
+    if not _IDENTIFIER.match(value):
+        return "must start with a letter and hold only letters, digits and hyphens"
+    if "--" in value:
+        return "must not contain two consecutive hyphens"
+    if value.endswith("-"):
+        return "must not end with a hyphen"
+    return None
+
+
+def clone_name(prefix, day):
+    return f"{prefix}-{day:%Y%m%d}"
+
+
+def instance_name(cluster_id):
+    return f"{cluster_id}{INSTANCE_SUFFIX}"
+
+
+def clone_day(cluster_id, prefix):
+    """The UTC date in a clone's name, or None if the name is not <prefix>-YYYYMMDD."""
+    match = _CLONE_NAME.match(cluster_id)
+    if not match or match["prefix"] != prefix:
+        return None
+    try:
+        return datetime.strptime(match["day"], "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+def utc_day(moment):
+    return moment.astimezone(timezone.utc).date()
+
+
+def format_time(moment):
+    """ISO-8601 UTC with a Z, to the second: 2026-11-22T05:00:03Z."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text):
+    """Parse a state-since tag; None if it is missing or malformed."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment
+
+
+def clone_tags(target_name, source, state, since, extra=None):
+    """The full tag set a new clone (cluster and instance) is created with, as a dict."""
+    tags = dict(extra or {})
+    tags.update(
+        {
+            TAG_MANAGED_BY: MANAGED_BY,
+            TAG_TARGET: target_name,
+            TAG_STATE: state,
+            TAG_STATE_SINCE: format_time(since),
+            TAG_SOURCE: source,
+        }
+    )
+    return tags
+
+
+def state_tags(state, since):
+    return {TAG_STATE: state, TAG_STATE_SINCE: format_time(since)}
+
+
+def is_ours(tags, target_name):
+    return tags.get(TAG_MANAGED_BY) == MANAGED_BY and tags.get(TAG_TARGET) == target_name
+
+
+def tag_list(tags):
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def tag_dict(tag_list_):
+    return {t["Key"]: t["Value"] for t in tag_list_ or ()}
+
+

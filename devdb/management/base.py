@@ -1,0 +1,101 @@
+"""What every *_devdb command shares: target arguments, one-line errors, SPEC exit statuses."""
+
+import argparse
+import json
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ..errors import DevdbError
+from ..output import ensure_handler
+from ..runner import RunFailed
+
+
+def non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer of seconds, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer of seconds, got {text!r}")
+    return value
+
+
+def positive_int(text):
+    value = non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be a positive integer, got 0")
+    return value
+
+
+class DevdbCommand(BaseCommand):
+    """Subclasses set `help`, add their options, and implement run(options) -> (text, data)."""
+
+    requires_system_checks = []  # bad settings are reported by the command itself, in one line
+    takes_many_targets = True
+    dry_run = True
+
+    def add_arguments(self, parser):
+        if self.takes_many_targets:
+            parser.add_argument("targets", nargs="*", metavar="TARGET", help="configured target names (default: all)")
+        else:
+            parser.add_argument("targets", nargs="?", metavar="TARGET", help="a configured target name")
+        if self.dry_run:
+            parser.add_argument("--dry-run", action="store_true", help="print each AWS change it would make, make none")
+        parser.add_argument("--json", action="store_true", help="print the outcome as JSON on stdout")
+
+    def execute(self, *args, **options):
+        ensure_handler(self._err_stream(), options.get("verbosity", 1))
+        try:
+            return super().execute(*args, **options)
+        except DevdbError as exc:
+            if options.get("traceback") or not getattr(self, "_called_from_command_line", False):
+                raise CommandError(str(exc), returncode=exc.exit_code) from exc
+            self.stderr.write(f"{self._name()}: error: {exc}")
+            sys.exit(exc.exit_code)
+        except (KeyboardInterrupt, CommandError):
+            raise
+        except Exception as exc:  # one line, not a traceback, unless asked for
+            if options.get("traceback") or not getattr(self, "_called_from_command_line", False):
+                raise
+            self.stderr.write(f"{self._name()}: error: unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            sys.exit(1)
+
+    def _name(self):
+        return self.__module__.rsplit(".", 1)[-1]
+
+    def _err_stream(self):
+        return getattr(self.stderr, "_out", sys.stderr)
+
+    def handle(self, *args, **options):
+        names = options["targets"]
+        if isinstance(names, str):
+            names = [names]
+        options["targets"] = names or []
+        try:
+            result = self.run(options)
+        except RunFailed as failed:
+            self.show(failed.outcomes, options)
+            raise
+        self.show(result, options)
+
+    def run(self, options):  # pragma: no cover - abstract
+        """Do the work; return a list of engine Outcomes, or a dict (status) to show."""
+        raise NotImplementedError
+
+    def show(self, result, options):
+        if options["json"]:
+            data = [o.as_dict() for o in result] if isinstance(result, list) else result
+            self.stdout.write(json.dumps(data, indent=2, default=str))
+        elif isinstance(result, list):
+            self.stdout.write("\n".join(self.summary(o) for o in result))
+        else:
+            self.stdout.write(str(result))
+
+    def summary(self, outcome):
+        lines = [f"{outcome.target}: {action}" for action in outcome.actions] or [f"{outcome.target}: nothing to do"]
+        if outcome.error:
+            lines.append(f"{outcome.target}: FAILED: {outcome.error}")
+        elif outcome.connected:
+            lines.append(f"{outcome.target}: {outcome.connected} is connected")
+        return "\n".join(lines)

@@ -1,0 +1,37 @@
+from ... import runner
+from ..base import DevdbCommand
+
+
+class Command(DevdbCommand):
+    help = "Show each target's clones, their tags and AWS status, and where the stable name points."
+    dry_run = False
+
+    def run(self, options):
+        reports = []
+        runner.run(options["targets"], lambda engine: reports.append(engine.status()), lock=False)
+        return {"targets": reports}
+
+    def show(self, result, options):
+        if options["json"] or not isinstance(result, dict):
+            return super().show(result, options)
+        self.stdout.write(render(result["targets"]))
+
+
+def render(reports):
+    blocks = []
+    for report in reports:
+        pointed = report["points_at_clone"] or (report["points_at"] or "nothing")
+        lines = [f"target {report['target']}: {report['record_name']} -> {pointed}"]
+        rows = [("CLONE", "STATE", "SINCE", "AWS STATUS", "INSTANCES", "")]
+        for clone in report["clones"]:
+            instances = ", ".join(f"{i['id']} {i['status']}" for i in clone["instances"]) or "-"
+            rows.append((clone["cluster"], clone["state"], clone["state_since"], clone["status"], instances,
+                         "<- live" if clone["live"] else ""))
+        if len(rows) == 1:
+            lines.append("  no clones")
+        else:
+            widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+            for row in rows:
+                lines.append("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)

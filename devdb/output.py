@@ -1,0 +1,60 @@
+"""How commands talk: everything goes through the `devdb` logger, so LOGGING can route it.
+
+On a TTY a long wait shows one live progress line; otherwise (cron) each poll is a plain,
+timestamped log line.
+"""
+
+import logging
+import sys
+
+logger = logging.getLogger("devdb")
+
+
+def ensure_handler(stream=None, verbosity=1):
+    """Send `devdb` messages to stderr unless the project's LOGGING already routes them."""
+    if logger.handlers or _configured_by_ancestor():
+        return
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG)
+
+
+def _configured_by_ancestor():
+    return logger.propagate and logging.getLogger().handlers
+
+
+class Reporter:
+    """Progress and change messages for one target."""
+
+    def __init__(self, target_name, stream=None, live=None):
+        self.target = target_name
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty() if live is None else live
+        self._line_open = False
+
+    def info(self, message, *args):
+        self._close_line()
+        logger.info("[%s] " + message, self.target, *args)
+
+    def warning(self, message, *args):
+        self._close_line()
+        logger.warning("[%s] " + message, self.target, *args)
+
+    def progress(self, what, status, elapsed):
+        text = f"[{self.target}] waiting for {what}: {status}, {elapsed:.0f}s elapsed"
+        if self.live:
+            self.stream.write("\r\x1b[K" + text)
+            self.stream.flush()
+            self._line_open = True
+        else:
+            logger.info(text)
+
+    def done_waiting(self):
+        self._close_line()
+
+    def _close_line(self):
+        if self._line_open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._line_open = False

@@ -1,0 +1,64 @@
+"""Run one engine step for each selected target: validated settings, one gateway, a lease each.
+
+Targets run concurrently (threads; the work is waiting on AWS). One target's failure does not
+stop the others; the run's exit status is 1 if any failed, 3 if the only failures were locks.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+from django.db import connections
+
+from . import conf
+from .aws import Gateway
+from .engine import Engine
+from .errors import DevdbError, Locked
+from .locks import Lease
+from .output import Reporter
+
+
+class RunFailed(DevdbError):
+    def __init__(self, outcomes, exit_code):
+        failed = [o for o in outcomes if o.error]
+        super().__init__("; ".join(f"{o.target}: {o.error}" for o in failed))
+        self.outcomes = outcomes
+        self.exit_code = exit_code
+
+
+def run(names, step, *, dry_run=False, lock=True, parallel=None, gateway=None, engine_options=None):
+    """Call step(engine) for each target; return the Outcomes or raise RunFailed.
+
+    Settings (and target names) are validated before any AWS call.
+    """
+    settings = conf.get_settings()
+    targets = settings.select(names)
+    gateway = gateway or Gateway(max_attempts=settings.aws_max_attempts)
+    workers = max(1, min(parallel or min(4, len(targets)), len(targets)))
+
+    def one(target):
+        engine = Engine(target, gateway, settings, reporter=Reporter(target.name), dry_run=dry_run, **(engine_options or {}))
+        lease = Lease(target.name, settings.lock_expiry) if lock and not dry_run else None
+        try:
+            if lease:
+                lease.acquire()
+                engine.heartbeat = lease.renew
+            step(engine)
+        except DevdbError as exc:
+            engine.outcome.error = str(exc)
+            engine.outcome.exit_code = exc.exit_code
+        finally:
+            if lease and lease.token_held:
+                lease.release()
+            if workers > 1:
+                connections.close_all()
+        return engine.outcome
+
+    if workers == 1:
+        outcomes = [one(t) for t in targets]
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="devdb") as pool:
+            outcomes = list(pool.map(one, targets))
+    failed = [o for o in outcomes if o.error]
+    if failed:
+        locked_only = all(getattr(o, "exit_code", 1) == Locked.exit_code for o in failed)
+        raise RunFailed(outcomes, Locked.exit_code if locked_only else 1)
+    return outcomes
