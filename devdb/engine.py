@@ -39,12 +39,14 @@ class Outcome:
     actions: list = field(default_factory=list)
     connected: str | None = None
     points_at: str | None = None
+    created: list = field(default_factory=list)
+    deleted: list = field(default_factory=list)
     error: str | None = None
     exit_code: int = 0
 
     def as_dict(self):
-        return {"target": self.target, "actions": self.actions, "connected": self.connected,
-                "record_points_at": self.points_at, "error": self.error}
+        return {"target": self.target, "actions": self.actions, "created": self.created, "deleted": self.deleted,
+                "connected": self.connected, "record_points_at": self.points_at, "error": self.error}
 
 
 class Engine:
@@ -146,8 +148,12 @@ class Engine:
     # --- changes -------------------------------------------------------------------------------
 
     def _did(self, text):
-        self.outcome.actions.append(("would " if self.dry_run else "") + text)
-        self.reporter.info(("would " if self.dry_run else "") + text)
+        """Note a change: logged when made; in a dry run only listed (the command prints the list)."""
+        if self.dry_run:
+            self.outcome.actions.append("would " + text)
+        else:
+            self.outcome.actions.append(text)
+            self.reporter.info(text)
 
     def _ours(self, instance, cluster):
         return lifecycle.is_ours(instance.tags, self.target.name) or instance.id == self.writer_id(cluster)
@@ -215,6 +221,7 @@ class Engine:
         )
         cluster.tags.update(tags)
         self.clones[cluster.id] = cluster
+        self.outcome.created.append(cluster.id)
         self._mirror(cluster, CREATED, now, message=f"restored from {source.id} (copy-on-write)")
         self._finish(cluster)
         return cluster
@@ -515,6 +522,7 @@ class Engine:
         except NotFound:
             pass
         self._forget(fresh, "deleted (SkipFinalSnapshot)")
+        self.outcome.deleted.append(cluster.id)
         signals.clone_deleted.send(sender=Engine, target=self.target.name, cluster_id=cluster.id)
         return True
 

@@ -93,9 +93,19 @@ class DevdbCommand(BaseCommand):
             self.stdout.write(str(result))
 
     def summary(self, outcome):
-        lines = [f"{outcome.target}: {action}" for action in outcome.actions] or [f"{outcome.target}: nothing to do"]
+        """Dry run: each change it would make. Otherwise one line (the log on stderr has the detail)."""
+        name = outcome.target
+        if outcome.actions and outcome.actions[0].startswith("would "):
+            lines = [f"{name}: {action}" for action in outcome.actions]
+        else:
+            facts = [f"{len(outcome.actions)} change(s)" if outcome.actions else "nothing to do"]
+            if outcome.created:
+                facts.append("created " + ", ".join(outcome.created))
+            if outcome.deleted:
+                facts.append("deleted " + ", ".join(outcome.deleted))
+            if outcome.connected:
+                facts.append(f"{outcome.connected} is connected")
+            lines = [f"{name}: " + "; ".join(facts)]
         if outcome.error:
-            lines.append(f"{outcome.target}: FAILED: {outcome.error}")
-        elif outcome.connected:
-            lines.append(f"{outcome.target}: {outcome.connected} is connected")
+            lines.append(f"{name}: FAILED: {outcome.error}")
         return "\n".join(lines)

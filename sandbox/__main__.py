@@ -1,0 +1,58 @@
+"""`python -m sandbox`: the daily job, two simulated days, against a local moto server.
+
+Day 1 creates and connects the first clone; day 2 connects a fresh one and cleans day 1's. Ends
+with status_devdb. Everything lives in a temporary folder (SQLite control DB) and is thrown away.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from .moto_server import running, seed
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=2, help="simulated mornings to run (default 2)")
+    args = parser.parse_args(argv)
+
+    first = datetime.now(timezone.utc).replace(hour=5, minute=0, second=0, microsecond=0)
+    with tempfile.TemporaryDirectory(prefix="devdb-sandbox-") as tmp, running() as server:
+        zone_id = seed(server.client("rds"), server.client("route53"))
+        base_env = {
+            "DJANGO_SETTINGS_MODULE": "project.settings",
+            "DATABASE_URL": f"sqlite:///{tmp}/app.sqlite3",
+            "DEVDB_DATABASE_URL": f"sqlite:///{tmp}/devdb.sqlite3",
+            "DEVDB_SOURCE_CLUSTER": "prod-aurora",
+            "DEVDB_HOSTED_ZONE_ID": zone_id,
+            "DEVDB_RECORD_NAME": "db.dev.example.com",
+            "DEVDB_INSTANCE_CLASS": "db.t4g.medium",
+            "DEVDB_RECORD_TTL": "5",
+            "DEVDB_CLEAN_GRACE": "2",
+        }
+        print(f"sandbox: moto server at {server.url}, source cluster prod-aurora, hosted zone {zone_id} (dev.example.com)", flush=True)
+
+        def manage(*command, now=None):
+            env = {**server.env(now), **base_env}
+            print(f"\n$ python manage.py {' '.join(command)}" + (f"    # simulated time {now}" if now else ""), flush=True)
+            result = subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env)
+            if result.returncode:
+                sys.exit(f"sandbox: manage.py {command[0]} exited {result.returncode}")
+
+        manage("migrate", "--verbosity", "0")
+        manage("migrate", "--database", "devdb", "--verbosity", "0")
+        for day in range(args.days):
+            now = (first + timedelta(days=day)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            manage("refresh_devdb", now=now)
+            manage("status_devdb", now=now)
+        print("\nsandbox: done; everything it made is thrown away.")
+
+
+if __name__ == "__main__":
+    main()

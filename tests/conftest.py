@@ -1,0 +1,154 @@
+"""Shared fixtures.
+
+- `aws`: moto in-process, seeded with the source cluster `prod-aurora` and hosted zone dev.example.com.
+- `devdb_settings`: settings.DEVDB with target `dev` pointing at that zone (edit the returned dict).
+- `clock`: a fake clock; nothing in the tests really sleeps.
+- `make_engine`: an Engine for a target on the fake clock.
+- `mariadb`: connection parameters of the MariaDB server; skips without one, fails under CI=true.
+- `moto_server`: moto's standalone server on a free loopback port (session-wide; reset per use).
+
+Tests that touch the records need `@pytest.mark.django_db(databases="__all__")`.
+"""
+
+import os
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from sandbox.moto_server import CREDENTIALS, MotoServer, seed
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+START = datetime(2026, 11, 22, 5, 0, 0, tzinfo=timezone.utc)
+
+
+class FakeClock:
+    """now() and sleep() for the engine: sleeping only moves the clock forward."""
+
+    def __init__(self, start=START):
+        self.moment = start
+        self.sleeps = []
+
+    def now(self):
+        return self.moment
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.moment += timedelta(seconds=seconds)
+
+    def advance(self, **delta):
+        self.moment += timedelta(**delta)
+
+
+class Account:
+    def __init__(self, rds, route53, tagging, zone_id):
+        self.rds, self.route53, self.tagging, self.zone_id = rds, route53, tagging, zone_id
+
+    def cluster_ids(self):
+        return sorted(c["DBClusterIdentifier"] for c in self.rds.describe_db_clusters()["DBClusters"])
+
+    def instance_ids(self):
+        return sorted(i["DBInstanceIdentifier"] for i in self.rds.describe_db_instances()["DBInstances"])
+
+    def cluster(self, cluster_id):
+        return self.rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
+
+    def tags(self, cluster_id):
+        return {t["Key"]: t["Value"] for t in self.cluster(cluster_id).get("TagList", [])}
+
+    def instance_tags(self, instance_id):
+        item = self.rds.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"][0]
+        return {t["Key"]: t["Value"] for t in item.get("TagList", [])}
+
+    def record(self, name="db.dev.example.com"):
+        sets = self.route53.list_resource_record_sets(HostedZoneId=self.zone_id)["ResourceRecordSets"]
+        for rs in sets:
+            if rs["Name"] == name + "." and rs["Type"] == "CNAME":
+                return rs["ResourceRecords"][0]["Value"]
+        return None
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    from moto import mock_aws
+    import boto3
+
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(key, raising=False)
+    with mock_aws():
+        rds, route53 = boto3.client("rds"), boto3.client("route53")
+        zone_id = seed(rds, route53)
+        yield Account(rds, route53, boto3.client("resourcegroupstaggingapi"), zone_id)
+
+
+def target_settings(zone_id, **overrides):
+    return {
+        "SOURCE_CLUSTER": "prod-aurora",
+        "HOSTED_ZONE_ID": zone_id,
+        "RECORD_NAME": "db.dev.example.com",
+        "INSTANCE_CLASS": "db.t4g.medium",
+        "CLEAN_GRACE": 0,
+        **overrides,
+    }
+
+
+@pytest.fixture
+def devdb_settings(settings, aws):
+    settings.DEVDB = {
+        "DATABASE": "devdb",
+        "TARGETS": {"dev": target_settings(aws.zone_id)},
+        "POLL_INITIAL": 5,
+        "POLL_MAX": 30,
+    }
+    return settings.DEVDB
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def make_engine(devdb_settings, clock):
+    from devdb import conf
+    from devdb.aws import Gateway
+    from devdb.engine import Engine
+
+    def make(name="dev", gateway=None, **kwargs):
+        settings = conf.get_settings()
+        return Engine(settings.targets[name], gateway or Gateway(max_attempts=3), settings, clock=clock, **kwargs)
+
+    return make
+
+
+def mysql_params():
+    import environ
+
+    url = os.environ.get("DEVDB_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
+    cfg = environ.Env.db_url_config(url)
+    return {"host": cfg["HOST"] or "127.0.0.1", "port": int(cfg["PORT"] or 3306), "user": cfg["USER"] or "root",
+            "password": cfg["PASSWORD"] or "", "database": cfg["NAME"] or "test"}
+
+
+@pytest.fixture
+def mariadb():
+    """The MariaDB server's parameters. Skips on a laptop without one; under CI=true it must be there."""
+    params = mysql_params()
+    try:
+        import MySQLdb
+
+        MySQLdb.connect(host=params["host"], port=params["port"], user=params["user"], passwd=params["password"],
+                        connect_timeout=3).close()
+    except Exception as exc:
+        if IN_CI:
+            pytest.fail(f"MariaDB is not reachable on {params['host']}:{params['port']} under CI=true: {exc}")
+        pytest.skip(f"no MariaDB server on {params['host']}:{params['port']}")
+    return params
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    server = MotoServer()
+    yield server
+    server.stop()
