@@ -38,12 +38,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CONTROL_DB = os.environ.get("DEVDB_TEST_CONTROL_DB", "sqlite")
 MYSQL_URL = os.environ.get("DEVDB_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/devdb_control")
+# SQLite test databases are in memory; the MariaDB one is named per run so parallel runs don't clash.
+SUFFIX = os.environ.get("DEVDB_TEST_DB_SUFFIX", "")
 DATABASES = {
-    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "app.sqlite3", "TEST": {"NAME": "test_app.sqlite3"}},
+    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "app.sqlite3"},
     "devdb": (
-        {**environ.Env.db_url_config(MYSQL_URL), "TEST": {"NAME": "test_devdb_control", "CHARSET": "utf8mb4"}}
+        {**environ.Env.db_url_config(MYSQL_URL), "TEST": {"NAME": f"test_devdb_control{SUFFIX}", "CHARSET": "utf8mb4"}}
         if CONTROL_DB == "mysql"
-        else {"ENGINE": "django.db.backends.sqlite3", "NAME": "devdb.sqlite3", "TEST": {"NAME": "test_devdb.sqlite3"}}
+        else {"ENGINE": "django.db.backends.sqlite3", "NAME": "devdb.sqlite3"}
     ),
 }
 DATABASE_ROUTERS = ["devdb.routers.DevdbRouter"]
