@@ -175,11 +175,12 @@ class Engine:
                 instance.tags.update(tags)
         self._mirror(cluster, new, now, message=message, error=error)
 
-    def _mirror(self, cluster, state, at, message="", error=None):
+    def _mirror(self, cluster, state, at, message="", error=None, created_at=None):
         history.mirror(
             target=self.target.name, cluster_id=cluster.id, state=state, at=at,
             source=cluster.tags.get(lifecycle.TAG_SOURCE, self.target.source_cluster),
             instance_id=self.writer_id(cluster), endpoint=cluster.endpoint or "", message=message, error=error,
+            created_at=created_at,
         )
 
     def reconcile_instances(self, cluster):
@@ -485,8 +486,12 @@ class Engine:
         if problem:
             self.reporter.warning("not deleting %s: %s", cluster.id, problem)
             return False
+        if fresh.status == "deleting":  # a killed run already asked AWS to delete it
+            self._forget(fresh, "deleted (AWS is deleting it)")
+            self.outcome.deleted.append(cluster.id)
+            return True
         for instance in fresh.instances:
-            if not lifecycle.is_ours(instance.tags, self.target.name):
+            if not self._ours(instance, fresh):
                 self.reporter.warning("not deleting %s: instance %s is not a django-devdb instance of this target",
                                       cluster.id, instance.id)
                 return False
@@ -554,8 +559,8 @@ class Engine:
         self.lookup(also=open_ids)
         for cluster in self.clones.values():
             state = self.state(cluster)
-            if state in lifecycle.STATES:
-                self._mirror(cluster, state, self.since(cluster))
+            if state in lifecycle.STATES and not self.dry_run:
+                self._mirror(cluster, state, self.since(cluster), created_at=cluster.created)
         for cluster_id in open_ids:
             if cluster_id not in self.clones:
                 self._did(f"record {cluster_id} as deleted (the cluster no longer exists)")

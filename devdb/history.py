@@ -11,14 +11,17 @@ _TIME_FIELD = {
 }
 
 
-def mirror(*, target, cluster_id, state, at, source="", instance_id="", endpoint="", message="", error=None):
+def mirror(*, target, cluster_id, state, at, source="", instance_id="", endpoint="", message="", error=None,
+           created_at=None):
     """Record that cluster_id is in `state` since `at`; add an event if that is a change.
 
-    `error` replaces last_error when given ("" clears it).
+    `error` replaces last_error when given ("" clears it). `created_at` dates a record first
+    written after the fact (e.g. by sync, for a clone a killed run never recorded).
     """
     record = find(cluster_id)
     if record is None:
-        record = CloneRecord(target=target, cluster_id=cluster_id, state="", created_at=at, state_since=at)
+        first = min(created_at, at) if created_at else at
+        record = CloneRecord(target=target, cluster_id=cluster_id, state="", created_at=first, state_since=at)
     old_state = record.state
     changed = old_state != state
     record.target = target
