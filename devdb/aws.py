@@ -106,9 +106,12 @@ class Gateway:
             read_timeout=60,
             user_agent_extra="django-devdb",
         )
-        self.rds = session.client("rds", config=config, region_name=region_name)
-        self.route53 = session.client("route53", config=config, region_name=region_name)
-        self.tagging = session.client("resourcegroupstaggingapi", config=config, region_name=region_name)
+        try:
+            self.rds = session.client("rds", config=config, region_name=region_name)
+            self.route53 = session.client("route53", config=config, region_name=region_name)
+            self.tagging = session.client("resourcegroupstaggingapi", config=config, region_name=region_name)
+        except BotoCoreError as exc:  # e.g. no region configured
+            raise AwsError(f"AWS client setup failed: {exc} (set AWS_REGION or AWS_DEFAULT_REGION)") from exc
         self.operations = []  # names of the API operations made, for status and benchmarks
         for client in (self.rds, self.route53, self.tagging):
             client.meta.events.register("before-call", self._count)

@@ -6,7 +6,7 @@ stop the others; the run's exit status is 1 if any failed, 3 if the only failure
 
 from concurrent.futures import ThreadPoolExecutor
 
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from . import conf
 from .aws import Gateway
@@ -39,7 +39,14 @@ def run(names, step, *, dry_run=False, lock=True, parallel=None, gateway=None, e
         lease = Lease(target.name, settings.lock_expiry) if lock and not dry_run else None
         try:
             if lease:
-                lease.acquire()
+                try:
+                    lease.acquire()
+                except DatabaseError as exc:
+                    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    raise DevdbError(
+                        f"control database {settings.database!r} is not usable ({reason}); "
+                        f"did you run `manage.py migrate --database {settings.database}`?"
+                    ) from exc
                 engine.heartbeat = lease.renew
             step(engine)
         except DevdbError as exc:
