@@ -10,11 +10,26 @@ import sys
 logger = logging.getLogger("devdb")
 
 
-def ensure_handler(stream=None, verbosity=1):
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (test runners swap it)."""
+
+    def __init__(self):
+        super().__init__()
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+def ensure_handler(verbosity=1):
     """Send `devdb` messages to stderr unless the project's LOGGING already routes them."""
     if logger.handlers or _configured_by_ancestor():
         return
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG)

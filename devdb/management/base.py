@@ -45,7 +45,7 @@ class DevdbCommand(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the outcome as JSON on stdout")
 
     def execute(self, *args, **options):
-        ensure_handler(self._err_stream(), options.get("verbosity", 1))
+        ensure_handler(options.get("verbosity", 1))
         try:
             return super().execute(*args, **options)
         except DevdbError as exc:
@@ -63,9 +63,6 @@ class DevdbCommand(BaseCommand):
 
     def _name(self):
         return self.__module__.rsplit(".", 1)[-1]
-
-    def _err_stream(self):
-        return getattr(self.stderr, "_out", sys.stderr)
 
     def handle(self, *args, **options):
         names = options["targets"]
