@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -26,7 +27,10 @@ class MotoServer:
     def __init__(self, port=None, log=None):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, **CREDENTIALS, "MOTO_ENABLE_RECORDING": "True"}
+        # The request recorder stays off until recorder("start-recording"); its file goes to /tmp.
+        self.recording = os.path.join(tempfile.gettempdir(), f"devdb-moto-recording-{self.port}")
+        env = {**os.environ, **CREDENTIALS, "MOTO_RECORDER_FILEPATH": self.recording}
+        env.pop("MOTO_ENABLE_RECORDING", None)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env,
@@ -65,6 +69,8 @@ class MotoServer:
             return r.read().decode()
 
     def stop(self):
+        if os.path.exists(self.recording):
+            os.remove(self.recording)
         if self.process.poll() is None:
             self.process.terminate()
             try:
