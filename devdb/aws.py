@@ -101,7 +101,9 @@ class Gateway:
     def __init__(self, *, max_attempts=8, session=None, region_name=None):
         session = session or boto3.session.Session()
         config = Config(
-            retries={"mode": "standard", "max_attempts": max_attempts},
+            # total_max_attempts counts the first try (like AWS_MAX_ATTEMPTS in boto's own config);
+            # Config's "max_attempts" would count retries only, i.e. one attempt more than asked.
+            retries={"mode": "standard", "total_max_attempts": max_attempts},
             connect_timeout=10,
             read_timeout=60,
             user_agent_extra="django-devdb",

@@ -6,6 +6,7 @@ setting fails the same way everywhere, before the first AWS call.
 """
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -376,10 +377,16 @@ def database_url(env, var, default):
         what = f"unknown scheme {scheme!r}" if scheme else "not a URL"
         raise ConfigError(f"{var} is not a valid database URL ({what}; expected e.g. mysql://USER:PASSWORD@HOST:3306/NAME)")
     try:
-        config = env.db_url_config(url)
+        # django-environ warns about some URLs quoting the user:password part; never let that out.
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            config = env.db_url_config(url)
     except (ValueError, KeyError) as exc:
         reason = "the port is not a number" if "Port" in str(exc) else "it cannot be parsed"
         raise ConfigError(f"{var} is not a valid database URL ({reason})") from None
+    if warned and config.get("ENGINE") == "django.db.backends.sqlite3":
+        raise ConfigError(f"{var} is not a valid database URL (a sqlite URL takes no user, password or host; "
+                          "expected e.g. sqlite:////absolute/path.sqlite3)")
     if config["ENGINE"] != "django.db.backends.sqlite3" and not (config.get("HOST") and config.get("NAME")):
         raise ConfigError(f"{var} is not a valid database URL (it needs a host and a database name)")
     if not config.get("NAME"):

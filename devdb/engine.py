@@ -371,10 +371,13 @@ class Engine:
     def connect(self, to=None, planned=None):
         """Point the stable name at `to`, or at the newest ready clone; abort what it replaces."""
         value, pointed = self.points_at()
-        if pointed and self.state(pointed) != CONNECTED:
-            # A killed run moved the name but did not re-tag: the name is the truth.
-            self.set_state(pointed, CONNECTED, rollback=True, message=f"{self.target.record_name} already points here")
-            self._abort_superseded(pointed, older_ready=False)
+        if pointed:
+            if self.state(pointed) != CONNECTED:
+                # A killed run moved the name but did not re-tag: the name is the truth.
+                self.set_state(pointed, CONNECTED, rollback=True, message=f"{self.target.record_name} already points here")
+            # ... or re-tagged it but not (all of) what it replaced: without this the old clone stays
+            # connected, and an older ready clone would be chosen below and the name moved back to it.
+            self._abort_superseded(pointed, older_ready=not to)
         if to:
             chosen = self._rollback_candidate(to)
         elif planned:
@@ -392,6 +395,8 @@ class Engine:
         return chosen
 
     def _rollback_candidate(self, cluster_id):
+        if cluster_id in self.settings.source_clusters:
+            raise ConfigError(f"--to: {cluster_id} is a source cluster; only a clone of target {self.target.name!r} can be connected")
         cluster = self.clones.get(cluster_id)
         if cluster is None:
             try:
@@ -407,6 +412,9 @@ class Engine:
         state = self.state(cluster)
         if state not in (READY, ABORTED, CONNECTED):
             raise ConfigError(f"--to: clone {cluster_id} is {state or 'untagged'}; only a ready or aborted clone can be connected")
+        if state == ABORTED and history.never_ready(cluster_id):
+            reason = (history.find(cluster_id).last_error or "failed").splitlines()[0]
+            raise ConfigError(f"--to: clone {cluster_id} never became ready ({reason}); it cannot be connected")
         self._refresh_cluster(cluster)
         if cluster.status != probes.AVAILABLE or cluster.status in ("deleting",):
             raise ConfigError(f"--to: clone {cluster_id} is {cluster.status}, not available")
@@ -445,9 +453,13 @@ class Engine:
     # --- clean ---------------------------------------------------------------------------------
 
     def keep(self):
-        """The newest KEEP_ABORTED aborted clones, kept for rollback."""
-        aborted = self.in_state(ABORTED)
-        return {c.id for c in aborted[len(aborted) - self.target.keep_aborted:]} if self.target.keep_aborted else set()
+        """The newest KEEP_ABORTED aborted clones, kept for rollback: the most recently aborted (i.e.
+        most recently live) first; clones that failed before becoming ready are no rollback target."""
+        if not self.target.keep_aborted:
+            return set()
+        candidates = [c for c in self.in_state(ABORTED) if not history.never_ready(c.id)]
+        candidates.sort(key=lambda c: (self.since(c), self._age_key(c)))
+        return {c.id for c in candidates[-self.target.keep_aborted:]}
 
     def deletable(self, grace):
         keep = self.keep()

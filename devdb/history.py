@@ -29,6 +29,10 @@ def mirror(*, target, cluster_id, state, at, source="", instance_id="", endpoint
     record.instance_id = instance_id or record.instance_id
     record.endpoint = endpoint or record.endpoint
     if changed:
+        if record.pk and at < record.state_since:
+            # A state read back from its tag (whole seconds, e.g. by sync after a killed run) must
+            # not predate the state it follows: keep the history in order.
+            at = record.state_since
         record.state = state
         record.state_since = at
         if field := _TIME_FIELD.get(state):
@@ -55,6 +59,14 @@ def note(cluster_id, at, message, error=None):
 
 def find(cluster_id):
     return CloneRecord.objects.filter(cluster_id=cluster_id).first()
+
+
+def never_ready(cluster_id):
+    """Whether the records show cluster_id went created -> aborted (failed: never probed, masked or
+    given its new password), so it must not be kept for rollback nor connected. Unknown: False."""
+    return CloneEvent.objects.filter(
+        record__cluster_id=cluster_id, from_state=lifecycle.CREATED, to_state=lifecycle.ABORTED
+    ).exists()
 
 
 def open_records(target):

@@ -5,6 +5,8 @@ timestamped log line.
 """
 
 import logging
+import os
+import shutil
 import sys
 
 logger = logging.getLogger("devdb")
@@ -57,13 +59,23 @@ class Reporter:
         logger.warning("[%s] " + message, self.target, *args)
 
     def progress(self, what, status, elapsed):
-        text = f"[{self.target}] waiting for {what}: {status}, {elapsed:.0f}s elapsed"
+        text = f"[{self.target}] waiting for {what}: {status}, {format_elapsed(elapsed)} elapsed"
         if self.live:
+            # One terminal row: a wrapped line could not be overwritten by the next \r.
+            width = self._width()
+            if len(text) >= width:
+                text = text[:max(1, width - 2)] + "\u2026"
             self.stream.write("\r\x1b[K" + text)
             self.stream.flush()
             self._line_open = True
         else:
             logger.info(text)
+
+    def _width(self):
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns or 80
+        except (AttributeError, OSError, ValueError):
+            return shutil.get_terminal_size().columns
 
     def done_waiting(self):
         self._close_line()
@@ -73,3 +85,15 @@ class Reporter:
             self.stream.write("\n")
             self.stream.flush()
             self._line_open = False
+
+
+def format_elapsed(seconds):
+    """'42s', '3m 05s', '1h 02m 09s'."""
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m {seconds:02d}s"
+    if minutes:
+        return f"{minutes}m {seconds:02d}s"
+    return f"{seconds}s"

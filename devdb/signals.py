@@ -6,6 +6,18 @@ All are sent with sender=the Engine class and these keyword arguments:
 - clone_connected: target, cluster_id, endpoint, record_name (str), previous (list of cluster ids
   that were connected before and are now aborted)
 - clone_deleted: target, cluster_id
+
+Each is sent once the change is made (tags, DNS record and CloneRecord updated), never in a
+--dry-run. clone_connected is also sent by a rollback (`connect_devdb --to`). Receivers run inside
+the command; an exception a receiver raises fails the run, so catch your own errors (e.g. a chat
+webhook that is down):
+
+    from django.dispatch import receiver
+    from devdb.signals import clone_connected
+
+    @receiver(clone_connected)
+    def announce(sender, target, cluster_id, endpoint, record_name, previous, **kwargs):
+        post_to_chat(f"{record_name} now serves {cluster_id} ({target})")
 """
 
 from django.dispatch import Signal

@@ -7,9 +7,11 @@ class Command(DevdbCommand):
     dry_run = False
 
     def run(self, options):
-        reports = []
-        runner.run(options["targets"], lambda engine: reports.append(engine.status()), lock=False)
-        return {"targets": reports}
+        reports = {}
+        outcomes = runner.run(options["targets"], lambda engine: reports.update({engine.target.name: engine.status()}),
+                              lock=False)
+        # Targets run in threads: report them in the order they were named (or configured).
+        return {"targets": [reports[o.target] for o in outcomes if o.target in reports]}
 
     def show(self, result, options):
         if options["json"] or not isinstance(result, dict):

@@ -1,0 +1,221 @@
+"""Render time and query count of the CloneRecord admin at scale.
+
+    .venv/bin/python -m bench.admin_changelist [--records 10000] [--renders 20] [--mysql [URL]]
+
+Builds a throw-away control database (a temporary SQLite file, or with --mysql a scratch database on
+the MariaDB/MySQL server, dropped afterwards) holding --records CloneRecords across 5 targets, with
+4 CloneEvents each, then renders /admin/devdb/clonerecord/ (and a few filtered, searched, sorted and
+paged variants, plus one record's change page with its events) through Django's test client as a
+logged-in superuser. Reports, per page: the median and min wall time of --renders renders after one
+warm-up render (the view, the ORM and template rendering, in this process; no HTTP server), and the
+SQL queries of one render per database alias (default: session and user; devdb: the history).
+
+The app's code is whatever devdb/admin.py is now; the project is project/settings.py.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/devdb_bench"
+TARGETS = ("dev", "qa", "staging", "perf", "demo")
+NOW = datetime(2026, 11, 22, 5, 0, 0, tzinfo=timezone.utc)
+
+
+def configure(tmp, mysql_url=None):
+    """Point project.settings at throw-away databases, then set Django up."""
+    os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"
+    os.environ["DATABASE_URL"] = f"sqlite:///{tmp}/app.sqlite3"
+    os.environ["DEVDB_DATABASE_URL"] = mysql_url or f"sqlite:///{tmp}/devdb.sqlite3"
+    os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver,localhost"
+    os.environ.setdefault("DEVDB_SOURCE_CLUSTER", "prod-aurora")
+    os.environ.setdefault("DEVDB_HOSTED_ZONE_ID", "Z0123456789ABC")
+    os.environ.setdefault("DEVDB_RECORD_NAME", "db.dev.example.com")
+    os.environ.setdefault("DEVDB_INSTANCE_CLASS", "db.t4g.medium")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def create_mysql_database(url):
+    import environ
+    import MySQLdb
+
+    cfg = environ.Env.db_url_config(url)
+    conn = MySQLdb.connect(host=cfg["HOST"] or "127.0.0.1", port=int(cfg["PORT"] or 3306), user=cfg["USER"] or "root",
+                           passwd=cfg["PASSWORD"] or "", connect_timeout=5)
+    name = f"{cfg['NAME']}_{os.getpid()}"
+    conn.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    conn.close()
+    parts = urlsplit(url)
+    return parts._replace(path=f"/{name}").geturl(), name, cfg
+
+
+def drop_mysql_database(cfg, name):
+    import MySQLdb
+
+    conn = MySQLdb.connect(host=cfg["HOST"] or "127.0.0.1", port=int(cfg["PORT"] or 3306), user=cfg["USER"] or "root",
+                           passwd=cfg["PASSWORD"] or "", connect_timeout=5)
+    conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+    conn.close()
+
+
+def populate(start, stop):
+    """CloneRecords number start..stop-1 (one per target and morning, going back in time), 4 events each."""
+    from devdb.models import CloneEvent, CloneRecord
+
+    rows = []
+    for n in range(start, stop):
+        target = TARGETS[n % len(TARGETS)]
+        created = NOW - timedelta(days=n // len(TARGETS), minutes=n % len(TARGETS))
+        ready, connected = created + timedelta(minutes=12), created + timedelta(minutes=13)
+        newest = n < len(TARGETS)
+        aborted = None if newest else connected + timedelta(days=1)
+        deleted = None if newest or n % 37 == 0 else aborted + timedelta(minutes=5)
+        state = "connected" if newest else ("aborted" if deleted is None else "deleted")
+        name = f"{target}-{created:%Y%m%d}"
+        rows.append(CloneRecord(
+            target=target, cluster_id=name, instance_id=f"{name}-1", source=f"prod-{target}",
+            state=state, state_since=deleted or aborted or connected,
+            endpoint=f"{name}.cluster-abc123.us-east-1.rds.amazonaws.com",
+            created_at=created, ready_at=ready, connected_at=connected, aborted_at=aborted, deleted_at=deleted,
+        ))
+    CloneRecord.objects.bulk_create(rows, batch_size=1000)
+    events = []
+    for record in CloneRecord.objects.filter(events__isnull=True).only("id", "created_at", "ready_at", "connected_at", "aborted_at", "deleted_at"):
+        steps = [("", "created", record.created_at), ("created", "ready", record.ready_at),
+                 ("ready", "connected", record.connected_at)]
+        if record.aborted_at:
+            steps.append(("connected", "aborted", record.aborted_at))
+        if record.deleted_at:
+            steps.append(("aborted", "deleted", record.deleted_at))
+        events.extend(CloneEvent(record_id=record.id, at=at, from_state=a, to_state=b, message=f"{a or '-'} -> {b}")
+                      for a, b, at in steps[:4])
+    CloneEvent.objects.bulk_create(events, batch_size=2000)
+    return CloneRecord.objects.count(), CloneEvent.objects.count()
+
+
+def measure(client, url, renders):
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    response = client.get(url)  # warm-up: template loading and compilation
+    if response.status_code != 200:
+        raise SystemExit(f"bench: GET {url} returned {response.status_code}")
+    contexts = {alias: CaptureQueriesContext(connections[alias]) for alias in connections}
+    for context in contexts.values():
+        context.__enter__()
+    response = client.get(url)
+    for context in contexts.values():
+        context.__exit__(None, None, None)
+    queries = {alias: len(c.captured_queries) for alias, c in contexts.items()}
+    slowest = max((q for c in contexts.values() for q in c.captured_queries), key=lambda q: float(q["time"]), default=None)
+    times = []
+    for _ in range(renders):
+        started = time.perf_counter()
+        client.get(url)
+        times.append(time.perf_counter() - started)
+    html = response.content.decode()
+    table = html.split('id="result_list"', 1)[1].split("<tbody>", 1)[1].split("</tbody>", 1)[0] if 'id="result_list"' in html else None
+    rows = table.count("<tr") if table is not None else None
+    return {"url": url, "median_ms": statistics.median(times) * 1000, "min_ms": min(times) * 1000,
+            "queries": queries, "rows": rows, "bytes": len(response.content),
+            "slowest_sql": (slowest["sql"][:160], slowest["time"]) if slowest else None}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench.admin_changelist", description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=10000, help="CloneRecords to create (default 10000)")
+    parser.add_argument("--renders", type=int, default=20, help="timed renders per page (default 20)")
+    parser.add_argument("--mysql", nargs="?", const=DEFAULT_MYSQL_URL, metavar="URL",
+                        help=f"control DB on MariaDB/MySQL (default URL {DEFAULT_MYSQL_URL}; a scratch database "
+                             "named <name>_<pid> is created and dropped)")
+    parser.add_argument("--small", type=int, default=100,
+                        help="also count the changelist's queries at this many records first (default 100; 0: skip)")
+    parser.add_argument("--sql", action="store_true", help="also print the slowest query of each page")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="devdb-admin-bench-") as tmp:
+        mysql = None
+        if args.mysql:
+            url, name, cfg = create_mysql_database(args.mysql)
+            mysql = (cfg, name)
+        try:
+            configure(tmp, url if mysql else None)
+            return run(args, mysql)
+        finally:
+            if mysql:
+                from django.db import connections
+
+                connections.close_all()
+                drop_mysql_database(*mysql)
+
+
+def run(args, mysql):
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connections
+    from django.test import Client
+    from django.test.utils import setup_test_environment
+
+    from devdb.conf import control_database
+    from devdb.models import CloneRecord
+
+    setup_test_environment()
+    alias = control_database()
+    vendor = connections[alias].vendor
+    started = time.perf_counter()
+    call_command("migrate", database="default", verbosity=0)
+    call_command("migrate", database=alias, verbosity=0)
+    small = min(args.small, args.records)
+    populate(0, small)
+    user = get_user_model().objects.create(username="bench", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(user)
+    at_small = measure(client, "/admin/devdb/clonerecord/", 1) if small else None
+    records, events = populate(small, args.records)
+    print(f"bench: {records} CloneRecords and {events} CloneEvents in the control database "
+          f"({vendor}{' ' + mysql[1] if mysql else ''}), built in {time.perf_counter() - started:.1f}s", flush=True)
+
+    some = CloneRecord.objects.order_by("id")[records // 2]
+    base = "/admin/devdb/clonerecord/"
+    pages = [
+        ("changelist", base),
+        ("filter state=aborted", f"{base}?state__exact=aborted"),
+        ("filter target=qa", f"{base}?target__exact=qa"),
+        ("search cluster id", f"{base}?q=qa-2025"),
+        ("sorted by column 2, desc", f"{base}?o=-2"),
+        ("page 50", f"{base}?p=50"),
+        ("one record (change page + events)", f"{base}{some.pk}/change/"),
+    ]
+    results = [(label, measure(client, url, args.renders)) for label, url in pages]
+
+    print(f"\n## admin at {records} records, control DB {vendor}, median of {args.renders} renders\n")
+    print("| page | URL | median (ms) | min (ms) | queries (default + devdb) | rows shown |")
+    print("|---|---|---:|---:|---:|---:|")
+    for label, r in results:
+        q = r["queries"]
+        print(f"| {label} | `{r['url']}` | {r['median_ms']:.1f} | {r['min_ms']:.1f} | "
+              f"{sum(q.values())} ({q.get('default', 0)} + {q.get(alias, 0)}) | {r['rows'] if r['rows'] is not None else '-'} |")
+    if at_small:
+        q, big = at_small["queries"], results[0][1]["queries"]
+        print(f"\nchangelist queries at {small} records: {sum(q.values())} ({q.get('default', 0)} + {q.get(alias, 0)}); "
+              f"at {records}: {sum(big.values())} ({big.get('default', 0)} + {big.get(alias, 0)})")
+    if args.sql:
+        print()
+        for label, r in results:
+            if r["slowest_sql"]:
+                print(f"{label}: slowest query {r['slowest_sql'][1]}s: {r['slowest_sql'][0]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,319 @@
+"""The clone history in the admin: read-only, badges, the "points now" banner, timeline, scale."""
+
+import re
+from html import unescape
+from datetime import datetime, timedelta, timezone
+
+import botocore.client
+import pytest
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from devdb import history
+from devdb.admin import format_duration, where_names_point
+from devdb.models import CloneEvent, CloneRecord
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+LIST = reverse("admin:devdb_clonerecord_changelist")
+T0 = datetime(2026, 11, 16, 5, 0, 3, tzinfo=timezone.utc)
+
+
+def change_url(record):
+    return reverse("admin:devdb_clonerecord_change", args=[record.pk])
+
+
+def endpoint(cluster_id):
+    return f"{cluster_id}.cluster-c9akciq32xyz.eu-west-1.rds.amazonaws.com"
+
+
+def mirror(target, cluster_id, state, at, **kwargs):
+    return history.mirror(target=target, cluster_id=cluster_id, state=state, at=at, source="prod-aurora",
+                          instance_id=f"{cluster_id}-1", endpoint=endpoint(cluster_id), **kwargs)
+
+
+def day_of_clones(target, day, at, *, previous=None, fail=False):
+    """What one morning's refresh records: created -> ready -> connected, yesterday's aborted+deleted."""
+    cid = f"{target}-{(T0 + timedelta(days=day)).strftime('%Y%m%d')}"
+    mirror(target, cid, "created", at, message="restored from prod-aurora (copy-on-write)")
+    if fail:
+        reason = "did not become available within READY_TIMEOUT (3600s)"
+        mirror(target, cid, "aborted", at + timedelta(hours=1), message=f"failed: {reason}", error=reason)
+        return None
+    mirror(target, cid, "ready", at + timedelta(minutes=11), message="usable (status probe)")
+    mirror(target, cid, "connected", at + timedelta(minutes=12), message="db.dev.example.com points here")
+    if previous:
+        mirror(target, previous, "aborted", at + timedelta(minutes=12), message=f"superseded by {cid}")
+        mirror(target, previous, "deleted", at + timedelta(minutes=15), message="deleted (SkipFinalSnapshot)")
+    return cid
+
+
+@pytest.fixture
+def week():
+    """dev: five mornings (the fourth failed), qa: two; the newest of each is connected."""
+    previous = None
+    for day in range(5):
+        cid = day_of_clones("dev", day, T0 + timedelta(days=day), previous=previous, fail=day == 3)
+        previous = cid or previous
+    qa = None
+    for day in (3, 4):
+        qa = day_of_clones("qa", day, T0 + timedelta(days=day, minutes=30), previous=qa)
+    return CloneRecord.objects.all()
+
+
+@pytest.fixture
+def no_aws(monkeypatch):
+    """Any AWS API call fails the test."""
+
+    def refuse(self, operation, params):
+        raise AssertionError(f"the admin called AWS: {operation}")
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", refuse)
+
+
+def rows(html):
+    return re.findall(r'<tr[^>]*>.*?</tr>', html.split('id="result_list"', 1)[1], flags=re.S)[1:]
+
+
+# --- the list ---------------------------------------------------------------------------------------
+
+
+def test_changelist_shows_badges_times_live_for_and_endpoint(admin_client, week, no_aws):
+    response = admin_client.get(LIST)
+    assert response.status_code == 200
+    html = response.content.decode()
+    for state in ("connected", "aborted", "deleted"):
+        assert f'devdb-badge devdb-state-{state}' in html
+    assert html.count('class="devdb-badge devdb-state-connected">\u25cf connected</span>') >= 2  # rows (+ banner)
+    body = rows(html)
+    assert len(body) == CloneRecord.objects.count() == 7
+    newest = next(r for r in body if "dev-20261120" in r)
+    assert "devdb-state-connected" in newest and 'class="devdb-live"' in newest
+    day1 = next(r for r in body if "dev-20261116" in r)
+    assert "devdb-state-deleted" in day1
+    assert "1 day, 0:00" in day1  # connected 05:12 on the 16th until superseded 05:12 on the 17th
+    times = re.findall(r'<td class="field-(\w+)"><time datetime="([^"]+)"[^>]*>([^<]+)</time>', day1)
+    assert [(field, at[:16]) for field, at, _ in times] == [
+        ("created", "2026-11-16T05:00"), ("ready", "2026-11-16T05:11"), ("connected", "2026-11-16T05:12"),
+        ("aborted", "2026-11-17T05:12"), ("deleted", "2026-11-17T05:15")]
+    # the date is shown once per day in a row: ready/connected on the day it was created, deleted on the day aborted
+    shown = [text for _, _, text in times]
+    assert re.fullmatch(r"(2026 )?Nov 16 05:00", shown[0]) and shown[1:3] == ["05:11", "05:12"]
+    assert re.fullmatch(r"(2026 )?Nov 17 05:12", shown[3]) and shown[4] == "05:15"
+    assert endpoint("dev-20261116") in day1
+    failed = next(r for r in body if "dev-20261119" in r)
+    assert "devdb-state-aborted" in failed and 'datetime="2026-11-19T06:00:03+00:00"' in failed
+    thead = html.split('id="result_list"', 1)[1].split("</thead>", 1)[0]
+    headers = [re.sub(r"<[^>]+>", "", h).strip() for h in re.findall(r'<div class="text">(.*?)</div>', thead)]
+    assert headers == ["Clone", "Target", "State", "Created", "Ready", "Connected", "Aborted", "Deleted", "Live for",
+                       "Endpoint"]
+
+
+def test_banner_shows_where_each_stable_name_points_from_the_records(admin_client, week, no_aws, settings):
+    settings.DEVDB = {**settings.DEVDB, "TARGETS": {**settings.DEVDB["TARGETS"], "staging": {"RECORD_NAME": "db.staging.example.com"}}}
+    html = admin_client.get(LIST).content.decode()
+    banner = html.split('id="devdb-points-now"', 1)[1].split("</section>", 1)[0]
+    dev = re.search(r'data-target="dev">(.*?)</li>', banner, flags=re.S).group(1)
+    assert "db.dev.example.com" in dev and "dev-20261120" in dev and endpoint("dev-20261120") in dev
+    assert change_url(CloneRecord.objects.get(cluster_id="dev-20261120")) in dev
+    qa = re.search(r'data-target="qa">(.*?)</li>', banner, flags=re.S).group(1)
+    assert "qa-20261120" in qa and endpoint("qa-20261120") in qa
+    staging = re.search(r'data-target="staging">(.*?)</li>', banner, flags=re.S).group(1)
+    assert "no connected clone" in staging
+
+
+def test_banner_picks_the_newest_connected_record_per_target_in_one_query(week):
+    # Records can disagree for a moment (a killed run): the newest connection wins.
+    mirror("dev", "dev-20261110", "connected", T0 - timedelta(days=6))
+    with CaptureQueriesContext(connections["devdb"]) as queries:
+        points = {row["target"]: row for row in where_names_point()}
+    assert len(queries) == 1
+    assert points["dev"]["record"].cluster_id == "dev-20261120"
+    assert points["qa"]["record"].cluster_id == "qa-20261120"
+
+
+def test_filters_by_state_and_target(admin_client, week):
+    html = admin_client.get(LIST, {"state": "deleted"}).content.decode()
+    body = rows(html)
+    assert len(body) == 4 and all("devdb-state-deleted" in r for r in body)
+    html = admin_client.get(LIST, {"target": "qa"}).content.decode()
+    body = rows(html)
+    assert len(body) == 2 and all(">qa<" in r for r in body)
+    html = admin_client.get(LIST, {"target": "dev", "state": "connected"}).content.decode()
+    body = rows(html)
+    assert len(body) == 1 and "dev-20261120" in body[0]
+    # the filter sidebar offers both
+    assert 'data-filter-title="target"' in html and 'data-filter-title="state"' in html
+    assert "state__exact=aborted" in html and "target=qa" in html
+
+
+def test_search_by_cluster_id(admin_client, week):
+    body = rows(admin_client.get(LIST, {"q": "dev-20261118"}).content.decode())
+    assert len(body) == 1 and "dev-20261118" in body[0]
+    body = rows(admin_client.get(LIST, {"q": "20261120"}).content.decode())
+    assert {re.search(r"(dev|qa)-20261120", r).group(0) for r in body} == {"dev-20261120", "qa-20261120"}
+
+
+# --- the detail page -----------------------------------------------------------------------------------
+
+
+def test_detail_shows_the_timeline(admin_client, week, no_aws):
+    record = CloneRecord.objects.get(cluster_id="dev-20261118")
+    response = admin_client.get(change_url(record))
+    assert response.status_code == 200
+    html = response.content.decode()
+    timeline = html.split('id="devdb-timeline"', 1)[1]
+    events = re.findall(r'<tr class="devdb-event">(.*?)</tr>', timeline, flags=re.S)
+    assert len(events) == 5
+    steps = [re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", e))).strip() for e in events]
+    assert steps[0].startswith("2026-11-18 05:00:03 UTC new \u2192 created restored from prod-aurora")
+    assert "created \u2192 ready usable (status probe)" in steps[1]
+    assert "ready \u2192 connected db.dev.example.com points here" in steps[2]
+    # the 19th failed, so the 18th's clone stayed live until the 20th
+    assert steps[3].startswith("2026-11-20 05:12:03 UTC connected \u2192 aborted superseded by dev-20261120")
+    assert "aborted \u2192 deleted deleted (SkipFinalSnapshot)" in steps[4]
+    assert "2 days, 0:00" in html  # live for
+    assert endpoint("dev-20261118") in html
+
+
+def test_detail_of_a_failed_clone_shows_the_error(admin_client, week):
+    html = admin_client.get(change_url(CloneRecord.objects.get(cluster_id="dev-20261119"))).content.decode()
+    assert "did not become available within READY_TIMEOUT (3600s)" in html
+    assert html.count('<tr class="devdb-event">') == 2
+
+
+# --- read-only -------------------------------------------------------------------------------------------
+
+
+def test_history_cannot_be_added_changed_or_deleted(admin_client, week):
+    record = CloneRecord.objects.get(cluster_id="dev-20261120")
+    html = admin_client.get(LIST).content.decode()
+    assert reverse("admin:devdb_clonerecord_add") not in html
+    assert 'name="action"' not in html and "action-checkbox" not in html
+    detail = admin_client.get(change_url(record)).content.decode()
+    assert 'name="_save"' not in detail and "_continue" not in detail
+    assert reverse("admin:devdb_clonerecord_delete", args=[record.pk]) not in detail
+    assert '<input type="text"' not in detail and "<textarea" not in detail
+    assert admin_client.get(reverse("admin:devdb_clonerecord_add")).status_code == 403
+    response = admin_client.post(change_url(record), {"state": "aborted", "cluster_id": "x", "target": "dev"})
+    assert response.status_code == 403
+    assert admin_client.get(reverse("admin:devdb_clonerecord_delete", args=[record.pk])).status_code == 403
+    assert admin_client.post(reverse("admin:devdb_clonerecord_delete", args=[record.pk]), {"post": "yes"}).status_code == 403
+    response = admin_client.post(LIST, {"action": "delete_selected", "_selected_action": [record.pk], "post": "yes"})
+    assert response.status_code in (200, 302, 403)
+    record.refresh_from_db()
+    assert record.state == "connected" and CloneRecord.objects.count() == 7
+
+
+def test_events_are_not_registered_for_editing(admin_client):
+    from django.contrib import admin
+
+    assert CloneEvent not in admin.site._registry
+
+
+def test_history_after_a_three_day_engine_run(admin_client, aws, make_engine, clock):
+    for day in range(3):
+        if day:
+            clock.advance(days=1)
+        make_engine().refresh()
+    html = admin_client.get(LIST).content.decode()
+    body = rows(html)
+    assert len(body) == 3
+    by_id = {re.search(r"dev-2026112\d", r).group(0): r for r in body}
+    assert set(by_id) == {"dev-20261122", "dev-20261123", "dev-20261124"}
+    assert "devdb-state-connected" in by_id["dev-20261124"]
+    assert "devdb-state-deleted" in by_id["dev-20261122"] and "devdb-state-deleted" in by_id["dev-20261123"]
+    assert "1 day, 0:00" in by_id["dev-20261123"]
+    banner = html.split('id="devdb-points-now"', 1)[1].split("</section>", 1)[0]
+    live = aws.cluster("dev-20261124")["Endpoint"]
+    assert "dev-20261124" in banner and live in banner and aws.record() == live
+    detail = admin_client.get(change_url(CloneRecord.objects.get(cluster_id="dev-20261123"))).content.decode()
+    assert detail.count('<tr class="devdb-event">') == 5
+    assert "superseded by dev-20261124" in detail
+
+
+# --- at scale --------------------------------------------------------------------------------------------
+
+
+def seed(n, start_id=0):
+    """n records of targets dev/qa/ci, mostly deleted, some aborted/created/ready; the first call adds one
+    connected record per target, later calls an event for each of the first 200 records."""
+    states = ["deleted"] * 7 + ["aborted", "created", "ready"]
+    records = []
+    for i in range(start_id, start_id + n):
+        created = T0 - timedelta(days=i // 3, minutes=i % 3)
+        target = ("dev", "qa", "ci")[i % 3]
+        state = states[i % len(states)]
+        connected = created + timedelta(minutes=12) if state in ("deleted", "aborted") else None
+        records.append(CloneRecord(
+            target=target, cluster_id=f"{target}-{i:07d}", instance_id=f"{target}-{i:07d}-1", source="prod-aurora",
+            state=state, state_since=created + timedelta(days=1), endpoint=endpoint(f"{target}-{i:07d}"),
+            created_at=created, ready_at=created + timedelta(minutes=11), connected_at=connected,
+            aborted_at=created + timedelta(days=1) if state in ("deleted", "aborted") else None,
+            deleted_at=created + timedelta(days=1, minutes=3) if state == "deleted" else None,
+        ))
+    made = CloneRecord.objects.bulk_create(records, batch_size=1000)
+    if start_id == 0:  # a connected clone per target, the newest
+        for target in ("dev", "qa", "ci"):
+            mirror(target, f"{target}-today", "connected", T0 + timedelta(days=1))
+    ids = list(CloneRecord.objects.order_by("id").values_list("id", flat=True)[:200])
+    if start_id:
+        CloneEvent.objects.bulk_create([CloneEvent(record_id=pk, at=T0, from_state="created", to_state="ready")
+                                        for pk in ids], batch_size=1000)
+    return made
+
+
+def count_queries(client, url, params=None):
+    with CaptureQueriesContext(connections["devdb"]) as devdb, CaptureQueriesContext(connections["default"]) as default:
+        response = client.get(url, params or {})
+    assert response.status_code == 200
+    return len(devdb), len(default), response
+
+
+VIEWS = [{}, {"state": "deleted"}, {"target": "qa", "state": "aborted"}, {"q": "qa-00"}, {"o": "-5"},
+         {"_facets": "True"}]
+
+
+def test_changelist_queries_do_not_grow_with_the_history(admin_client):
+    seed(10)
+    small = [count_queries(admin_client, LIST, params)[:2] for params in VIEWS]
+    seed(9_990, start_id=10)
+    assert CloneRecord.objects.count() == 10_003
+    large = [count_queries(admin_client, LIST, params)[:2] for params in VIEWS]
+    assert large == small
+    # Pinned: count of the page, the page, the target filter's values, the banner (control DB);
+    # session and user (default DB).
+    devdb_queries, default_queries, response = count_queries(admin_client, LIST)
+    assert (devdb_queries, default_queries) == (4, 2)
+    assert len(rows(response.content.decode())) == 50
+    devdb_queries, _, response = count_queries(admin_client, LIST, {"p": "2"})
+    assert devdb_queries == 4 and len(rows(response.content.decode())) == 50
+
+
+def test_changelist_counts_the_table_at_most_once(admin_client):
+    seed(300)
+    with CaptureQueriesContext(connections["devdb"]) as queries:
+        admin_client.get(LIST, {"state": "deleted"})
+    counts = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
+    assert len(counts) == 1 and "deleted" in counts[0]
+
+
+def test_detail_queries_do_not_grow_with_the_history(admin_client):
+    seed(10)
+    record = CloneRecord.objects.get(cluster_id="dev-0000000")
+    small = count_queries(admin_client, change_url(record))[0]
+    seed(2_000, start_id=10)
+    large, _, response = count_queries(admin_client, change_url(record))
+    assert large == small == 2  # the record, its events
+    assert response.content.decode().count('<tr class="devdb-event">') == 1
+
+
+def test_format_duration():
+    assert format_duration(None) is None
+    assert format_duration(timedelta(seconds=20)) == "<1m"
+    assert format_duration(timedelta(minutes=5, seconds=59)) == "5m"
+    assert format_duration(timedelta(hours=23, minutes=59)) == "23h 59m"
+    assert format_duration(timedelta(days=1)) == "1 day, 0:00"
+    assert format_duration(timedelta(days=3, hours=2, minutes=7)) == "3 days, 2:07"
+    assert format_duration(timedelta(minutes=-3)) == "<1m"

@@ -1,0 +1,190 @@
+"""The clone history in a real browser: Debian's Chromium driven by Playwright against live_server.
+
+Saves the changelist screenshot the README shows: docs/admin-history.png.
+Skips without /usr/bin/chromium (or the playwright package), except under CI=true where it fails.
+Never run `playwright install`: this uses the system Chromium.
+"""
+
+import os
+import re
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from devdb import history
+
+# Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the test itself
+# (seeding, logging in) would otherwise be refused as "async unsafe".
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, databases="__all__")]
+
+CHROMIUM = os.environ.get("DEVDB_TEST_CHROMIUM", "/usr/bin/chromium")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "admin-history.png"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+PASSWORD = "history-viewer-1"
+
+
+def _unavailable(reason):
+    if IN_CI:
+        pytest.fail(f"{reason} (required under CI=true)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed (pip install -e '.[test]')")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def endpoint(cluster_id):
+    return f"{cluster_id}.cluster-c9akciq32xyz.eu-west-1.rds.amazonaws.com"
+
+
+def morning(target, when, *, previous=None, keep_previous=False, fail=False, record_name="db.dev.example.com",
+            finished=True):
+    """Record one morning's refresh as the engine does: created -> ready -> connected; yesterday's aborted/deleted."""
+    cid = f"{target}-{when:%Y%m%d}"
+
+    def mirror(state, minutes, message, **kwargs):
+        history.mirror(target=target, cluster_id=cid, state=state, at=when + timedelta(minutes=minutes), source="prod-aurora",
+                       instance_id=f"{cid}-1", endpoint=endpoint(cid), message=message, **kwargs)
+
+    mirror("created", 0, "restored from prod-aurora (copy-on-write)")
+    if not finished:
+        return None
+    if fail:
+        reason = "did not become available within READY_TIMEOUT (3600s): writer creating"
+        mirror("aborted", 60, f"failed: {reason}", error=reason)
+        mirror("deleted", 62, "deleted (SkipFinalSnapshot)")
+        return None
+    mirror("ready", 11.6, "usable (status probe)")
+    mirror("connected", 12.1, f"{record_name} points here")
+    if previous:
+        history.mirror(target=target, cluster_id=previous, state="aborted", at=when + timedelta(minutes=12.2),
+                       message=f"superseded by {cid}")
+        if not keep_previous:
+            history.mirror(target=target, cluster_id=previous, state="deleted", at=when + timedelta(minutes=14.3),
+                           message="deleted (SkipFinalSnapshot)")
+    return cid
+
+
+def seed_week():
+    """dev: seven mornings, the third from last failed; qa keeps its last clone for rollback; ci is cloning now."""
+    today = timezone.now().replace(second=3, microsecond=0) - timedelta(minutes=40)
+    days = [today - timedelta(days=n) for n in range(6, -1, -1)]
+    live = None
+    for n, when in enumerate(days):
+        live = morning("dev", when, previous=live, fail=n == 4) or live
+    qa = None
+    for n, when in enumerate(days[-3:]):  # KEEP_ABORTED=1: yesterday's clone stays for a rollback
+        qa = morning("qa", when + timedelta(minutes=20), previous=qa, keep_previous=n == 2, record_name="db.qa.example.com")
+    ci = morning("ci", days[-2] + timedelta(minutes=30), record_name="db.ci.example.com")
+    morning("ci", days[-1] + timedelta(minutes=30), finished=False)
+    return {"dev": live, "qa": qa, "ci": ci, "failed": f"dev-{days[4]:%Y%m%d}", "days": days}
+
+
+def log_in(page, live_server, django_user_model):
+    django_user_model.objects.create_superuser("operator", "ops@example.com", PASSWORD)
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/devdb/clonerecord/")
+    page.fill("#id_username", "operator")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#result_list")
+
+
+def row_states(page):
+    return [s.strip("\u25cf ").strip() for s in page.locator("#result_list td.field-state_badge").all_inner_texts()]
+
+
+def test_history_in_a_real_browser(page, live_server, django_user_model, settings):
+    settings.DEVDB = {**settings.DEVDB, "TARGETS": {
+        "dev": {"RECORD_NAME": "db.dev.example.com"}, "qa": {"RECORD_NAME": "db.qa.example.com"},
+        "ci": {"RECORD_NAME": "db.ci.example.com"},
+    }}
+    seeded = seed_week()
+    log_in(page, live_server, django_user_model)
+
+    # Where each stable name points, from the records.
+    banner = page.locator("#devdb-points-now")
+    dev_line = banner.locator('li[data-target="dev"]').inner_text()
+    assert "db.dev.example.com" in dev_line and seeded["dev"] in dev_line and endpoint(seeded["dev"]) in dev_line
+    assert seeded["qa"] in banner.locator('li[data-target="qa"]').inner_text()
+    assert seeded["ci"] in banner.locator('li[data-target="ci"]').inner_text()
+
+    # Every clone, newest first, with a coloured badge; the live ones stand out.
+    assert page.locator("#result_list tbody tr").count() == 7 + 3 + 2
+    assert set(row_states(page)) == {"created", "connected", "aborted", "deleted"}
+    live_row = page.locator("#result_list tbody tr", has_text=seeded["dev"])
+    assert live_row.locator(".devdb-live").count() == 1
+    weight = live_row.locator("td.field-target").evaluate("e => getComputedStyle(e).fontWeight")
+    assert int(weight) >= 600
+    colours = {state: page.locator(f"#result_list .devdb-state-{state}").first.evaluate(
+        "e => getComputedStyle(e).backgroundColor") for state in ("created", "connected", "aborted")}
+    assert len(set(colours.values())) == 3, colours
+
+    # The picture for the README: nav sidebar folded away, the whole list.
+    if page.locator("#toggle-nav-sidebar").is_visible():
+        page.click("#toggle-nav-sidebar")
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert SCREENSHOT.stat().st_size > 20_000
+
+    # Filter by state.
+    page.locator("#changelist-filter details[data-filter-title=state] a", has_text=re.compile(r"^deleted$")).click()
+    page.wait_for_url(re.compile(r"state__exact=deleted"))
+    states = row_states(page)
+    assert states and set(states) == {"deleted"}
+    assert seeded["failed"] in page.locator("#result_list").inner_text()
+    page.locator("#changelist-filter details[data-filter-title=target] a", has_text=re.compile(r"^qa$")).click()
+    page.wait_for_url(re.compile(r"target=qa"))
+    assert len(row_states(page)) == 1
+
+    # Search by cluster id, then open the clone that failed and read its timeline.
+    page.goto(f"{live_server.url}/admin/devdb/clonerecord/")
+    page.fill("#searchbar", seeded["failed"])
+    page.press("#searchbar", "Enter")
+    page.wait_for_url(re.compile(r"q=dev-"))
+    assert page.locator("#result_list tbody tr").count() == 1
+    page.click(f"#result_list a:text-is('{seeded['failed']}')")
+    page.wait_for_selector("#devdb-timeline")
+    events = page.locator("#devdb-timeline tr.devdb-event").all_inner_texts()
+    assert len(events) == 3
+    assert re.search(r"new\s*\u2192\s*created\s+restored from prod-aurora", events[0])
+    assert re.search(r"created\s*\u2192\s*aborted\s+failed: did not become available within READY_TIMEOUT", events[1])
+    assert re.search(r"aborted\s*\u2192\s*deleted", events[2])
+    assert "did not become available" in page.locator(".field-last_error").inner_text()
+
+    # And the one live for two days because of it.
+    page.goto(f"{live_server.url}/admin/devdb/clonerecord/?q={seeded['days'][3]:%Y%m%d}&target=dev")
+    page.click("#result_list th.field-cluster_id a")
+    page.wait_for_selector("#devdb-timeline")
+    timeline = page.locator("#devdb-timeline").inner_text()
+    assert "ready \u2192 connected" in re.sub(r"\s*\u2192\s*", " \u2192 ", timeline).replace("\n", " ").replace("\t", " ")
+    assert f"superseded by dev-{seeded['days'][5]:%Y%m%d}" in timeline
+    assert "2 days, 0:00" in page.locator(".field-live").inner_text()
+    # Read-only: nothing to save or delete.
+    assert page.locator("input[name=_save]").count() == 0
+    assert page.locator("a.deletelink").count() == 0

@@ -1,0 +1,503 @@
+"""devdb.conf: DEVDB defaults, and every bad setting caught the same way by `manage.py check` and the commands.
+
+Each bad-input case asserts three things: the system check id (run_checks and `manage.py check`),
+that every *_devdb command refuses with the same one-line message, and that the refusal comes
+before any AWS client is even built.
+"""
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import environ
+import pytest
+from django.core.checks import run_checks
+from django.core.management import call_command
+from django.core.management.base import CommandError, SystemCheckError
+
+from devdb import conf
+from devdb.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+ZONE_ID = "Z0123456789ABC"
+TARGET = "DEVDB['TARGETS']['dev']"
+COMMANDS = [
+    ("refresh_devdb",),
+    ("clone_devdb",),
+    ("connect_devdb",),
+    ("clean_devdb",),
+    ("status_devdb",),
+    ("sync_devdb",),
+    ("refresh_devdb", "dev", "--dry-run"),
+]
+
+
+def good_target(**overrides):
+    return {
+        "SOURCE_CLUSTER": "prod-aurora",
+        "HOSTED_ZONE_ID": ZONE_ID,
+        "RECORD_NAME": "db.dev.example.com",
+        "INSTANCE_CLASS": "db.t4g.medium",
+        **overrides,
+    }
+
+
+@pytest.fixture
+def devdb(settings):
+    """settings.DEVDB with one good target `dev`; tests break one thing in it."""
+    settings.DEVDB = {"DATABASE": "devdb", "TARGETS": {"dev": good_target()}}
+    return settings.DEVDB
+
+
+@pytest.fixture
+def no_aws(monkeypatch):
+    """Fails the test if a command gets as far as building an AWS gateway."""
+    built = []
+
+    def gateway(*args, **kwargs):
+        built.append(1)
+        raise AssertionError("a command built an AWS gateway despite bad settings")
+
+    monkeypatch.setattr("devdb.runner.Gateway", gateway)
+    return built
+
+
+def devdb_errors():
+    return [e for e in run_checks() if e.id.startswith("devdb.")]
+
+
+def assert_refused(check_id, setting, fragment):
+    """Bad DEVDB: one check `check_id` naming `setting`; `check` fails; every command refuses alike."""
+    errors = devdb_errors()
+    assert [e.id for e in errors] == [check_id], [e.msg for e in errors]
+    message = errors[0].msg
+    assert message.startswith(setting + " "), message
+    assert fragment in message
+    with pytest.raises(SystemCheckError, match=check_id.replace(".", r"\.")):
+        call_command("check")
+    # The commands say the same thing, as "<setting>: <message>".
+    expected = setting + ":" + message[len(setting):]
+    for command in COMMANDS:
+        with pytest.raises(CommandError) as refused:
+            call_command(*command)
+        assert str(refused.value) == expected, command
+        assert refused.value.returncode == 1
+
+
+def test_good_settings_pass_the_checks(devdb):
+    assert devdb_errors() == []
+    call_command("check")
+
+
+# --- defaults ------------------------------------------------------------------------------------
+
+
+def test_defaults_of_an_optional_free_target(devdb):
+    target = conf.get_settings().targets["dev"]
+    assert target.clone_prefix == "dev"
+    assert target.record_ttl == 60
+    assert target.clean_grace == 120
+    assert target.ready_timeout == 3600
+    assert target.keep_aborted == 0
+    assert target.readiness_probe == "status"
+    assert target.db_subnet_group is None
+    assert target.vpc_security_group_ids == ()
+    assert target.publicly_accessible is False
+    assert target.extra_tags == ()
+
+
+def test_clone_prefix_defaults_to_the_target_name(devdb):
+    devdb["TARGETS"] = {"qa-eu": good_target()}
+    assert conf.get_settings().targets["qa-eu"].clone_prefix == "qa-eu"
+
+
+def test_explicit_clone_prefix_wins_over_the_target_name(devdb):
+    devdb["TARGETS"]["dev"]["CLONE_PREFIX"] = "devclone"
+    assert conf.get_settings().targets["dev"].clone_prefix == "devclone"
+
+
+def test_clean_grace_none_means_twice_the_record_ttl(devdb):
+    devdb["TARGETS"]["dev"].update(RECORD_TTL=45, CLEAN_GRACE=None)
+    assert conf.get_settings().targets["dev"].clean_grace == 90
+
+
+def test_clean_grace_zero_is_kept_as_zero(devdb):
+    devdb["TARGETS"]["dev"].update(RECORD_TTL=45, CLEAN_GRACE=0)
+    assert conf.get_settings().targets["dev"].clean_grace == 0
+
+
+def test_global_defaults(devdb):
+    parsed = conf.get_settings()
+    assert parsed.database == "devdb"
+    assert parsed.lock_expiry == 7200
+    assert parsed.aws_max_attempts == 8
+    assert list(parsed.targets) == ["dev"]
+
+
+def test_database_defaults_to_devdb_alias(devdb):
+    del devdb["DATABASE"]
+    assert conf.get_settings().database == "devdb"
+
+
+def test_env_style_strings_are_accepted_for_integers(devdb):
+    devdb["TARGETS"]["dev"].update(RECORD_TTL="30", READY_TIMEOUT=" 900 ", CLEAN_GRACE="5", KEEP_ABORTED="2")
+    target = conf.get_settings().targets["dev"]
+    assert (target.record_ttl, target.ready_timeout, target.clean_grace, target.keep_aborted) == (30, 900, 5, 2)
+
+
+def test_empty_clean_grace_string_means_the_default(devdb):
+    devdb["TARGETS"]["dev"].update(RECORD_TTL="30", CLEAN_GRACE="")
+    assert conf.get_settings().targets["dev"].clean_grace == 60
+
+
+def test_trailing_dot_of_the_record_name_is_dropped(devdb):
+    devdb["TARGETS"]["dev"]["RECORD_NAME"] = "db.dev.example.com."
+    target = conf.get_settings().targets["dev"]
+    assert target.record_name == "db.dev.example.com"
+    assert target.fqdn == "db.dev.example.com."
+
+
+def test_hosted_zone_id_may_carry_the_hostedzone_prefix(devdb):
+    devdb["TARGETS"]["dev"]["HOSTED_ZONE_ID"] = f"/hostedzone/{ZONE_ID}"
+    assert conf.get_settings().targets["dev"].zone_id == ZONE_ID
+
+
+def test_security_groups_from_a_comma_separated_env_string(devdb):
+    devdb["TARGETS"]["dev"]["VPC_SECURITY_GROUP_IDS"] = "sg-0123456789abcdef0, sg-89abcdef"
+    assert conf.get_settings().targets["dev"].vpc_security_group_ids == ("sg-0123456789abcdef0", "sg-89abcdef")
+
+
+def test_settings_are_read_at_call_time(devdb, settings):
+    assert conf.get_settings().targets["dev"].record_ttl == 60
+    settings.DEVDB = {"TARGETS": {"dev": good_target(RECORD_TTL=7)}}
+    assert conf.get_settings().targets["dev"].record_ttl == 7
+
+
+def test_prefix_of_54_characters_is_accepted(devdb):
+    devdb["TARGETS"]["dev"]["CLONE_PREFIX"] = "p" * 54
+    assert conf.get_settings().targets["dev"].clone_prefix == "p" * 54
+
+
+def test_unknown_target_name_on_the_command_line_is_refused(devdb):
+    with pytest.raises(ConfigError, match=r"unknown target 'qa' \(configured: dev\)"):
+        conf.get_settings().select(["qa"])
+
+
+# --- one test per bad input ----------------------------------------------------------------------
+
+
+def test_missing_devdb_setting_is_refused(settings, no_aws):
+    del settings.DEVDB
+    assert_refused("devdb.E001", "DEVDB", "is not set")
+
+
+def test_empty_targets_are_refused(devdb, no_aws):
+    devdb["TARGETS"] = {}
+    assert_refused("devdb.E001", "DEVDB['TARGETS']", "must be a non-empty dict")
+
+
+@pytest.mark.parametrize("key", ["SOURCE_CLUSTER", "HOSTED_ZONE_ID", "RECORD_NAME", "INSTANCE_CLASS"])
+def test_missing_required_setting_is_refused(devdb, no_aws, key):
+    del devdb["TARGETS"]["dev"][key]
+    assert_refused("devdb.E002", f"{TARGET}['{key}']", "is required")
+
+
+@pytest.mark.parametrize("key", ["SOURCE_CLUSTER", "HOSTED_ZONE_ID", "RECORD_NAME", "INSTANCE_CLASS"])
+def test_empty_required_setting_from_an_unset_env_var_is_refused(devdb, no_aws, key):
+    devdb["TARGETS"]["dev"][key] = ""
+    assert_refused("devdb.E002", f"{TARGET}['{key}']", "is required")
+
+
+@pytest.mark.parametrize("value,fragment", [
+    ("prod_aurora", "only letters, digits and hyphens"),
+    ("1prod", "start with a letter"),
+    ("prod--aurora", "two consecutive hyphens"),
+    ("prod-aurora-", "must not end with a hyphen"),
+    ("p" * 64, "at most 63 characters"),
+])
+def test_invalid_source_cluster_identifier_is_refused(devdb, no_aws, value, fragment):
+    devdb["TARGETS"]["dev"]["SOURCE_CLUSTER"] = value
+    assert_refused("devdb.E003", f"{TARGET}['SOURCE_CLUSTER']", fragment)
+
+
+@pytest.mark.parametrize("value,fragment", [
+    ("dev_clone", "only letters, digits and hyphens"),
+    ("9dev", "start with a letter"),
+    ("dev--clone", "two consecutive hyphens"),
+    ("dev-", "must not end with a hyphen"),
+])
+def test_invalid_clone_prefix_identifier_is_refused(devdb, no_aws, value, fragment):
+    devdb["TARGETS"]["dev"]["CLONE_PREFIX"] = value
+    assert_refused("devdb.E004", f"{TARGET}['CLONE_PREFIX']", fragment)
+
+
+@pytest.mark.parametrize("length", [55, 63, 80])
+def test_prefix_longer_than_54_characters_is_refused(devdb, no_aws, length):
+    devdb["TARGETS"]["dev"]["CLONE_PREFIX"] = "p" * length
+    assert_refused("devdb.E004", f"{TARGET}['CLONE_PREFIX']", f"at most 54 characters (got {length})")
+
+
+def test_target_name_used_as_prefix_is_checked_for_length(devdb, no_aws):
+    devdb["TARGETS"] = {"t" * 55: good_target()}
+    assert_refused("devdb.E004", f"DEVDB['TARGETS']['{'t' * 55}']['CLONE_PREFIX']", "at most 54 characters")
+
+
+def test_clone_prefix_equal_to_the_source_cluster_is_refused(devdb, no_aws):
+    devdb["TARGETS"]["dev"]["CLONE_PREFIX"] = "prod-aurora"
+    assert_refused("devdb.E004", f"{TARGET}['CLONE_PREFIX']", "must differ from SOURCE_CLUSTER")
+
+
+def test_invalid_target_name_is_refused(devdb, no_aws):
+    devdb["TARGETS"] = {"dev_db": good_target(CLONE_PREFIX="devdb")}
+    assert_refused("devdb.E003", "DEVDB['TARGETS']['dev_db']", "target name must start with a letter")
+
+
+@pytest.mark.parametrize("value", [
+    "db..dev.example.com",
+    "db dev.example.com",
+    "*.dev.example.com",
+    "localhost",
+    "db.dev.example.com/app",
+    "-db.dev.example.com",
+    "https://db.dev.example.com",
+])
+def test_malformed_record_name_is_refused(devdb, no_aws, value):
+    devdb["TARGETS"]["dev"]["RECORD_NAME"] = value
+    assert_refused("devdb.E005", f"{TARGET}['RECORD_NAME']", "is not a valid DNS name")
+
+
+@pytest.mark.parametrize("value", ["Z012 345", "zone-1", "/hosted/Z0123"])
+def test_malformed_hosted_zone_id_is_refused(devdb, no_aws, value):
+    devdb["TARGETS"]["dev"]["HOSTED_ZONE_ID"] = value
+    assert_refused("devdb.E005", f"{TARGET}['HOSTED_ZONE_ID']", "is not a Route53 hosted zone id")
+
+
+@pytest.mark.parametrize("value", [0, "0"])
+def test_record_ttl_zero_is_refused(devdb, no_aws, value):
+    devdb["TARGETS"]["dev"]["RECORD_TTL"] = value
+    assert_refused("devdb.E006", f"{TARGET}['RECORD_TTL']", "must be a positive integer")
+
+
+@pytest.mark.parametrize("value", [-60, "-60"])
+def test_record_ttl_negative_is_refused(devdb, no_aws, value):
+    devdb["TARGETS"]["dev"]["RECORD_TTL"] = value
+    assert_refused("devdb.E006", f"{TARGET}['RECORD_TTL']", "must be a positive integer")
+
+
+@pytest.mark.parametrize("value", ["sixty", "1.5", 1.5, True, "60s"])
+def test_record_ttl_not_a_number_is_refused(devdb, no_aws, value):
+    devdb["TARGETS"]["dev"]["RECORD_TTL"] = value
+    assert_refused("devdb.E006", f"{TARGET}['RECORD_TTL']", "must be a positive integer")
+
+
+@pytest.mark.parametrize("value", [0, "0"])
+def test_ready_timeout_zero_is_refused(devdb, no_aws, value):
+    devdb["TARGETS"]["dev"]["READY_TIMEOUT"] = value
+    assert_refused("devdb.E006", f"{TARGET}['READY_TIMEOUT']", "must be a positive integer")
+
+
+@pytest.mark.parametrize("value", [-1, "-3600"])
+def test_ready_timeout_negative_is_refused(devdb, no_aws, value):
+    devdb["TARGETS"]["dev"]["READY_TIMEOUT"] = value
+    assert_refused("devdb.E006", f"{TARGET}['READY_TIMEOUT']", "must be a positive integer")
+
+
+@pytest.mark.parametrize("value", ["an hour", "1h", None])
+def test_ready_timeout_not_a_number_is_refused(devdb, no_aws, value):
+    devdb["TARGETS"]["dev"]["READY_TIMEOUT"] = value
+    assert_refused("devdb.E006", f"{TARGET}['READY_TIMEOUT']", "must be a positive integer")
+
+
+@pytest.mark.parametrize("value", [-1, "-120"])
+def test_clean_grace_negative_is_refused(devdb, no_aws, value):
+    devdb["TARGETS"]["dev"]["CLEAN_GRACE"] = value
+    assert_refused("devdb.E006", f"{TARGET}['CLEAN_GRACE']", "must be a non-negative integer (seconds) or None")
+
+
+@pytest.mark.parametrize("value", ["two minutes", "2.5", [120]])
+def test_clean_grace_not_a_number_is_refused(devdb, no_aws, value):
+    devdb["TARGETS"]["dev"]["CLEAN_GRACE"] = value
+    assert_refused("devdb.E006", f"{TARGET}['CLEAN_GRACE']", "must be a non-negative integer (seconds) or None")
+
+
+@pytest.mark.parametrize("value", [-1, "-2"])
+def test_keep_aborted_negative_is_refused(devdb, no_aws, value):
+    devdb["TARGETS"]["dev"]["KEEP_ABORTED"] = value
+    assert_refused("devdb.E006", f"{TARGET}['KEEP_ABORTED']", "must be a non-negative integer")
+
+
+@pytest.mark.parametrize("value", ["tcp", "SQL", "", None])
+def test_unknown_readiness_probe_is_refused(devdb, no_aws, value):
+    devdb["TARGETS"]["dev"]["READINESS_PROBE"] = value
+    assert_refused("devdb.E007", f"{TARGET}['READINESS_PROBE']", "must be one of status, sql")
+
+
+@pytest.mark.parametrize("value", ["t4g.medium", "m5.large", "rds.t4g.medium", "db.", "DB.T4G.MEDIUM", "db t4g"])
+def test_instance_class_not_db_dot_something_is_refused(devdb, no_aws, value):
+    devdb["TARGETS"]["dev"]["INSTANCE_CLASS"] = value
+    assert_refused("devdb.E008", f"{TARGET}['INSTANCE_CLASS']", "must be an RDS instance class")
+
+
+def test_unknown_target_setting_key_is_refused(devdb, no_aws):
+    devdb["TARGETS"]["dev"]["RECORD_TTTL"] = 30
+    assert_refused("devdb.E012", f"{TARGET}['RECORD_TTTL']", "is not a known setting")
+
+
+def test_unknown_global_setting_key_is_refused(devdb, no_aws):
+    devdb["TARGET"] = {"dev": good_target()}
+    assert_refused("devdb.E012", "DEVDB['TARGET']", "is not a known setting")
+
+
+def test_database_alias_not_in_databases_is_refused(devdb, no_aws):
+    devdb["DATABASE"] = "history"
+    assert_refused("devdb.E009", "DEVDB['DATABASE']", "names 'history', which is not in DATABASES")
+
+
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+@pytest.mark.parametrize("host", ["db.dev.example.com", "DB.dev.example.com.", "db.dev.example.com."])
+def test_control_database_on_the_record_name_host_is_refused(devdb, no_aws, settings, host):
+    databases = copy.deepcopy(settings.DATABASES)
+    databases["devdb"] = {"ENGINE": "django.db.backends.mysql", "NAME": "devdb", "HOST": host, "PORT": 3306}
+    settings.DATABASES = databases
+    assert_refused("devdb.E009", "DEVDB['DATABASE']", "points at db.dev.example.com, the dev database of target 'dev'")
+
+
+def test_control_database_being_the_default_alias_is_refused(devdb, no_aws):
+    devdb["DATABASE"] = "default"
+    assert_refused("devdb.E009", "DEVDB['DATABASE']", "must not be 'default'")
+
+
+def test_two_targets_with_the_same_clone_prefix_are_refused(devdb, no_aws):
+    devdb["TARGETS"]["qa"] = good_target(RECORD_NAME="db.qa.example.com", CLONE_PREFIX="dev")
+    assert_refused("devdb.E004", "DEVDB['TARGETS']", "two targets share the clone prefix 'dev'")
+
+
+def test_reserved_extra_tag_is_refused(devdb, no_aws):
+    devdb["TARGETS"]["dev"]["EXTRA_TAGS"] = {"devdb:state": "connected"}
+    assert_refused("devdb.E011", f"{TARGET}['EXTRA_TAGS']", "must not set the reserved tag 'devdb:state'")
+
+
+def test_bad_security_group_id_is_refused(devdb, no_aws):
+    devdb["TARGETS"]["dev"]["VPC_SECURITY_GROUP_IDS"] = ["default"]
+    assert_refused("devdb.E003", f"{TARGET}['VPC_SECURITY_GROUP_IDS']", "not a security group id")
+
+
+def test_router_missing_from_database_routers_is_a_check_error(devdb, settings):
+    settings.DATABASE_ROUTERS = []
+    assert [e.id for e in devdb_errors()] == ["devdb.E015"]
+
+
+def test_every_problem_is_reported_by_check_at_once(devdb):
+    devdb["TARGETS"]["dev"].update(RECORD_TTL=0, READINESS_PROBE="tcp", INSTANCE_CLASS="t4g.medium")
+    assert sorted(e.id for e in devdb_errors()) == ["devdb.E006", "devdb.E007", "devdb.E008"]
+
+
+def test_check_errors_carry_a_hint_naming_what_to_do(devdb):
+    del devdb["TARGETS"]["dev"]["SOURCE_CLUSTER"]
+    (error,) = devdb_errors()
+    assert "DEVDB_SOURCE_CLUSTER" in error.hint
+
+
+# --- manage.py with the example project ----------------------------------------------------------
+
+
+def manage(*args, **env):
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DEVDB_", "DATABASE_URL", "AWS_"))}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**base, "DJANGO_SETTINGS_MODULE": "project.settings", "AWS_DEFAULT_REGION": "us-east-1",
+             "AWS_ENDPOINT_URL": "http://127.0.0.1:9", **env},
+    )
+
+
+def project_env(tmp_path, **overrides):
+    return {
+        "DATABASE_URL": f"sqlite:///{tmp_path}/app.sqlite3",
+        "DEVDB_DATABASE_URL": f"sqlite:///{tmp_path}/devdb.sqlite3",
+        "DEVDB_SOURCE_CLUSTER": "prod-aurora",
+        "DEVDB_HOSTED_ZONE_ID": ZONE_ID,
+        "DEVDB_RECORD_NAME": "db.dev.example.com",
+        "DEVDB_INSTANCE_CLASS": "db.t4g.medium",
+        **overrides,
+    }
+
+
+def test_bad_env_setting_fails_check_and_commands_in_one_line(tmp_path):
+    env = project_env(tmp_path, DEVDB_RECORD_TTL="-5")
+    check = manage("check", **env)
+    assert check.returncode == 1
+    assert "devdb.E006" in check.stderr and "RECORD_TTL" in check.stderr
+    refresh = manage("refresh_devdb", **env)
+    assert refresh.returncode == 1
+    lines = refresh.stderr.strip().splitlines()
+    assert lines == ["refresh_devdb: error: DEVDB['TARGETS']['dev']['RECORD_TTL']: must be a positive integer (seconds) (got '-5')"]
+    assert "Traceback" not in refresh.stderr
+
+
+def test_bad_database_url_ends_manage_py_in_one_line_without_the_password(tmp_path):
+    result = manage("status_devdb", **project_env(tmp_path, DATABASE_URL="mysql://app:S3cretPw@db:notaport/app"))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == ["error: DATABASE_URL is not a valid database URL (the port is not a number)"]
+    assert "Traceback" not in result.stderr
+    assert "S3cretPw" not in result.stderr + result.stdout
+
+
+def test_bad_devdb_database_url_ends_manage_py_in_one_line_without_the_password(tmp_path):
+    result = manage("refresh_devdb", **project_env(tmp_path, DEVDB_DATABASE_URL="mysql//ops:Hush4Pw@ctl/devdb"))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: DEVDB_DATABASE_URL is not a valid database URL")
+    assert "Traceback" not in result.stderr
+    assert "Hush4Pw" not in result.stderr + result.stdout
+
+
+# --- database_url --------------------------------------------------------------------------------
+
+PASSWORD = "S3cretPw"
+
+
+@pytest.fixture
+def env():
+    return environ.Env()
+
+
+@pytest.mark.parametrize("var", ["DATABASE_URL", "DEVDB_DATABASE_URL"])
+@pytest.mark.parametrize("url,reason", [
+    (f"mysql://app:{PASSWORD}@db:notaport/app", "the port is not a number"),
+    (f"mysql://app:{PASSWORD}@db:99999/app", "port"),
+    (f"mysqll://app:{PASSWORD}@db:3306/app", "unknown scheme 'mysqll'"),
+    (f"app:{PASSWORD}@db:3306/app", "not a URL"),
+    (f"mysql:/app:{PASSWORD}@db/app", "not a URL"),
+    (f"mysql://app:{PASSWORD}@:3306/app", "it needs a host and a database name"),
+    (f"mysql://app:{PASSWORD}@db:3306", "it needs a host and a database name"),
+    (f"sqlite://ops:{PASSWORD}@/var/lib/devdb.sqlite3", "a sqlite URL takes no user, password or host"),
+])
+def test_malformed_database_url_is_refused_naming_the_variable_not_the_url(monkeypatch, env, var, url, reason):
+    monkeypatch.setenv(var, url)
+    with pytest.raises(ConfigError) as refused:
+        conf.database_url(env, var, "sqlite:///unused.sqlite3")
+    message = str(refused.value)
+    assert message.startswith(f"{var} is not a valid database URL")
+    assert reason in message
+    assert PASSWORD not in message
+    assert url not in message
+    assert "\n" not in message
+    # Nothing chained either: a traceback of the parser's own error could show the URL.
+    assert refused.value.__cause__ is None
+    assert refused.value.__context__ is None or refused.value.__suppress_context__
+
+
+def test_database_url_returns_the_django_settings(monkeypatch, env):
+    monkeypatch.setenv("DATABASE_URL", f"mysql://app:{PASSWORD}@db.dev.example.com:3306/app")
+    config = conf.database_url(env, "DATABASE_URL", "sqlite:///unused.sqlite3")
+    assert config["ENGINE"] == "django.db.backends.mysql"
+    assert (config["HOST"], config["PORT"], config["NAME"], config["USER"]) == ("db.dev.example.com", 3306, "app", "app")
+
+
+def test_database_url_falls_back_to_the_default_when_unset(monkeypatch, env, tmp_path):
+    monkeypatch.delenv("DEVDB_DATABASE_URL", raising=False)
+    config = conf.database_url(env, "DEVDB_DATABASE_URL", f"sqlite:///{tmp_path}/devdb.sqlite3")
+    assert config["ENGINE"] == "django.db.backends.sqlite3"
+    assert config["NAME"] == f"{tmp_path}/devdb.sqlite3"

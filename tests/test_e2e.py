@@ -1,0 +1,177 @@
+"""End to end: `python manage.py refresh_devdb` (project.settings) against moto's standalone server,
+over simulated days (DEVDB_SANDBOX_NOW), as cron would run it every morning."""
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.e2e import DAY1, DAY2, OUR_TAGS, RECORD, devdb_project, tags_of  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.e2e
+
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+def unrelated_state(project):
+    """Ids, statuses and tags of every cluster and instance that is not a clone."""
+    clusters = {cid: (c["Status"], c["Endpoint"], tags_of(c), sorted(m["DBInstanceIdentifier"] for m in c["DBClusterMembers"]))
+                for cid, c in project.clusters().items() if not cid.startswith("dev-")}
+    instances = {iid: (i["DBInstanceStatus"], i["DBClusterIdentifier"], tags_of(i))
+                 for iid, i in project.instances().items() if not iid.startswith("dev-")}
+    return clusters, instances
+
+
+def clone_ids(project):
+    return sorted(cid for cid in project.clusters() if cid.startswith("dev-"))
+
+
+def assert_connected_clone(project, cluster_id, day):
+    """cluster_id is the one live clone: writer <cluster>-1, the five tags on both, the CNAME on it."""
+    cluster = project.clusters()[cluster_id]
+    writer = f"{cluster_id}-1"
+    instance = project.instances()[writer]
+    assert [m["DBInstanceIdentifier"] for m in cluster["DBClusterMembers"]] == [writer]
+    assert cluster["DBClusterMembers"][0]["IsClusterWriter"] is True
+    assert instance["DBClusterIdentifier"] == cluster_id
+    assert instance["DBInstanceClass"] == "db.t4g.medium"
+    assert cluster["Engine"] == "aurora-mysql"
+    for tags in (tags_of(cluster), tags_of(instance)):
+        ours = {k: v for k, v in tags.items() if k.startswith("devdb:")}
+        assert set(ours) == set(OUR_TAGS)
+        assert ours["devdb:managed-by"] == "django-devdb"
+        assert ours["devdb:target"] == "dev"
+        assert ours["devdb:state"] == "connected"
+        assert ours["devdb:source"] == "prod-aurora"
+        assert ISO.match(ours["devdb:state-since"]), ours["devdb:state-since"]
+        since = datetime.strptime(ours["devdb:state-since"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        assert day <= since < day + timedelta(minutes=5)
+    assert tags_of(cluster)["devdb:state-since"] == tags_of(instance)["devdb:state-since"]
+    # The stable name points at the connected clone's cluster (writer) endpoint.
+    assert cluster["Endpoint"].startswith(f"{cluster_id}.cluster-")
+    assert project.record_value().rstrip(".") == cluster["Endpoint"]
+    sets = project.route53.list_resource_record_sets(HostedZoneId=project.zone_id)["ResourceRecordSets"]
+    cname = [s for s in sets if s["Name"] == RECORD + "."]
+    assert len(cname) == 1 and cname[0]["Type"] == "CNAME" and cname[0]["TTL"] == 60
+
+
+def day_at(text):
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
+def assert_status_json(project, now, live):
+    status = project.status(now)
+    assert set(status) == {"targets"}
+    (report,) = status["targets"]
+    assert set(report) == {"target", "record_name", "points_at", "points_at_clone", "clones"}
+    assert report["target"] == "dev"
+    assert report["record_name"] == RECORD
+    assert report["points_at_clone"] == live
+    endpoint = project.clusters()[live]["Endpoint"]
+    assert report["points_at"].rstrip(".") == endpoint
+    (clone,) = report["clones"]
+    assert set(clone) == {"cluster", "state", "state_since", "status", "instances", "endpoint", "source", "live"}
+    assert clone["cluster"] == live
+    assert clone["state"] == "connected"
+    assert ISO.match(clone["state_since"])
+    assert clone["status"] == "available"
+    assert clone["instances"] == [{"id": f"{live}-1", "status": "available", "state": "connected"}]
+    assert clone["endpoint"] == endpoint
+    assert clone["source"] == "prod-aurora"
+    assert clone["live"] is True
+    return report
+
+
+def test_two_days_in_a_busy_account(devdb_project):
+    """150 unrelated clusters with instances (two pages of describe calls); day 1 connects
+    dev-20261122, day 2 connects dev-20261123 and deletes day 1's; the rest is never touched."""
+    project = devdb_project(unrelated=150)
+    before = unrelated_state(project)
+    assert len(before[0]) == 151 and len(before[1]) == 151  # prod-aurora + 150 others
+
+    day1 = project.refresh(DAY1)
+    assert day1.returncode == 0
+    assert day1.stdout.strip() == "dev: 5 change(s); created dev-20261122; dev-20261122 is connected"
+    assert "Traceback" not in day1.stderr
+    assert clone_ids(project) == ["dev-20261122"]
+    assert_connected_clone(project, "dev-20261122", day_at(DAY1))
+    assert unrelated_state(project) == before
+    first_endpoint = project.clusters()["dev-20261122"]["Endpoint"]
+    assert_status_json(project, DAY1, "dev-20261122")
+
+    records = project.records()
+    assert set(records) == {"dev-20261122"}
+    record = records["dev-20261122"]
+    assert (record["target"], record["state"], record["source"], record["instance_id"], record["endpoint"]) == (
+        "dev", "connected", "prod-aurora", "dev-20261122-1", first_endpoint)
+    assert record["ready_at"] and record["connected_at"] and not record["aborted_at"] and not record["deleted_at"]
+    assert project.events("dev-20261122") == [("", "created"), ("created", "ready"), ("ready", "connected")]
+
+    day2 = project.refresh(DAY2)
+    assert day2.returncode == 0
+    assert day2.stdout.strip() == (
+        "dev: 8 change(s); created dev-20261123; deleted dev-20261122; dev-20261123 is connected")
+    assert clone_ids(project) == ["dev-20261123"]
+    assert "dev-20261122-1" not in project.instances()
+    assert_connected_clone(project, "dev-20261123", day_at(DAY2))
+    assert unrelated_state(project) == before
+    assert project.leases() == []
+
+    records = project.records()
+    assert set(records) == {"dev-20261122", "dev-20261123"}
+    old, new = records["dev-20261122"], records["dev-20261123"]
+    assert old["state"] == "deleted" and old["aborted_at"] and old["deleted_at"]
+    assert old["endpoint"] == first_endpoint
+    assert new["state"] == "connected" and new["endpoint"] == project.clusters()["dev-20261123"]["Endpoint"]
+    assert project.events("dev-20261122") == [
+        ("", "created"), ("created", "ready"), ("ready", "connected"), ("connected", "aborted"), ("aborted", "deleted")]
+    assert project.events("dev-20261123") == [("", "created"), ("created", "ready"), ("ready", "connected")]
+
+    # Cron fires again the same morning: nothing to do, nothing changes.
+    snapshot = project.snapshot()
+    again = project.refresh(DAY2)
+    assert again.returncode == 0
+    assert again.stdout.strip() == "dev: nothing to do; dev-20261123 is connected"
+    assert " INFO " not in again.stderr and "WARNING" not in again.stderr
+    assert project.snapshot() == snapshot
+    strip = lambda rows: {k: {f: v for f, v in row.items() if f != "updated_at"} for k, row in rows.items()}  # noqa: E731
+    assert strip(project.records()) == strip(records)
+    assert len(project.events("dev-20261123")) == 3
+    report = assert_status_json(project, DAY2, "dev-20261123")
+    assert report["points_at"].rstrip(".") != first_endpoint
+
+
+def test_a_week_of_mornings(devdb_project):
+    """Several mornings across a month end: every day exactly one live clone, yesterday's deleted,
+    and the control DB holds the whole history."""
+    project = devdb_project(unrelated=3)
+    before = unrelated_state(project)
+    start = datetime(2026, 11, 28, 5, 0, tzinfo=timezone.utc)
+    days = [start + timedelta(days=n) for n in range(5)]  # 28, 29, 30 Nov, 1, 2 Dec
+    names = [f"dev-{d:%Y%m%d}" for d in days]
+    for n, (day, name) in enumerate(zip(days, names)):
+        now = day.strftime("%Y-%m-%dT%H:%M:%SZ")
+        result = project.refresh(now)
+        assert result.returncode == 0, result.stderr
+        assert f"created {name}" in result.stdout
+        if n:
+            assert f"deleted {names[n - 1]}" in result.stdout
+        assert clone_ids(project) == [name]
+        assert_connected_clone(project, name, day)
+        assert unrelated_state(project) == before
+    assert names[-2:] == ["dev-20261201", "dev-20261202"]
+
+    records = project.records()
+    assert sorted(records) == names
+    assert [records[n]["state"] for n in names] == ["deleted"] * 4 + ["connected"]
+    for earlier, later in zip(names, names[1:]):
+        # who was live when: each clone was live until the next one took over
+        assert records[earlier]["connected_at"] < records[later]["connected_at"]
+        assert records[earlier]["aborted_at"] >= records[later]["connected_at"]
+    assert len(project.query("SELECT id FROM devdb_cloneevent")) == 4 * 5 + 3
+    assert_status_json(project, days[-1].strftime("%Y-%m-%dT%H:%M:%SZ"), names[-1])
+
+    # The text status names the live clone.
+    text = project.manage("status_devdb", now=days[-1].strftime("%Y-%m-%dT%H:%M:%SZ")).stdout
+    assert text.splitlines()[0] == f"target dev: {RECORD} -> {names[-1]}"
+    assert "<- live" in text

@@ -1,0 +1,150 @@
+"""How commands talk: a live progress line on a TTY, timestamped `devdb` log lines otherwise; --json everywhere."""
+
+import io
+import logging
+import pkgutil
+import re
+from datetime import timedelta
+
+import pytest
+from django.core.management import load_command_class
+
+from devdb import output
+from devdb.engine import Engine
+from devdb.output import Reporter, format_elapsed
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self):
+        return True
+
+
+class Checks:
+    """check() for Engine._wait: `pending` polls of `status`, then done."""
+
+    def __init__(self, pending, status="writer creating"):
+        self.pending, self.status, self.calls = pending, status, 0
+
+    def __call__(self):
+        self.calls += 1
+        if self.calls > self.pending:
+            return True, "available"
+        return False, self.status
+
+
+@pytest.fixture
+def wide(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+def test_tty_progress_is_one_line_overwritten_then_closed(wide, caplog):
+    stream = FakeTTY()
+    reporter = Reporter("dev", stream=stream)
+    assert reporter.live
+    caplog.set_level(logging.INFO, logger="devdb")
+    reporter.progress("dev-20261122 to be available", "writer creating", 5)
+    reporter.progress("dev-20261122 to be available", "writer creating", 65.4)
+    reporter.progress("dev-20261122 to be available", "writer available", 3725)
+    assert "\n" not in stream.getvalue()
+    reporter.done_waiting()
+    text = stream.getvalue()
+    assert text.endswith("\n") and text.count("\n") == 1
+    updates = text.rstrip("\n").split("\r")[1:]
+    assert [u.replace("\x1b[K", "") for u in updates] == [
+        "[dev] waiting for dev-20261122 to be available: writer creating, 5s elapsed",
+        "[dev] waiting for dev-20261122 to be available: writer creating, 1m 05s elapsed",
+        "[dev] waiting for dev-20261122 to be available: writer available, 1h 02m 05s elapsed",
+    ]
+    assert all(u.startswith("\x1b[K") for u in updates)  # each update clears the rest of the row
+    assert not [r for r in caplog.records if "waiting for" in r.getMessage()]  # not logged as well
+    reporter.done_waiting()
+    assert stream.getvalue() == text  # closing twice adds nothing
+
+
+def test_a_message_during_a_wait_starts_on_its_own_line(wide, caplog):
+    stream = FakeTTY()
+    reporter = Reporter("dev", stream=stream)
+    caplog.set_level(logging.INFO, logger="devdb")
+    reporter.progress("the grace of 120s", "until 05:14", 10)
+    reporter.info("tag %s aborted", "dev-20261121")
+    assert stream.getvalue().endswith("\n")
+    assert "[dev] tag dev-20261121 aborted" in caplog.messages
+
+
+def test_tty_progress_never_wraps(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "40")
+    stream = FakeTTY()
+    Reporter("dev", stream=stream).progress("dev-20261122 to be available", "writer creating", 5)
+    line = stream.getvalue().split("\r")[-1].replace("\x1b[K", "")
+    assert len(line) < 40 and line.endswith("\u2026")
+
+
+def test_not_a_tty_each_poll_is_a_devdb_log_line(caplog):
+    stream = io.StringIO()
+    reporter = Reporter("dev", stream=stream)
+    assert not reporter.live
+    caplog.set_level(logging.INFO, logger="devdb")
+    reporter.progress("dev-20261122 to be available", "writer creating", 5)
+    reporter.progress("dev-20261122 to be available", "writer available", 95)
+    reporter.done_waiting()
+    assert stream.getvalue() == ""
+    records = [r for r in caplog.records if r.name == "devdb"]
+    assert [r.getMessage() for r in records] == [
+        "[dev] waiting for dev-20261122 to be available: writer creating, 5s elapsed",
+        "[dev] waiting for dev-20261122 to be available: writer available, 1m 35s elapsed",
+    ]
+    assert all(r.levelno == logging.INFO for r in records)
+
+
+def test_fallback_handler_lines_are_timestamped(monkeypatch, capsys):
+    logger = logging.getLogger("devdb")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "propagate", False)
+    monkeypatch.setattr(logger, "level", logging.NOTSET)
+    output.ensure_handler(verbosity=1)
+    Reporter("dev", stream=io.StringIO()).progress("dev-20261122 to be available", "writer creating", 5)
+    err = capsys.readouterr().err
+    assert err.strip(), "nothing logged"
+    # 2026-11-22T05:00:05+0000 INFO [dev] waiting for ...
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} INFO \[dev\] waiting for dev-20261122", err)
+
+
+def test_an_engine_wait_on_a_tty_shows_one_live_line(wide, clock, settings):
+    from devdb import conf
+    from tests.conftest import target_settings
+
+    settings.DEVDB = {"DATABASE": "devdb", "TARGETS": {"dev": target_settings("Z0123456789ABC")},
+                      "POLL_INITIAL": 5, "POLL_MAX": 30}
+    cfg = conf.get_settings()
+    stream = FakeTTY()
+    engine = Engine(cfg.targets["dev"], gateway=None, settings=cfg, clock=clock, reporter=Reporter("dev", stream=stream))
+    check = Checks(pending=6)
+    assert engine._wait("dev-20261122 to be available", check, clock.now() + timedelta(hours=1)) == "available"
+    text = stream.getvalue()
+    assert text.count("\n") == 1 and text.endswith("\n")
+    assert text.count("\r") == 7
+    assert "writer creating, 0s elapsed" in text and "available, " in text.split("\r")[-1]
+
+
+def test_format_elapsed():
+    assert [format_elapsed(s) for s in (0, 4.6, 59, 60, 905, 3600, 3725)] == [
+        "0s", "4s", "59s", "1m 00s", "15m 05s", "1h 00m 00s", "1h 02m 05s"]
+
+
+def devdb_commands():
+    import devdb.management.commands as package
+
+    return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name.endswith("_devdb"))
+
+
+def test_the_commands_are_all_there():
+    assert {"refresh_devdb", "clone_devdb", "connect_devdb", "clean_devdb", "status_devdb", "sync_devdb"} <= set(devdb_commands())
+
+
+@pytest.mark.parametrize("name", devdb_commands())
+def test_every_command_accepts_json(name):
+    command = load_command_class("devdb", name)
+    parser = command.create_parser("manage.py", name)
+    assert parser.parse_args(["--json"]).json is True
+    assert parser.parse_args([]).json is False
+    assert "--json" in parser.format_help()

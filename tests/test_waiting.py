@@ -1,0 +1,213 @@
+"""Waiting for a clone: few describe calls, capped exponential backoff, quick to notice, lease kept alive.
+
+The writer instance becomes available 15 minutes after it was created. With POLL_INITIAL=5,
+POLL_FACTOR=1.5 and POLL_MAX=30 the engine should poll about 35 times (not every few seconds) and
+notice within POLL_MAX. Time is a fake clock; nothing sleeps.
+"""
+
+from datetime import timedelta
+
+import boto3
+import pytest
+from django.core.management import call_command
+
+from devdb import conf, lifecycle, locks, runner
+from devdb import engine as engine_module
+from devdb.aws import Cluster, Gateway, Instance
+from devdb.engine import Engine
+from devdb.models import CloneRecord
+from tests.conftest import START, FakeClock
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+AVAILABLE_AFTER = timedelta(minutes=15)
+DESCRIBES = ("DescribeDBInstances", "DescribeDBClusters")
+
+
+def assert_capped_exponential(sleeps, initial=5, factor=1.5, cap=30):
+    assert sleeps[0] == initial
+    for before, after in zip(sleeps, sleeps[1:]):
+        assert after == pytest.approx(min(before * factor, cap))
+    assert max(sleeps) == cap
+
+
+class SlowWriter:
+    """On a moto Gateway: today's writer reports 'creating' until 15 minutes after CreateDBInstance.
+
+    Records each call with the fake time it was made at.
+    """
+
+    def __init__(self, gateway, clock, cluster_id):
+        self.clock, self.cluster_id = clock, cluster_id
+        self.created_at = None
+        self.calls = []  # (operation, time)
+        gateway.rds.meta.events.register("provide-client-params.rds", self._record)
+        gateway.rds.meta.events.register("after-call.rds.DescribeDBInstances", self._patch)
+        for client in (gateway.route53, gateway.tagging):
+            client.meta.events.register("provide-client-params", self._record)
+
+    @property
+    def available_at(self):
+        return self.created_at + AVAILABLE_AFTER
+
+    def _record(self, model, **kwargs):
+        self.calls.append((model.name, self.clock.now()))
+        if model.name == "CreateDBInstance":
+            self.created_at = self.clock.now()
+
+    def _patch(self, parsed, **kwargs):
+        for item in parsed.get("DBInstances", []):
+            if item.get("DBClusterIdentifier") == self.cluster_id and self.clock.now() < self.available_at:
+                item["DBInstanceStatus"] = "creating"
+
+    def waiting_calls(self):
+        """The calls between creating the writer and tagging the clone ready."""
+        ops = [op for op, _ in self.calls]
+        start = ops.index("CreateDBInstance") + 1
+        end = ops.index("AddTagsToResource", start)
+        return self.calls[start:end]
+
+
+def test_refresh_waits_with_few_describe_calls_and_notices_within_poll_max(aws, make_engine, clock):
+    gateway = Gateway(max_attempts=3)
+    slow = SlowWriter(gateway, clock, "dev-20261122")
+    beats = []
+    make_engine(gateway=gateway, heartbeat=lambda: beats.append(clock.now())).refresh()
+
+    waiting = slow.waiting_calls()
+    assert {op for op, _ in waiting} <= set(DESCRIBES)
+    assert len(waiting) <= 40
+    # Noticed: tagged ready within 30 s of the writer becoming available (and not before).
+    record = CloneRecord.objects.get(cluster_id="dev-20261122")
+    assert slow.available_at <= record.ready_at <= slow.available_at + timedelta(seconds=30)
+    assert record.connected_at == record.ready_at  # then connected at once
+    assert aws.tags("dev-20261122")["devdb:state"] == "connected"
+    # Polls: 5 s, growing by 1.5, capped at POLL_MAX (30 s).
+    assert_capped_exponential(clock.sleeps)
+    assert sum(clock.sleeps) == (record.ready_at - slow.created_at).total_seconds()
+    # The lease is renewed between polls, all through the wait.
+    assert len(beats) == len(clock.sleeps)
+    assert beats[0] == slow.created_at
+    assert beats[-1] >= slow.available_at - timedelta(seconds=30)
+
+
+class StubGateway:
+    """Just what wait_ready needs: the writer is 'creating' until available_at (None: never)."""
+
+    def __init__(self, clock, available_at):
+        self.clock, self.available_at = clock, available_at
+        self.describes = []
+        self.tagged = []
+
+    def _status(self):
+        return "available" if self.available_at and self.clock.now() >= self.available_at else "creating"
+
+    def instances(self, cluster_ids):
+        self.describes.append(("instances", self.clock.now()))
+        (cluster_id,) = cluster_ids
+        return self._writers(cluster_id)
+
+    def _writers(self, cluster_id):
+        return [Instance(id=f"{cluster_id}-1", arn=f"arn:db:{cluster_id}-1", status=self._status(),
+                         cluster_id=cluster_id, tags={})]
+
+    def cluster(self, cluster_id):
+        self.describes.append(("cluster", self.clock.now()))
+        cluster = Cluster(id=cluster_id, arn=f"arn:cluster:{cluster_id}", status="available",
+                          endpoint=f"{cluster_id}.cluster-x.rds.amazonaws.com", port=3306, engine="aurora-mysql",
+                          engine_version=None)
+        cluster.instances = self._writers(cluster_id)  # one DescribeDBClusters (+ its instances) call
+        return cluster
+
+    def add_tags(self, arn, tags):
+        self.tagged.append((arn, dict(tags), self.clock.now()))
+
+
+def stub_engine(settings, clock, gateway, **devdb):
+    settings.DEVDB = {"DATABASE": "devdb", "TARGETS": {"dev": {
+        "SOURCE_CLUSTER": "prod-aurora", "HOSTED_ZONE_ID": "Z0123456789ABC", "RECORD_NAME": "db.dev.example.com",
+        "INSTANCE_CLASS": "db.t4g.medium", **devdb}}}  # POLL_* left at their defaults (5 s, x1.5, 30 s)
+    parsed = conf.get_settings()
+    beats = []
+    engine = Engine(parsed.targets["dev"], gateway, parsed, clock=clock, heartbeat=lambda: beats.append(clock.now()))
+    cluster = Cluster(id="dev-20261122", arn="arn:cluster:dev-20261122", status="creating", endpoint=None, port=None,
+                      engine="aurora-mysql", engine_version=None,
+                      tags=lifecycle.clone_tags("dev", "prod-aurora", "created", clock.now()))
+    cluster.instances = [Instance(id="dev-20261122-1", arn="arn:db:dev-20261122-1", status="creating",
+                                  cluster_id="dev-20261122", tags=dict(cluster.tags))]
+    engine.clones[cluster.id] = cluster
+    return engine, cluster, beats
+
+
+def test_wait_for_a_writer_available_after_15_minutes(settings):
+    clock = FakeClock()
+    gateway = StubGateway(clock, START + AVAILABLE_AFTER)
+    engine, cluster, beats = stub_engine(settings, clock, gateway)
+    engine.wait_ready(cluster)
+
+    assert len(gateway.describes) <= 40
+    noticed = gateway.tagged[0][2]
+    assert gateway.tagged[0][1]["devdb:state"] == "ready"
+    assert START + AVAILABLE_AFTER <= noticed <= START + AVAILABLE_AFTER + timedelta(seconds=30)
+    assert_capped_exponential(clock.sleeps)
+    # One describe per poll while creating; the cluster is described once, when the writer is up.
+    polls = [t for op, t in gateway.describes if op == "instances"]
+    assert [op for op, _ in gateway.describes].count("cluster") == 1
+    assert len(clock.sleeps) == len(polls) - 1
+    assert len(beats) == len(clock.sleeps) and beats[0] == START
+
+
+def test_poll_interval_follows_the_settings(settings):
+    clock = FakeClock()
+    gateway = StubGateway(clock, START + timedelta(hours=1))
+    settings_extra = {"READY_TIMEOUT": 7200}
+    engine, cluster, _ = stub_engine(settings, clock, gateway, **settings_extra)
+    settings.DEVDB.update(POLL_INITIAL=2, POLL_FACTOR=2, POLL_MAX=60)
+    engine.settings = conf.get_settings()
+    engine.wait_ready(cluster)
+    assert clock.sleeps[:6] == [2, 4, 8, 16, 32, 60]
+    assert set(clock.sleeps[5:]) == {60}
+    assert gateway.tagged[0][2] <= START + timedelta(hours=1, seconds=60)
+
+
+def test_a_wait_that_times_out_stops_at_the_deadline_and_aborts(settings):
+    clock = FakeClock()
+    gateway = StubGateway(clock, None)  # never available
+    engine, cluster, beats = stub_engine(settings, clock, gateway, READY_TIMEOUT=1000)
+    with pytest.raises(engine_module.CloneFailed, match=r"READY_TIMEOUT \(1000s\)"):
+        engine.wait_ready(cluster)
+    # The last sleep is cut short so the final poll is at the deadline, not up to POLL_MAX after it.
+    assert sum(clock.sleeps) == 1000
+    assert clock.now() == START + timedelta(seconds=1000)
+    assert len(gateway.describes) <= 45
+    assert [tags["devdb:state"] for _, tags, _ in gateway.tagged] == ["aborted", "aborted"]
+    assert CloneRecord.objects.get().last_error.startswith("did not become available within READY_TIMEOUT")
+
+
+def test_refresh_command_renews_the_lease_while_waiting(aws, devdb_settings, clock, monkeypatch):
+    monkeypatch.setattr(engine_module, "Clock", lambda: clock)
+    session = boto3.session.Session()
+    watchers = []
+
+    def slow_gateway(**kwargs):
+        gateway = Gateway(session=session, **kwargs)
+        watchers.append(SlowWriter(gateway, clock, "dev-20261122"))
+        return gateway
+
+    monkeypatch.setattr(runner, "Gateway", slow_gateway)
+    renewed = []
+    original = locks.Lease.renew
+
+    def renew(self):
+        renewed.append((self.target, clock.now()))
+        return original(self)
+
+    monkeypatch.setattr(locks.Lease, "renew", renew)
+    call_command("refresh_devdb", verbosity=0)
+    (slow,) = watchers
+    assert aws.tags("dev-20261122")["devdb:state"] == "connected"
+    assert len(renewed) == len(clock.sleeps) > 20
+    assert all(target == "dev" for target, _ in renewed)
+    assert renewed[0][1] == slow.created_at
+    assert renewed[-1][1] >= slow.available_at - timedelta(seconds=30)
+    assert not locks.TargetLease.objects.exists()  # released at the end
