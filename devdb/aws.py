@@ -73,6 +73,13 @@ class NotFound(AwsError):
     pass
 
 
+class AlreadyExists(AwsError):
+    pass
+
+
+ALREADY_EXISTS = {"DBClusterAlreadyExistsFault", "DBInstanceAlreadyExists", "DBInstanceAlreadyExistsFault"}
+
+
 def _wrap(operation):
     """Turn botocore failures (after its retries) into one-line AwsErrors."""
 
@@ -86,7 +93,8 @@ def _wrap(operation):
                 code = error.get("Code", "Error")
                 message = (error.get("Message") or "").splitlines()[0:1]
                 text = f"AWS {operation} failed: {code}" + (f": {message[0]}" if message else "")
-                raise (NotFound if code in NOT_FOUND else AwsError)(text) from exc
+                kind = NotFound if code in NOT_FOUND else AlreadyExists if code in ALREADY_EXISTS else AwsError
+                raise kind(text) from exc
             except BotoCoreError as exc:
                 raise AwsError(f"AWS {operation} failed: {exc}") from exc
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from . import history, lifecycle, probes, signals
-from .aws import NotFound
+from .aws import AlreadyExists, NotFound
 from .errors import CloneFailed, ConfigError, DevdbError
 from .lifecycle import ABORTED, CONNECTED, CREATED, DELETED, READY, TAG_STATE, TAG_STATE_SINCE
 from .output import Reporter
@@ -206,20 +206,32 @@ class Engine:
         if existing:
             self._finish(existing)
             return existing
+        record = history.find(self.today)
+        if record is not None and record.target == self.target.name:
+            # Made and deleted today (it failed and was cleaned): one clone per target per day.
+            reason = f" ({record.last_error})" if record.last_error else ""
+            raise CloneFailed(f"today's clone {self.today} was already made and is {record.state}{reason}; "
+                              "the next one is made tomorrow")
         source = self._source or self.preflight()
         now = self.now()
         tags = lifecycle.clone_tags(self.target.name, source.id, CREATED, now, dict(self.target.extra_tags))
         self._did(f"create clone {self.today} of {source.id} (copy-on-write) with writer {lifecycle.instance_name(self.today)} ({self.target.instance_class})")
         if self.dry_run:
             return None
-        cluster = self.aws.restore_clone(
-            cluster_id=self.today,
-            source_id=source.id,
-            tags=tags,
-            subnet_group=self.target.db_subnet_group,
-            security_groups=self.target.vpc_security_group_ids,
-            serverless=(self.target.serverless_min_acu, self.target.serverless_max_acu) if self.target.serverless else None,
-        )
+        try:
+            cluster = self.aws.restore_clone(
+                cluster_id=self.today,
+                source_id=source.id,
+                tags=tags,
+                subnet_group=self.target.db_subnet_group,
+                security_groups=self.target.vpc_security_group_ids,
+                serverless=(self.target.serverless_min_acu, self.target.serverless_max_acu) if self.target.serverless else None,
+            )
+        except AlreadyExists:
+            # A retry after a lost response: the first attempt made it. Carry on only if it is ours.
+            cluster = self.aws.cluster(self.today)
+            if not lifecycle.is_ours(cluster.tags, self.target.name):
+                raise
         cluster.tags.update(tags)
         self.clones[cluster.id] = cluster
         self.outcome.created.append(cluster.id)
@@ -237,10 +249,13 @@ class Engine:
             self._did(f"create writer instance {writer_id} ({self.target.instance_class}) in {cluster.id}")
             if not self.dry_run:
                 engine = (self._source.engine if self._source else None) or cluster.engine
-                instance = self.aws.create_writer(
-                    instance_id=writer_id, cluster_id=cluster.id, instance_class=self.target.instance_class,
-                    engine=engine, tags=tags, publicly_accessible=self.target.publicly_accessible,
-                )
+                try:
+                    instance = self.aws.create_writer(
+                        instance_id=writer_id, cluster_id=cluster.id, instance_class=self.target.instance_class,
+                        engine=engine, tags=tags, publicly_accessible=self.target.publicly_accessible,
+                    )
+                except AlreadyExists:  # a retry after a lost response
+                    instance = next(i for i in self.aws.instances([cluster.id]) if i.id == writer_id)
                 cluster.instances.append(instance)
         elif not has_writer and self.state(cluster) in (READY, CONNECTED):
             self.reporter.warning("%s has no writer instance %s (deleted by hand?)", cluster.id, writer_id)
@@ -258,7 +273,7 @@ class Engine:
         except probes.ProbeError as exc:
             self._abort_failed(cluster, str(exc))
         self.set_state(cluster, READY, message=f"usable ({self.target.readiness_probe} probe)", error="")
-        signals.clone_ready.send(sender=Engine, target=self.target.name, cluster_id=cluster.id, endpoint=cluster.endpoint)
+        signals.send(signals.clone_ready, target=self.target.name, cluster_id=cluster.id, endpoint=cluster.endpoint)
 
     def _abort_failed(self, cluster, reason):
         self.set_state(cluster, ABORTED, message=f"failed: {reason}", error=reason)
@@ -438,7 +453,7 @@ class Engine:
                        message=f"{record} points here" + (" (rollback)" if rollback else ""))
         self._abort_superseded(cluster, older_ready=not rollback)
         if not self.dry_run:
-            signals.clone_connected.send(sender=Engine, target=self.target.name, cluster_id=cluster.id,
+            signals.send(signals.clone_connected, target=self.target.name, cluster_id=cluster.id,
                                          endpoint=cluster.endpoint, record_name=record, previous=previous)
 
     def _abort_superseded(self, connected, older_ready=True):
@@ -540,7 +555,7 @@ class Engine:
             pass
         self._forget(fresh, "deleted (SkipFinalSnapshot)")
         self.outcome.deleted.append(cluster.id)
-        signals.clone_deleted.send(sender=Engine, target=self.target.name, cluster_id=cluster.id)
+        signals.send(signals.clone_deleted, target=self.target.name, cluster_id=cluster.id)
         return True
 
     def _deletion_veto(self, cluster, grace):

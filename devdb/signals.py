@@ -9,8 +9,8 @@ All are sent with sender=the Engine class and these keyword arguments:
 
 Each is sent once the change is made (tags, DNS record and CloneRecord updated), never in a
 --dry-run. clone_connected is also sent by a rollback (`connect_devdb --to`). Receivers run inside
-the command; an exception a receiver raises fails the run, so catch your own errors (e.g. a chat
-webhook that is down):
+the command, with send_robust(): an exception a receiver raises (e.g. a chat webhook that is down)
+is logged as a warning on the `devdb` logger and does not stop the run:
 
     from django.dispatch import receiver
     from devdb.signals import clone_connected
@@ -25,3 +25,14 @@ from django.dispatch import Signal
 clone_ready = Signal()
 clone_connected = Signal()
 clone_deleted = Signal()
+
+
+def send(signal, **kwargs):
+    """Send `signal` from the engine; a failing receiver is logged, never fatal."""
+    from .engine import Engine
+    from .output import logger
+
+    for receiver, result in signal.send_robust(sender=Engine, **kwargs):
+        if isinstance(result, Exception):
+            logger.warning("[%s] signal receiver %s failed: %s: %s", kwargs.get("target", "?"),
+                           getattr(receiver, "__qualname__", receiver), type(result).__name__, result)

@@ -497,3 +497,62 @@ def test_source_and_unrelated_clusters_are_never_touched(aws, devdb_settings, ma
         "DeleteDBInstance", "DeleteDBCluster")} == set()
     assert all(p["SourceDBClusterIdentifier"] == "prod-aurora" for op, p in mutations
                if op == "RestoreDBClusterToPointInTime")
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_lost_restore_response_is_finished_not_failed(aws, make_engine):
+    """botocore retries a restore whose response was lost; AWS answers AlreadyExists. The run carries on."""
+    engine = make_engine()
+    # The first attempt made the cluster but its response was lost; AWS answers the retry with
+    # DBClusterAlreadyExistsFault (moto answers differently, so that answer is injected here).
+    from devdb.aws import AlreadyExists
+    real_restore = engine.aws.restore_clone
+
+    def restore_then_lose_response(**kwargs):
+        real_restore(**kwargs)
+        raise AlreadyExists("AWS RestoreDBClusterToPointInTime failed: DBClusterAlreadyExistsFault: exists")
+
+    engine.aws.restore_clone = restore_then_lose_response
+    engine.preflight()
+    engine.lookup()
+    cluster = engine.clone()
+    assert cluster.id == "dev-20261122"
+    assert [i.id for i in cluster.instances] == ["dev-20261122-1"]
+    assert aws.cluster_ids().count("dev-20261122") == 1
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_failing_signal_receiver_does_not_stop_the_refresh(aws, make_engine, caplog):
+    from devdb.signals import clone_connected
+
+    def broken(**kwargs):
+        raise RuntimeError("chat is down")
+
+    clone_connected.connect(broken)
+    try:
+        make_engine().refresh()
+    finally:
+        clone_connected.disconnect(broken)
+    assert aws.tags("dev-20261122")["devdb:state"] == "connected"
+    assert "chat is down" in caplog.text
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_failed_clone_cleaned_today_is_not_made_again_today(aws, make_engine, clock, monkeypatch):
+    from devdb import probes
+
+    def never(cluster, writer_id):
+        raise probes.ProbeError("AWS reports cluster failed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(probes, "status_ready", never)
+        with pytest.raises(CloneFailed):
+            make_engine().refresh()
+    assert "dev-20261122" not in aws.cluster_ids()  # aborted, then cleaned (grace 0)
+    clock.advance(hours=2)
+    with pytest.raises(CloneFailed, match="already made"):
+        make_engine().refresh()
+    assert "dev-20261122" not in aws.cluster_ids()
+    clock.advance(days=1)
+    make_engine().refresh()
+    assert aws.tags("dev-20261123")["devdb:state"] == "connected"
