@@ -362,6 +362,7 @@ class Engine:
         for cluster in self.in_state(CREATED):
             deadline = self.since(cluster) + timedelta(seconds=timeout)
             if self.dry_run:
+                self._did(f"check {cluster.id} and tag it ready if usable (aborted if past READY_TIMEOUT)")
                 continue
             self._refresh_cluster(cluster)
             try:
@@ -400,6 +401,8 @@ class Engine:
             self._did(f"point {self.target.record_name} at {planned} (now {value or 'unset'})")
             for cluster in self.in_state(CONNECTED, READY):
                 self._did(f"tag {cluster.id} aborted (superseded by {planned})")
+                if not self.target.keep_aborted:
+                    self._did(f"delete {cluster.id} once the grace of {self.target.clean_grace}s has passed")
         else:
             ready = self.in_state(READY)
             chosen = ready[-1] if ready else None
@@ -630,6 +633,7 @@ class Engine:
 
     def status(self):
         """This target's clones and where the name points, without changing anything."""
+        self.preflight(source=False)
         self.lookup()
         value, pointed = self.points_at()
         clones = []
