@@ -1,6 +1,9 @@
 """Mirror clone states into CloneRecord / CloneEvent. The only code that writes them."""
 
+from django.db import transaction
+
 from . import lifecycle
+from .conf import control_database
 from .models import CloneEvent, CloneRecord
 
 _TIME_FIELD = {
@@ -11,6 +14,18 @@ _TIME_FIELD = {
 }
 
 
+def _atomic(function):
+    """A record and its event are written together: a kill between them would lose the event."""
+
+    def wrapper(*args, **kwargs):
+        with transaction.atomic(using=control_database()):
+            return function(*args, **kwargs)
+
+    wrapper.__doc__, wrapper.__name__ = function.__doc__, function.__name__
+    return wrapper
+
+
+@_atomic
 def mirror(*, target, cluster_id, state, at, source="", instance_id="", endpoint="", message="", error=None,
            created_at=None):
     """Record that cluster_id is in `state` since `at`; add an event if that is a change.
@@ -45,6 +60,7 @@ def mirror(*, target, cluster_id, state, at, source="", instance_id="", endpoint
     return record
 
 
+@_atomic
 def note(cluster_id, at, message, error=None):
     """Add an event without a state change (e.g. a failed probe); no-op if there is no record."""
     record = find(cluster_id)

@@ -556,3 +556,23 @@ def test_a_failed_clone_cleaned_today_is_not_made_again_today(aws, make_engine, 
     clock.advance(days=1)
     make_engine().refresh()
     assert aws.tags("dev-20261123")["devdb:state"] == "connected"
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_state_change_and_its_event_are_recorded_together(aws, make_engine, monkeypatch):
+    """A kill between saving the record and writing its event must not leave a state without event."""
+    from devdb import history
+
+    engine = make_engine()
+    engine.refresh()
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(history.CloneEvent.objects, "create", killed)
+    with pytest.raises(KeyboardInterrupt):
+        history.mirror(target="dev", cluster_id="dev-20261122", state="aborted", at=engine.now())
+    monkeypatch.undo()
+    record = CloneRecord.objects.get(cluster_id="dev-20261122")
+    assert record.state == "connected"
+    assert record.aborted_at is None
