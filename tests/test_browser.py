@@ -1,11 +1,12 @@
 """The clone history in a real browser: Debian's Chromium driven by Playwright against live_server.
 
-Saves the changelist screenshot the README shows: docs/admin-history.png.
+Saves a screenshot of the changelist (docs/admin-history.png, the README's picture, with DEVDB_UPDATE_SCREENSHOT=1).
 Skips without /usr/bin/chromium (or the playwright package), except under CI=true where it fails.
 Never run `playwright install`: this uses the system Chromium.
 """
 
 import os
+import tempfile
 import re
 import shutil
 from datetime import timedelta
@@ -24,7 +25,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, datab
 
 CHROMIUM = os.environ.get("DEVDB_TEST_CHROMIUM", "/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "admin-history.png"
+# The README's picture is refreshed only on request (DEVDB_UPDATE_SCREENSHOT=1); otherwise the
+# screenshot goes to a temporary file, so test runs leave the tree clean.
+DOCS_SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "admin-history.png"
+SCREENSHOT = (DOCS_SCREENSHOT if os.environ.get("DEVDB_UPDATE_SCREENSHOT") == "1"
+              else Path(tempfile.gettempdir()) / f"devdb-admin-history-{os.getpid()}.png")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 PASSWORD = "history-viewer-1"
