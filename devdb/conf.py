@@ -391,4 +391,9 @@ def database_url(env, var, default):
         raise ConfigError(f"{var} is not a valid database URL (it needs a host and a database name)")
     if not config.get("NAME"):
         raise ConfigError(f"{var} is not a valid database URL (it needs a database name)")
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # Parallel targets write the history from several threads or processes: take the write
+        # lock when a transaction starts (a deferred one that upgrades fails at once) and wait for it.
+        config.setdefault("OPTIONS", {}).setdefault("transaction_mode", "IMMEDIATE")
+        config["OPTIONS"].setdefault("timeout", 30)
     return config

@@ -52,6 +52,10 @@ def run(names, step, *, dry_run=False, lock=True, parallel=None, gateway=None, e
         except DevdbError as exc:
             engine.outcome.error = str(exc)
             engine.outcome.exit_code = exc.exit_code
+        except Exception as exc:  # one target's surprise must not stop the others
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            engine.outcome.error = f"unexpected {type(exc).__name__}: {first}"
+            engine.outcome.exit_code = 1
         finally:
             if lease and lease.token_held:
                 lease.release()
