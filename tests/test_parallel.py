@@ -270,3 +270,23 @@ def test_in_process_threads_each_hold_their_own_lease(settings, aws):
     assert TargetLease.objects.using("devdb").count() == 0
     for name in GOOD[:3]:
         connected(aws, name)
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_an_unexpected_error_in_one_target_does_not_stop_the_others(settings, aws, monkeypatch):
+    from devdb.engine import Engine
+
+    configure(settings, aws, GOOD[:2])
+    real_clone = Engine.clone
+
+    def clone(self):
+        if self.target.name == "alpha":
+            raise ZeroDivisionError("surprise")
+        return real_clone(self)
+
+    monkeypatch.setattr(Engine, "clone", clone)
+    with pytest.raises(CommandError) as info:
+        call_command("refresh_devdb", "--parallel", "1")
+    assert info.value.returncode == 1
+    assert "alpha: unexpected ZeroDivisionError: surprise" in str(info.value)
+    connected(aws, "beta")
