@@ -131,16 +131,23 @@ def mysql_params():
             "password": cfg["PASSWORD"] or "", "database": cfg["NAME"] or "test"}
 
 
-@pytest.fixture
-def mariadb():
-    """The MariaDB server's parameters. Skips on a laptop without one; under CI=true it must be there."""
-    params = mysql_params()
+def mariadb_unreachable(params):
+    """The error connecting to the MariaDB server, or None when it answers."""
     try:
         import MySQLdb
 
         MySQLdb.connect(host=params["host"], port=params["port"], user=params["user"], passwd=params["password"],
                         connect_timeout=3).close()
     except Exception as exc:
+        return exc
+    return None
+
+
+@pytest.fixture
+def mariadb():
+    """The MariaDB server's parameters. Skips on a laptop without one; under CI=true it must be there."""
+    params = mysql_params()
+    if exc := mariadb_unreachable(params):
         if IN_CI:
             pytest.fail(f"MariaDB is not reachable on {params['host']}:{params['port']} under CI=true: {exc}")
         pytest.skip(f"no MariaDB server on {params['host']}:{params['port']}")
@@ -158,13 +165,7 @@ def pytest_configure(config):
     """The MariaDB pass needs the server: skip the pass on a laptop without one, fail under CI."""
     if os.environ.get("DEVDB_TEST_CONTROL_DB") != "mysql":
         return
-    params = mysql_params()
-    try:
-        import MySQLdb
-
-        MySQLdb.connect(host=params["host"], port=params["port"], user=params["user"], passwd=params["password"],
-                        connect_timeout=3).close()
-    except Exception as exc:
+    if exc := mariadb_unreachable(mysql_params()):
         if IN_CI:
             pytest.exit(f"MariaDB control database unreachable under CI=true: {exc}", returncode=1)
         pytest.exit(f"skipping the MariaDB pass: no server ({exc})", returncode=0)
