@@ -25,21 +25,10 @@ def main(argv=None):
     first = datetime.now(timezone.utc).replace(hour=5, minute=0, second=0, microsecond=0)
     with tempfile.TemporaryDirectory(prefix="devdb-sandbox-") as tmp, running() as server:
         zone_id = seed(server.client("rds"), server.client("route53"))
-        base_env = {
-            "DJANGO_SETTINGS_MODULE": "project.settings",
-            "DATABASE_URL": f"sqlite:///{tmp}/app.sqlite3",
-            "DEVDB_DATABASE_URL": f"sqlite:///{tmp}/devdb.sqlite3",
-            "DEVDB_SOURCE_CLUSTER": "prod-aurora",
-            "DEVDB_HOSTED_ZONE_ID": zone_id,
-            "DEVDB_RECORD_NAME": "db.dev.example.com",
-            "DEVDB_INSTANCE_CLASS": "db.t4g.medium",
-            "DEVDB_RECORD_TTL": "5",
-            "DEVDB_CLEAN_GRACE": "2",
-        }
         print(f"sandbox: moto server at {server.url}, source cluster prod-aurora, hosted zone {zone_id} (dev.example.com)", flush=True)
 
         def manage(*command, now=None):
-            env = {**server.env(now), **base_env}
+            env = server.project_env(zone_id, tmp, now, DEVDB_RECORD_TTL="5", DEVDB_CLEAN_GRACE="2")
             print(f"\n$ python manage.py {' '.join(command)}" + (f"    # simulated time {now}" if now else ""), flush=True)
             result = subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env)
             if result.returncode:

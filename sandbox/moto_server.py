@@ -59,6 +59,20 @@ class MotoServer:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CLOCK_DIR), env.get("PYTHONPATH", "")]))
         return env
 
+    def project_env(self, zone_id, folder, now=None, **overrides):
+        """env() plus the example project's settings: target `dev` on this account, SQLite files in folder."""
+        return {
+            **self.env(now),
+            "DJANGO_SETTINGS_MODULE": "project.settings",
+            "DATABASE_URL": f"sqlite:///{folder}/app.sqlite3",
+            "DEVDB_DATABASE_URL": f"sqlite:///{folder}/devdb.sqlite3",
+            "DEVDB_SOURCE_CLUSTER": "prod-aurora",
+            "DEVDB_HOSTED_ZONE_ID": zone_id,
+            "DEVDB_RECORD_NAME": "db.dev.example.com",
+            "DEVDB_INSTANCE_CLASS": "db.t4g.medium",
+            **overrides,
+        }
+
     def reset(self):
         urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")).read()
 

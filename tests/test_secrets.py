@@ -160,16 +160,8 @@ def test_full_refresh_never_shows_or_records_a_password(moto_server, control_mys
 def test_unreachable_control_database_is_reported_without_its_password(moto_server, tmp_path):
     moto_server.reset()
     zone_id = seed(moto_server.client("rds"), moto_server.client("route53"))
-    env = {
-        **moto_server.env(),
-        "DJANGO_SETTINGS_MODULE": "project.settings",
-        "DATABASE_URL": f"sqlite:///{tmp_path}/app.sqlite3",
-        "DEVDB_DATABASE_URL": f"mysql://ops:{CONTROL_PASSWORD}@127.0.0.1:1/devdb",
-        "DEVDB_SOURCE_CLUSTER": "prod-aurora",
-        "DEVDB_HOSTED_ZONE_ID": zone_id,
-        "DEVDB_RECORD_NAME": "db.dev.example.com",
-        "DEVDB_INSTANCE_CLASS": "db.t4g.medium",
-    }
+    env = moto_server.project_env(
+        zone_id, tmp_path, DEVDB_DATABASE_URL=f"mysql://ops:{CONTROL_PASSWORD}@127.0.0.1:1/devdb")
     result = subprocess.run([sys.executable, "manage.py", "refresh_devdb"], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 1
