@@ -33,6 +33,13 @@ TARGET_DEFAULTS = {
     "MASTER_PASSWORD_ENV": None,
     "SERVERLESS_MIN_ACU": 0.5,
     "SERVERLESS_MAX_ACU": 4,
+    # None: the clone takes the source's (a restore would otherwise fall to AWS defaults).
+    "DB_CLUSTER_PARAMETER_GROUP": None,
+    "DB_PARAMETER_GROUP": None,
+    "PORT": None,
+    "KMS_KEY_ID": None,  # for an encrypted source shared from another account
+    "ENGINE_LIFECYCLE_SUPPORT": None,  # passed on restore when set
+    "SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE": None,
 }
 REQUIRED = ("SOURCE_CLUSTER", "HOSTED_ZONE_ID", "RECORD_NAME", "INSTANCE_CLASS")
 TARGET_KEYS = set(REQUIRED) | set(TARGET_DEFAULTS)
@@ -50,6 +57,7 @@ GLOBAL_DEFAULTS = {
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}\.?$)([A-Za-z0-9_](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9_](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+\.?$")
 _ZONE_ID = re.compile(r"^(/hostedzone/)?[A-Z0-9]{1,32}$")
+_CLUSTER_ARN = re.compile(r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z][A-Za-z0-9-]{0,62}$")
 _SG_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
 
 
@@ -74,6 +82,17 @@ class Target:
     master_password_env: str | None = None
     serverless_min_acu: float = 0.5
     serverless_max_acu: float = 4
+    db_cluster_parameter_group: str | None = None
+    db_parameter_group: str | None = None
+    port: int | None = None
+    kms_key_id: str | None = None
+    engine_lifecycle_support: str | None = None
+    serverless_seconds_until_auto_pause: int | None = None
+
+    @property
+    def source_id(self):
+        """The source cluster's identifier (lower case), also when SOURCE_CLUSTER is a shared cluster's ARN."""
+        return self.source_cluster.rsplit(":", 1)[-1].lower()
 
     @property
     def serverless(self):
@@ -111,7 +130,8 @@ class DevdbSettings:
 
     @property
     def source_clusters(self):
-        return {t.source_cluster for t in self.targets.values()}
+        """Identifiers (lower case) of every target's source: never tagged, modified or deleted."""
+        return {t.source_id for t in self.targets.values()}
 
 
 @dataclass(frozen=True)
@@ -182,14 +202,20 @@ def _parse_target(name, raw, problems):
     values = {**TARGET_DEFAULTS, **raw}
 
     source = values.get("SOURCE_CLUSTER")
-    if source and (problem := lifecycle.identifier_problem(source)):
+    if source and isinstance(source, str) and source.startswith("arn:"):
+        if not _CLUSTER_ARN.match(source):
+            bad("devdb.E003", "SOURCE_CLUSTER", f"is not an RDS cluster ARN (got {source!r})",
+                "arn:aws:rds:REGION:ACCOUNT:cluster:NAME, for a cluster shared through AWS RAM.")
+    elif source and (problem := lifecycle.identifier_problem(source)):
         bad("devdb.E003", "SOURCE_CLUSTER", f"{problem} (got {source!r})", "The identifier of the Aurora cluster to clone.")
     prefix = values.get("CLONE_PREFIX") or name
+    if isinstance(prefix, str):
+        prefix = prefix.lower()  # RDS stores identifiers in lower case; so are clone names
     longest = lifecycle.IDENTIFIER_MAX - lifecycle.DATE_SUFFIX_LEN
     if problem := lifecycle.identifier_problem(prefix, longest):
         bad("devdb.E004", "CLONE_PREFIX", f"{problem} (got {prefix!r})",
             f"Clusters are named <CLONE_PREFIX>-YYYYMMDD, at most 63 characters, so the prefix has at most {longest}.")
-    elif source and prefix == source:
+    elif source and prefix == str(source).rsplit(":", 1)[-1].lower():
         bad("devdb.E004", "CLONE_PREFIX", "must differ from SOURCE_CLUSTER")
 
     zone_id = values.get("HOSTED_ZONE_ID")
@@ -256,6 +282,18 @@ def _parse_target(name, raw, problems):
     if acu_min is None or acu_max is None or acu_min > acu_max or acu_max > 256:
         bad("devdb.E014", "SERVERLESS_MIN_ACU", "SERVERLESS_MIN_ACU and SERVERLESS_MAX_ACU must be numbers with 0 <= min <= max, 1 <= max <= 256")
 
+    optional_ints = {}
+    for key, minimum, maximum in (("PORT", 1150, 65535), ("SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE", 300, 86400)):
+        raw_value = values[key]
+        optional_ints[key] = None if raw_value in (None, "") else _int(raw_value, minimum=minimum)
+        if raw_value not in (None, "") and (optional_ints[key] is None or optional_ints[key] > maximum):
+            bad("devdb.E006", key, f"must be an integer from {minimum} to {maximum}, or unset (got {raw_value!r})")
+    names = {}
+    for key in ("DB_CLUSTER_PARAMETER_GROUP", "DB_PARAMETER_GROUP", "KMS_KEY_ID", "ENGINE_LIFECYCLE_SUPPORT"):
+        names[key] = values[key] or None
+        if names[key] is not None and not isinstance(names[key], str):
+            bad("devdb.E003", key, f"must be a string, or unset (got {names[key]!r})")
+
     if len(problems) > before:
         return None
     return Target(
@@ -278,6 +316,12 @@ def _parse_target(name, raw, problems):
         master_password_env=password_env or None,
         serverless_min_acu=acu_min,
         serverless_max_acu=acu_max,
+        db_cluster_parameter_group=names["DB_CLUSTER_PARAMETER_GROUP"],
+        db_parameter_group=names["DB_PARAMETER_GROUP"],
+        port=optional_ints["PORT"],
+        kms_key_id=names["KMS_KEY_ID"],
+        engine_lifecycle_support=names["ENGINE_LIFECYCLE_SUPPORT"],
+        serverless_seconds_until_auto_pause=optional_ints["SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE"],
     )
 
 
