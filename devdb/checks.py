@@ -8,7 +8,7 @@ from . import conf
 @checks.register("devdb")
 def check_settings(app_configs=None, **kwargs):
     return [
-        checks.Error(f"{problem.setting} {problem.message}", hint=problem.hint or None, id=problem.id)
+        checks.Error(f"{problem.where} {problem.message}", hint=problem.hint or None, id=problem.id)
         for problem in conf.problems()
     ]
 

@@ -432,7 +432,8 @@ def test_bad_env_setting_fails_check_and_commands_in_one_line(tmp_path):
     refresh = manage("refresh_devdb", **env)
     assert refresh.returncode == 1
     lines = refresh.stderr.strip().splitlines()
-    assert lines == ["refresh_devdb: error: DEVDB['TARGETS']['dev']['RECORD_TTL']: must be a positive integer (seconds) (got '-5')"]
+    # Set in the environment, so named as the user wrote it (issue 11.10), not as DEVDB['TARGETS']['dev'][...].
+    assert lines == ["refresh_devdb: error: DEVDB_RECORD_TTL must be a positive integer (seconds) (got '-5')"]
     assert "Traceback" not in refresh.stderr
 
 
