@@ -27,7 +27,7 @@ from .errors import ConfigError
 PROBES = ("status", "sql")
 SERVERLESS_CLASS = "db.serverless"
 REQUIRED = object()  # the default of a setting that has none
-TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes"), ("false", "0", "no")
+BOOLEAN_WORDS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 TAG_LIMIT = 50  # tags per RDS resource, django-devdb's own included
 LIFECYCLE_SUPPORT = ("open-source-rds-extended-support", "open-source-rds-extended-support-disabled")
 
@@ -135,10 +135,10 @@ def boolean(value):
     """True/False, or in the environment one of true, false, 1, 0, yes, no (any case)."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in TRUE_WORDS + FALSE_WORDS:
-        return value.strip().lower() in TRUE_WORDS
+    if isinstance(value, str) and value.strip().lower() in BOOLEAN_WORDS:
+        return BOOLEAN_WORDS[value.strip().lower()]
     if isinstance(value, str):
-        raise Invalid(f"must be one of {', '.join(TRUE_WORDS + FALSE_WORDS)} (got {value!r})")
+        raise Invalid(f"must be one of {', '.join(BOOLEAN_WORDS)} (got {value!r})")
     raise Invalid(f"must be True or False (got {value!r})")
 
 
