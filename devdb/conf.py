@@ -511,13 +511,19 @@ def _values(declarations, raw, bad):
     return values
 
 
-def _reporter(path, raw, problems):
-    """bad(check, key, message, hint): a Problem at path[key], naming the variable if raw came from the environment."""
+def _reporter(path, raw, problems, declarations):
+    """bad(check, key, message, hint): a Problem at path[key] (key None: the target itself).
+
+    When raw came from the environment the Problem names the variable the user set: the key's own,
+    or (for a default derived from the target's name) the one that named the target.
+    """
     variables = getattr(raw, "variables", {})
+    required = {s.key for s in declarations if s.required}
 
     def bad(check, key, message, hint=""):
         setting = f"{path}[{key!r}]" if key else path
-        problems.append(Problem(check, setting, message, hint, variables.get(key, "")))
+        variable = variables.get(key if key is None or key in raw or key in required else None, "")
+        problems.append(Problem(check, setting, message, hint, variable))
     return bad
 
 
@@ -528,19 +534,21 @@ def _parse_target(name, raw, problems):
     if not isinstance(raw, dict):
         problems.append(Problem("devdb.E001", path, "must be a dict of settings"))
         return None
-    bad = _reporter(path, raw, problems)
-    if problem := lifecycle.identifier_problem(name):
-        bad("devdb.E003", None, f"target name {problem}", "Target names become tag values and clone prefixes.")
+    bad = _reporter(path, raw, problems, TARGET_SETTINGS)
+    if name_problem := lifecycle.identifier_problem(name):
+        bad("devdb.E003", None, f"target name {name_problem}", "Target names become tag values and clone prefixes.")
     values = _values(TARGET_SETTINGS, raw, bad)
 
     # RDS stores identifiers in lower case; so are clone names.
-    prefix = (values.get("CLONE_PREFIX") or name).lower() if isinstance(name, str) else None
+    given = values.get("CLONE_PREFIX")
+    prefix = (given or name).lower() if isinstance(given or name, str) else None
     longest = lifecycle.IDENTIFIER_MAX - lifecycle.DATE_SUFFIX_LEN
-    if problem := lifecycle.identifier_problem(prefix, longest):
-        bad("devdb.E004", "CLONE_PREFIX", problem if "(got" in problem else f"{problem} (got {prefix!r})",
-            f"Clusters are named <CLONE_PREFIX>-YYYYMMDD, at most 63 characters, so the prefix has at most {longest}.")
-    elif values.get("SOURCE_CLUSTER") and prefix == values["SOURCE_CLUSTER"].rsplit(":", 1)[-1].lower():
-        bad("devdb.E004", "CLONE_PREFIX", "must differ from SOURCE_CLUSTER")
+    if given or not name_problem:  # else the prefix is the bad target name, already reported
+        if problem := lifecycle.identifier_problem(prefix, longest):
+            bad("devdb.E004", "CLONE_PREFIX", problem if "(got" in problem else f"{problem} (got {prefix!r})",
+                f"Clusters are named <CLONE_PREFIX>-YYYYMMDD, at most 63 characters, so the prefix has at most {longest}.")
+        elif values.get("SOURCE_CLUSTER") and prefix == values["SOURCE_CLUSTER"].rsplit(":", 1)[-1].lower():
+            bad("devdb.E004", "CLONE_PREFIX", "must differ from SOURCE_CLUSTER")
     values["CLONE_PREFIX"] = prefix
     if values.get("CLEAN_GRACE", 0) is None and "RECORD_TTL" in values:
         values["CLEAN_GRACE"] = 2 * values["RECORD_TTL"]
@@ -564,7 +572,7 @@ def _parse(raw):
     if not isinstance(raw, dict):
         problems.append(Problem("devdb.E001", "DEVDB", "must be a dict"))
         return None, problems
-    values = _values(GLOBAL_SETTINGS, raw, _reporter("DEVDB", raw, problems))
+    values = _values(GLOBAL_SETTINGS, raw, _reporter("DEVDB", raw, problems, GLOBAL_SETTINGS))
 
     targets = {}
     for name, target_raw in (values.get("TARGETS") or {}).items():
