@@ -459,17 +459,19 @@ class Problem:
 
 class FromEnvironment(dict):
     """A settings dict read from environment variables; `variables` maps each key to its variable
-    (None: the variable that named the target), so problems name what the user actually set."""
+    (None: the variable that named the target), so problems name what the user actually set.
+    `unknown`: DEVDB_* variables nothing reads, most likely typos (a system check warns)."""
 
-    def __init__(self, values, variables):
+    def __init__(self, values, variables, unknown=()):
         super().__init__(values)
-        self.variables = variables
+        self.variables, self.unknown = variables, tuple(unknown)
 
 
-def from_environment(environ):
+def from_environment(environ, also=()):
     """DEVDB from environment variables (a plain mapping such as os.environ): the global settings
     that have a variable, and one target, named by DEVDB_TARGET (default `dev`). Empty variables
-    count as unset; values stay strings, parsed and checked like any setting."""
+    count as unset; values stay strings, parsed and checked like any setting. `also`: the other
+    DEVDB_* variables the caller reads itself, so they are not taken for typos."""
 
     def read(declarations):
         values = {s.key: environ[s.env] for s in declarations if s.env and environ.get(s.env, "") != ""}
@@ -479,7 +481,14 @@ def from_environment(environ):
     devdb, global_variables = read(GLOBAL_SETTINGS)
     name = environ.get(TARGET_VARIABLE) or "dev"
     devdb["TARGETS"] = {name: FromEnvironment(target, {**variables, None: TARGET_VARIABLE})}
-    return FromEnvironment(devdb, global_variables)
+    known = {*environment_variables(), *also}
+    unknown = sorted(v for v in environ if v.startswith("DEVDB_") and v not in known)
+    return FromEnvironment(devdb, global_variables, unknown)
+
+
+def environment_variables():
+    """Every variable a declared setting is read from."""
+    return [s.env for s in TARGET_SETTINGS + GLOBAL_SETTINGS if s.env] + [TARGET_VARIABLE]
 
 
 def normalize_name(name):

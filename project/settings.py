@@ -79,7 +79,7 @@ DATABASE_ROUTERS = ["devdb.routers.DevdbRouter"]
 # Every DEVDB setting that has an environment variable (devdb.conf's declarations, also in the
 # README): passed as the strings they are, so devdb.conf validates them and its errors name the
 # variable the user set, instead of a traceback from the settings module.
-DEVDB = from_environment(os.environ)
+DEVDB = from_environment(os.environ, also=("DEVDB_DATABASE_URL", "DEVDB_LOG_LEVEL", "DEVDB_SANDBOX_NOW"))
 
 LOGGING = {
     "version": 1,

@@ -763,3 +763,17 @@ def test_example_project_takes_the_poll_settings_from_the_environment(tmp_path):
 def test_a_target_name_too_long_for_a_prefix_names_devdb_target_when_it_came_from_there(settings, no_aws):
     env_settings(settings, DEVDB_TARGET="t" * 55)
     assert [str(p) for p in conf.problems()] == ["DEVDB_TARGET must be at most 54 characters (got 55)"]
+
+
+def test_a_mistyped_variable_is_a_check_warning_naming_the_likely_one(tmp_path):
+    result = manage("check", **project_env(tmp_path, DEVDB_RECORD_TTTL="30"))
+    assert result.returncode == 0, result.stderr
+    assert "devdb.W001" in result.stderr
+    assert "DEVDB_RECORD_TTTL is set, but no setting reads it" in result.stderr
+    assert "Did you mean DEVDB_RECORD_TTL?" in result.stderr
+
+
+def test_the_example_projects_own_variables_are_not_taken_for_typos(tmp_path):
+    result = manage("check", **project_env(tmp_path, DEVDB_LOG_LEVEL="INFO", DEVDB_TARGET="qa"))
+    assert result.returncode == 0, result.stderr
+    assert "devdb.W001" not in result.stderr + result.stdout
