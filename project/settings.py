@@ -16,7 +16,8 @@ from pathlib import Path
 
 import environ
 
-from devdb.conf import boolean, database_url, from_environment
+from devdb.conf import database_url, from_environment
+from devdb.validators import boolean
 from devdb.errors import ConfigError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
