@@ -139,7 +139,9 @@ TARGET_VARIABLE = "DEVDB_TARGET"  # names the one target the example project rea
 
 def _declared(name, declarations, *first):
     """A frozen dataclass with the fields `first` then one per declaration (the key in lower case)."""
-    return make_dataclass(name, [*first, *((s.attr, object) for s in declarations)], frozen=True)
+    fields = make_dataclass(name, [*first, *((s.attr, object) for s in declarations)], frozen=True)
+    fields.__module__ = __name__
+    return fields
 
 
 class Target(_declared("TargetFields", TARGET_SETTINGS, ("name", str))):
