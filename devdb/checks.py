@@ -1,5 +1,7 @@
 """`manage.py check` reports the same DEVDB problems the commands refuse to run with."""
 
+import difflib
+
 from django.core import checks
 
 from . import conf
@@ -8,7 +10,7 @@ from . import conf
 @checks.register("devdb")
 def check_settings(app_configs=None, **kwargs):
     return [
-        checks.Error(f"{problem.setting} {problem.message}", hint=problem.hint or None, id=problem.id)
+        checks.Error(f"{problem.where} {problem.message}", hint=problem.hint or None, id=problem.id)
         for problem in conf.problems()
     ]
 
@@ -25,3 +27,19 @@ def check_router(app_configs=None, **kwargs):
             id="devdb.E015",
         )]
     return []
+
+
+@checks.register("devdb")
+def check_environment(app_configs=None, **kwargs):
+    """A DEVDB_* variable that no setting reads is most likely a typo: DEVDB_RECORD_TTTL changes nothing."""
+    from django.conf import settings
+
+    warnings = []
+    for variable in getattr(getattr(settings, "DEVDB", None), "unknown", ()):
+        close = difflib.get_close_matches(variable, conf.environment_variables(), n=1)
+        warnings.append(checks.Warning(
+            f"{variable} is set, but no setting reads it",
+            hint=f"Did you mean {close[0]}?" if close else "See the README, \"Configuration\", for the variables read.",
+            id="devdb.W001",
+        ))
+    return warnings

@@ -1,93 +1,151 @@
-"""The one place that reads settings.DEVDB.
+"""The one place that reads settings.DEVDB, and where every setting is declared.
+
+Each setting is one `Setting` in TARGET_SETTINGS or GLOBAL_SETTINGS: its key, environment variable,
+default, parser (devdb.validators), check id and one line of doc. Defaults, validation, the system checks, the example
+project's environment reading (`from_environment`) and the README configuration table (a test
+compares them) all come from those declarations; `Target` and `DevdbSettings` have one attribute
+per declaration, the key in lower case.
 
 `get_settings()` turns the dict into frozen dataclasses at call time (so override_settings works);
 `problems()` lists everything wrong with it. System checks and commands share `problems()`, so a bad
 setting fails the same way everywhere, before the first AWS call.
 """
 
-import re
 import warnings
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, make_dataclass
+from typing import Callable
 
 from django.conf import settings as django_settings
 
 from . import lifecycle
 from .errors import ConfigError
+from .validators import (
+    LIFECYCLE_SUPPORT, PROBES, Invalid, acus, boolean, choice, control_alias, extra_tags, instance_class, integer,
+    masking_rules, number, optional_integer, optional_text, password_env, record_name, security_groups, source_cluster,
+    sql_files, subnet_group, targets_dict, zone_id,
+)
 
-PROBES = ("status", "sql")
 SERVERLESS_CLASS = "db.serverless"
-
-TARGET_DEFAULTS = {
-    "CLONE_PREFIX": None,  # the target's name
-    "RECORD_TTL": 60,
-    "DB_SUBNET_GROUP": None,
-    "VPC_SECURITY_GROUP_IDS": [],
-    "PUBLICLY_ACCESSIBLE": False,
-    "EXTRA_TAGS": {},
-    "READY_TIMEOUT": 3600,
-    "CLEAN_GRACE": None,  # 2 * RECORD_TTL
-    "KEEP_ABORTED": 0,
-    "READINESS_PROBE": "status",
-    "POST_CLONE_SQL": [],
-    "MASTER_PASSWORD_ENV": None,
-    "SERVERLESS_MIN_ACU": 0.5,
-    "SERVERLESS_MAX_ACU": 4,
-    # None: the clone takes the source's (a restore would otherwise fall to AWS defaults).
-    "DB_CLUSTER_PARAMETER_GROUP": None,
-    "DB_PARAMETER_GROUP": None,
-    "PORT": None,
-    "KMS_KEY_ID": None,  # for an encrypted source shared from another account
-    "ENGINE_LIFECYCLE_SUPPORT": None,  # passed on restore when set
-    "SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE": None,
-}
-REQUIRED = ("SOURCE_CLUSTER", "HOSTED_ZONE_ID", "RECORD_NAME", "INSTANCE_CLASS")
-TARGET_KEYS = set(REQUIRED) | set(TARGET_DEFAULTS)
-
-GLOBAL_DEFAULTS = {
-    "DATABASE": "devdb",
-    "TARGETS": {},
-    "POLL_INITIAL": 5,  # seconds before the first re-poll of a wait
-    "POLL_MAX": 30,  # cap of the exponential backoff: a change is noticed within this
-    "POLL_FACTOR": 1.5,
-    "AWS_MAX_ATTEMPTS": 8,  # botocore standard retry mode, attempts per call
-    "LOCK_EXPIRY": 7200,  # seconds a lease lives without renewal
-    "SQL_CONNECT_TIMEOUT": 10,
-}
-
-_HOSTNAME = re.compile(r"^(?=.{1,253}\.?$)([A-Za-z0-9_](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9_](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+\.?$")
-_ZONE_ID = re.compile(r"^(/hostedzone/)?[A-Z0-9]{1,32}$")
-_CLUSTER_ARN = re.compile(r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z][A-Za-z0-9-]{0,62}$")
-_SG_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
+REQUIRED = object()  # the default of a setting that has none
 
 
 @dataclass(frozen=True)
-class Target:
-    name: str
-    source_cluster: str
-    hosted_zone_id: str
-    record_name: str
-    instance_class: str
-    clone_prefix: str
-    record_ttl: int = 60
-    db_subnet_group: str | None = None
-    vpc_security_group_ids: tuple = ()
-    publicly_accessible: bool = False
-    extra_tags: tuple = ()  # ((key, value), ...): frozen
-    ready_timeout: int = 3600
-    clean_grace: int = 120
-    keep_aborted: int = 0
-    readiness_probe: str = "status"
-    post_clone_sql: tuple = ()
-    master_password_env: str | None = None
-    serverless_min_acu: float = 0.5
-    serverless_max_acu: float = 4
-    db_cluster_parameter_group: str | None = None
-    db_parameter_group: str | None = None
-    port: int | None = None
-    kms_key_id: str | None = None
-    engine_lifecycle_support: str | None = None
-    serverless_seconds_until_auto_pause: int | None = None
+class Setting:
+    key: str  # in DEVDB, or in DEVDB["TARGETS"][name]
+    env: str | None  # the example project's environment variable; None: not read from the environment
+    default: object  # REQUIRED when it has none
+    parse: Callable  # raw value -> the attribute's value, or raises Invalid
+    check: str  # the system check id of its problems
+    doc: str  # one line, for the README table
+    shown_default: str = ""  # the README's default when the value alone would mislead
+
+    @property
+    def attr(self):
+        return self.key.lower()
+
+    @property
+    def required(self):
+        return self.default is REQUIRED
+
+
+# --- the declarations -----------------------------------------------------------------------------
+
+THE_SOURCES = "the source's"
+TARGET_SETTINGS = (
+    Setting("SOURCE_CLUSTER", "DEVDB_SOURCE_CLUSTER", REQUIRED, source_cluster, "devdb.E003",
+            "the Aurora cluster to clone (only ever read): its identifier, or the ARN of a cluster shared through AWS RAM"),
+    Setting("HOSTED_ZONE_ID", "DEVDB_HOSTED_ZONE_ID", REQUIRED, zone_id, "devdb.E005",
+            "Route53 hosted zone holding the stable name"),
+    Setting("RECORD_NAME", "DEVDB_RECORD_NAME", REQUIRED, record_name, "devdb.E005",
+            "the stable name, inside that zone"),
+    Setting("INSTANCE_CLASS", "DEVDB_INSTANCE_CLASS", REQUIRED, instance_class, "devdb.E008",
+            "writer class, e.g. `db.t4g.medium`, or `db.serverless`"),
+    Setting("CLONE_PREFIX", "DEVDB_CLONE_PREFIX", None, optional_text, "devdb.E004",
+            "clones are `<prefix>-YYYYMMDD`, in lower case (prefix ≤ 54 characters)", "the target's name"),
+    Setting("RECORD_TTL", "DEVDB_RECORD_TTL", 60, integer(1, "a positive integer (seconds)"), "devdb.E006",
+            "CNAME TTL, seconds"),
+    Setting("CLEAN_GRACE", "DEVDB_CLEAN_GRACE", None,
+            integer(0, "a non-negative integer (seconds) or None", hint="None means twice RECORD_TTL.", optional=True), "devdb.E006",
+            "seconds an aborted clone is kept before deletion", "`2 * RECORD_TTL`"),
+    Setting("READY_TIMEOUT", "DEVDB_READY_TIMEOUT", 3600, integer(1, "a positive integer (seconds)"), "devdb.E006",
+            "seconds a clone may take to become ready"),
+    Setting("READINESS_PROBE", "DEVDB_READINESS_PROBE", "status", choice(*PROBES), "devdb.E007",
+            "`status` (AWS says available) or `sql` (the app can log in and `SELECT 1`)"),
+    Setting("KEEP_ABORTED", "DEVDB_KEEP_ABORTED", 0, integer(0, "a non-negative integer"), "devdb.E006",
+            "newest aborted clones kept for rollback"),
+    Setting("DB_SUBNET_GROUP", "DEVDB_DB_SUBNET_GROUP", None, subnet_group, "devdb.E003",
+            "subnet group of the clone", THE_SOURCES),
+    Setting("VPC_SECURITY_GROUP_IDS", "DEVDB_VPC_SECURITY_GROUP_IDS", None, security_groups, "devdb.E003",
+            "security groups of the clone (comma-separated in env)", THE_SOURCES),
+    Setting("DB_CLUSTER_PARAMETER_GROUP", "DEVDB_DB_CLUSTER_PARAMETER_GROUP", None, optional_text, "devdb.E003",
+            "cluster parameter group of the clone", THE_SOURCES),
+    Setting("DB_PARAMETER_GROUP", "DEVDB_DB_PARAMETER_GROUP", None, optional_text, "devdb.E003",
+            "parameter group of the clone's writer", "the source writer's"),
+    Setting("PORT", "DEVDB_PORT", None, optional_integer(1150, 65535), "devdb.E006",
+            "port the clone listens on", THE_SOURCES),
+    Setting("PUBLICLY_ACCESSIBLE", "DEVDB_PUBLICLY_ACCESSIBLE", False, boolean, "devdb.E006",
+            "whether the writer gets a public address"),
+    Setting("EXTRA_TAGS", None, {}, extra_tags, "devdb.E011",
+            "more tags for clones, as RDS allows them: no `aws:`, `rds:` or `devdb:` keys, at most 45"),
+    Setting("POST_CLONE_SQL", "DEVDB_POST_CLONE_SQL", [], sql_files, "devdb.E010",
+            "`.sql` files run in order on the clone before it counts as ready; comma-separated in env"),
+    Setting("MASTER_PASSWORD_ENV", "DEVDB_MASTER_PASSWORD_ENV", None, password_env, "devdb.E013",
+            "name of an environment variable holding the clone's new master password (8–41 printable ASCII, "
+            "no `/`, `\"`, `@` or space)"),
+    Setting("SERVERLESS_MIN_ACU", "DEVDB_SERVERLESS_MIN_ACU", 0.5, acus(0), "devdb.E014",
+            "Aurora Serverless v2 minimum capacity when `INSTANCE_CLASS = \"db.serverless\"`; 0 pauses when idle"),
+    Setting("SERVERLESS_MAX_ACU", "DEVDB_SERVERLESS_MAX_ACU", 4, acus(1, ", and not below SERVERLESS_MIN_ACU"),
+            "devdb.E014", "Aurora Serverless v2 maximum capacity (at most 256)"),
+    Setting("SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE", "DEVDB_SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE", None,
+            optional_integer(300, 86400), "devdb.E006",
+            "idle seconds before a clone with `SERVERLESS_MIN_ACU = 0` pauses (300–86400)", "AWS's (300)"),
+    Setting("KMS_KEY_ID", "DEVDB_KMS_KEY_ID", None, optional_text, "devdb.E003",
+            "KMS key for the clone of an encrypted source shared from another account", THE_SOURCES),
+    Setting("ENGINE_LIFECYCLE_SUPPORT", "DEVDB_ENGINE_LIFECYCLE_SUPPORT", None,
+            choice(*LIFECYCLE_SUPPORT, optional=True), "devdb.E003",
+            "passed on restore when set: `open-source-rds-extended-support` or `…-disabled`", "AWS's"),
+    Setting("MASK", "DEVDB_MASK", False, boolean, "devdb.E006",
+            "mask the clone (the `MASKING` rules) before it counts as ready"),
+    Setting("MASKING_SECURITY_GROUP_IDS", "DEVDB_MASKING_SECURITY_GROUP_IDS", None, security_groups, "devdb.E003",
+            "security groups of the clone while it is masked (comma-separated in env)", "`[]`"),
+)
+
+GLOBAL_SETTINGS = (
+    Setting("DATABASE", None, "devdb", control_alias, "devdb.E009",
+            "alias in `DATABASES` of the control database (clone history, leases); never the dev database"),
+    Setting("TARGETS", None, {}, targets_dict, "devdb.E001",
+            "the targets by name, each a dict of the settings above (the example project: one, named by `DEVDB_TARGET`)",
+            "required"),
+    Setting("POLL_INITIAL", "DEVDB_POLL_INITIAL", 5, number(0.01), "devdb.E006",
+            "seconds before the first re-poll of a wait"),
+    Setting("POLL_MAX", "DEVDB_POLL_MAX", 30, number(0.01), "devdb.E006",
+            "cap of the exponential backoff: a change is noticed within this many seconds"),
+    Setting("POLL_FACTOR", "DEVDB_POLL_FACTOR", 1.5, number(1), "devdb.E006",
+            "growth of the wait between polls"),
+    Setting("AWS_MAX_ATTEMPTS", "DEVDB_AWS_MAX_ATTEMPTS", 8, integer(1, "an integer >= 1"), "devdb.E006",
+            "botocore standard retry mode, attempts per call"),
+    Setting("LOCK_EXPIRY", "DEVDB_LOCK_EXPIRY", 7200, integer(60, "an integer >= 60"), "devdb.E006",
+            "seconds a lease lives unless renewed"),
+    Setting("SQL_CONNECT_TIMEOUT", "DEVDB_SQL_CONNECT_TIMEOUT", 10, integer(1, "an integer >= 1"), "devdb.E006",
+            "seconds a SQL probe or script waits to connect"),
+    Setting("MASKING", None, {}, masking_rules, "devdb.E016",
+            "masking rules: `\"app_label.ModelName\"` → a dict of rules for its fields"),
+)
+TARGET_VARIABLE = "DEVDB_TARGET"  # names the one target the example project reads from the environment
+
+
+# --- the validated settings -----------------------------------------------------------------------
+
+
+def _declared(name, declarations, *first):
+    """A frozen dataclass with the fields `first` then one per declaration (the key in lower case)."""
+    fields = make_dataclass(name, [*first, *((s.attr, object) for s in declarations)], frozen=True)
+    fields.__module__ = __name__
+    return fields
+
+
+class Target(_declared("TargetFields", TARGET_SETTINGS, ("name", str))):
+    """One target, validated: `name` and one attribute per TARGET_SETTINGS entry."""
 
     @property
     def source_id(self):
@@ -107,16 +165,8 @@ class Target:
         return normalize_name(self.record_name)
 
 
-@dataclass(frozen=True)
-class DevdbSettings:
-    database: str = "devdb"
-    targets: dict = field(default_factory=dict)
-    poll_initial: float = 5
-    poll_max: float = 30
-    poll_factor: float = 1.5
-    aws_max_attempts: int = 8
-    lock_expiry: int = 7200
-    sql_connect_timeout: int = 10
+class DevdbSettings(_declared("DevdbSettingsFields", GLOBAL_SETTINGS)):
+    """settings.DEVDB, validated: one attribute per GLOBAL_SETTINGS entry (`targets`: name -> Target)."""
 
     def select(self, names):
         """The targets named on a command line (all of them if none), or a ConfigError."""
@@ -124,8 +174,7 @@ class DevdbSettings:
             return list(self.targets.values())
         unknown = [n for n in names if n not in self.targets]
         if unknown:
-            known = ", ".join(sorted(self.targets)) or "none"
-            raise ConfigError(f"unknown target {unknown[0]!r} (configured: {known})")
+            raise ConfigError(unknown_target(unknown[0], self.targets))
         return [self.targets[n] for n in dict.fromkeys(names)]
 
     @property
@@ -137,192 +186,134 @@ class DevdbSettings:
 @dataclass(frozen=True)
 class Problem:
     id: str
-    setting: str
+    setting: str  # where it is in settings.py: DEVDB['TARGETS']['dev']['RECORD_TTL']
     message: str
     hint: str = ""
+    variable: str = ""  # the environment variable it came from, when it did
+
+    @property
+    def where(self):
+        """What the user wrote: the environment variable if they set one, else the place in DEVDB."""
+        return self.variable or self.setting
 
     def __str__(self):
-        return f"{self.setting}: {self.message}"
+        return f"{self.variable} {self.message}" if self.variable else f"{self.setting}: {self.message}"
+
+
+class FromEnvironment(dict):
+    """A settings dict read from environment variables; `variables` maps each key to its variable
+    (None: the variable that named the target), so problems name what the user actually set.
+    `unknown`: DEVDB_* variables nothing reads, most likely typos (a system check warns)."""
+
+    def __init__(self, values, variables, unknown=()):
+        super().__init__(values)
+        self.variables, self.unknown = variables, tuple(unknown)
+
+
+def from_environment(environ, also=()):
+    """DEVDB from environment variables (a plain mapping such as os.environ): the global settings
+    that have a variable, and one target, named by DEVDB_TARGET (default `dev`). Empty variables
+    count as unset; values stay strings, parsed and checked like any setting. `also`: the other
+    DEVDB_* variables the caller reads itself, so they are not taken for typos."""
+
+    def read(declarations):
+        values = {s.key: environ[s.env] for s in declarations if s.env and environ.get(s.env, "") != ""}
+        return values, {s.key: s.env for s in declarations if s.env}
+
+    target, variables = read(TARGET_SETTINGS)
+    devdb, global_variables = read(GLOBAL_SETTINGS)
+    name = environ.get(TARGET_VARIABLE) or "dev"
+    devdb["TARGETS"] = {name: FromEnvironment(target, {**variables, None: TARGET_VARIABLE})}
+    known = {*environment_variables(), *also}
+    unknown = sorted(v for v in environ if v.startswith("DEVDB_") and v not in known)
+    return FromEnvironment(devdb, global_variables, unknown)
+
+
+def environment_variables():
+    """Every variable a declared setting is read from."""
+    return [s.env for s in TARGET_SETTINGS + GLOBAL_SETTINGS if s.env] + [TARGET_VARIABLE]
 
 
 def normalize_name(name):
     return name.rstrip(".").lower() + "."
 
 
-def record_in_zone(record_name, zone_name):
-    record, zone = normalize_name(record_name), normalize_name(zone_name)
-    return record != zone and record.endswith("." + zone)
+def unknown_target(name, targets):
+    known = ", ".join(sorted(targets)) or "none"
+    return f"unknown target {name!r} (configured: {known})"
 
 
-def _int(value, *, minimum):
-    """value as an int >= minimum, accepting digit strings (env vars); None if it is not one."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-        value = int(value)
-    if isinstance(value, int) and value >= minimum:
-        return value
-    return None
+def _values(declarations, raw, bad):
+    """Parse every declared key of raw (defaults for the missing ones); report unknown and missing keys."""
+    declared = {s.key: s for s in declarations}
+    for key in sorted(set(raw) - set(declared), key=str):
+        bad("devdb.E012", key, "is not a known setting", f"Known settings: {', '.join(declared)}.")
+    values = {}
+    for setting in declarations:
+        value = raw.get(setting.key, None if setting.required else setting.default)
+        if setting.required and value in (None, ""):
+            hint = f"Set it, or the environment variable {setting.env}." if setting.env else ""
+            bad("devdb.E002", setting.key, "is required", hint)
+            continue
+        try:
+            values[setting.key] = setting.parse(value)
+        except Invalid as invalid:
+            for message in invalid.messages:
+                bad(setting.check, setting.key, message, invalid.hint)
+    return values
 
 
-def _number(value, *, minimum):
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number >= minimum else None
+def _reporter(path, raw, problems, declarations):
+    """bad(check, key, message, hint): a Problem at path[key] (key None: the target itself).
 
+    When raw came from the environment the Problem names the variable the user set: the key's own,
+    or (for a default derived from the target's name) the one that named the target.
+    """
+    variables = getattr(raw, "variables", {})
+    required = {s.key for s in declarations if s.required}
 
-def _list(value):
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return list(value)
+    def bad(check, key, message, hint=""):
+        setting = f"{path}[{key!r}]" if key else path
+        variable = variables.get(key if key is None or key in raw or key in required else None, "")
+        problems.append(Problem(check, setting, message, hint, variable))
+    return bad
 
 
 def _parse_target(name, raw, problems):
     """Validate one target's dict; append Problems; return a Target or None."""
-    where = f"DEVDB['TARGETS'][{name!r}]"
+    path = f"DEVDB['TARGETS'][{name!r}]"
     before = len(problems)
-
-    def bad(code, key, message, hint=""):
-        problems.append(Problem(code, f"{where}[{key!r}]" if key else where, message, hint))
-
     if not isinstance(raw, dict):
-        bad("devdb.E001", None, "must be a dict of settings")
+        problems.append(Problem("devdb.E001", path, "must be a dict of settings"))
         return None
-    if problem := lifecycle.identifier_problem(name):
-        bad("devdb.E003", None, f"target name {problem}", "Target names become tag values and clone prefixes.")
-    for key in sorted(set(raw) - TARGET_KEYS):
-        bad("devdb.E012", key, "is not a known setting", f"Known settings: {', '.join(sorted(TARGET_KEYS))}.")
-    for key in REQUIRED:
-        if raw.get(key) in (None, ""):
-            bad("devdb.E002", key, "is required", f"Set it, or the environment variable DEVDB_{key}.")
-    values = {**TARGET_DEFAULTS, **raw}
+    bad = _reporter(path, raw, problems, TARGET_SETTINGS)
+    if name_problem := lifecycle.identifier_problem(name):
+        bad("devdb.E003", None, f"target name {name_problem}", "Target names become tag values and clone prefixes.")
+    values = _values(TARGET_SETTINGS, raw, bad)
 
-    source = values.get("SOURCE_CLUSTER")
-    if source and isinstance(source, str) and source.startswith("arn:"):
-        if not _CLUSTER_ARN.match(source):
-            bad("devdb.E003", "SOURCE_CLUSTER", f"is not an RDS cluster ARN (got {source!r})",
-                "arn:aws:rds:REGION:ACCOUNT:cluster:NAME, for a cluster shared through AWS RAM.")
-    elif source and (problem := lifecycle.identifier_problem(source)):
-        bad("devdb.E003", "SOURCE_CLUSTER", f"{problem} (got {source!r})", "The identifier of the Aurora cluster to clone.")
-    prefix = values.get("CLONE_PREFIX") or name
-    if isinstance(prefix, str):
-        prefix = prefix.lower()  # RDS stores identifiers in lower case; so are clone names
+    # RDS stores identifiers in lower case; so are clone names.
+    given = values.get("CLONE_PREFIX")
+    prefix = (given or name).lower() if isinstance(given or name, str) else None
     longest = lifecycle.IDENTIFIER_MAX - lifecycle.DATE_SUFFIX_LEN
-    if problem := lifecycle.identifier_problem(prefix, longest):
-        bad("devdb.E004", "CLONE_PREFIX", f"{problem} (got {prefix!r})",
-            f"Clusters are named <CLONE_PREFIX>-YYYYMMDD, at most 63 characters, so the prefix has at most {longest}.")
-    elif source and prefix == str(source).rsplit(":", 1)[-1].lower():
-        bad("devdb.E004", "CLONE_PREFIX", "must differ from SOURCE_CLUSTER")
-
-    zone_id = values.get("HOSTED_ZONE_ID")
-    if zone_id and not (isinstance(zone_id, str) and _ZONE_ID.match(zone_id)):
-        bad("devdb.E005", "HOSTED_ZONE_ID", f"is not a Route53 hosted zone id (got {zone_id!r})", "For example Z0123456789ABC.")
-    record = values.get("RECORD_NAME")
-    if record and not (isinstance(record, str) and _HOSTNAME.match(record) and "*" not in record):
-        bad("devdb.E005", "RECORD_NAME", f"is not a valid DNS name (got {record!r})", "The stable name, e.g. db.dev.example.com.")
-
-    instance_class = values.get("INSTANCE_CLASS")
-    if instance_class and not (isinstance(instance_class, str) and re.fullmatch(r"db\.[a-z0-9]+(\.[a-z0-9]+)?", instance_class)):
-        bad("devdb.E008", "INSTANCE_CLASS", f"must be an RDS instance class such as db.t4g.medium or db.serverless (got {instance_class!r})")
-
-    numbers = {}
-    for key, minimum, what in (
-        ("RECORD_TTL", 1, "a positive integer (seconds)"),
-        ("READY_TIMEOUT", 1, "a positive integer (seconds)"),
-        ("KEEP_ABORTED", 0, "a non-negative integer"),
-    ):
-        numbers[key] = _int(values[key], minimum=minimum)
-        if numbers[key] is None:
-            bad("devdb.E006", key, f"must be {what} (got {values[key]!r})")
-    grace = values["CLEAN_GRACE"]
-    if grace in (None, ""):
-        numbers["CLEAN_GRACE"] = 2 * (numbers["RECORD_TTL"] or 0)
-    else:
-        numbers["CLEAN_GRACE"] = _int(grace, minimum=0)
-        if numbers["CLEAN_GRACE"] is None:
-            bad("devdb.E006", "CLEAN_GRACE", f"must be a non-negative integer (seconds) or None (got {grace!r})",
-                "None means twice RECORD_TTL.")
-
-    probe = values["READINESS_PROBE"]
-    if probe not in PROBES:
-        bad("devdb.E007", "READINESS_PROBE", f"must be one of {', '.join(PROBES)} (got {probe!r})")
-
-    groups = _list(values["VPC_SECURITY_GROUP_IDS"])
-    for group in groups:
-        if not (isinstance(group, str) and _SG_ID.match(group)):
-            bad("devdb.E003", "VPC_SECURITY_GROUP_IDS", f"holds {group!r}, which is not a security group id (sg-...)")
-    subnet = values["DB_SUBNET_GROUP"]
-    if subnet not in (None, "") and not (isinstance(subnet, str) and re.fullmatch(r"[A-Za-z0-9 ._-]{1,255}", subnet)):
-        bad("devdb.E003", "DB_SUBNET_GROUP", f"is not a DB subnet group name (got {subnet!r})")
-    if not isinstance(values["PUBLICLY_ACCESSIBLE"], bool):
-        bad("devdb.E006", "PUBLICLY_ACCESSIBLE", "must be True or False")
-
-    extra = values["EXTRA_TAGS"] or {}
-    if not isinstance(extra, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in extra.items()):
-        bad("devdb.E011", "EXTRA_TAGS", "must be a dict of string keys to string values")
-        extra = {}
-    elif clash := sorted(k for k in extra if k.startswith("devdb:") or k.startswith("aws:")):
-        bad("devdb.E011", "EXTRA_TAGS", f"must not set the reserved tag {clash[0]!r}")
-
-    scripts = _list(values["POST_CLONE_SQL"])
-    for script in scripts:
-        path = Path(script)
-        if path.suffix != ".sql" or not path.is_file():
-            bad("devdb.E010", "POST_CLONE_SQL", f"holds {script!r}, which is not a readable .sql file")
-    password_env = values["MASTER_PASSWORD_ENV"]
-    if password_env not in (None, "") and not (isinstance(password_env, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", password_env)):
-        bad("devdb.E013", "MASTER_PASSWORD_ENV", "must be the name of an environment variable")
-
-    acu_min = _number(values["SERVERLESS_MIN_ACU"], minimum=0)
-    acu_max = _number(values["SERVERLESS_MAX_ACU"], minimum=1)
-    if acu_min is None or acu_max is None or acu_min > acu_max or acu_max > 256:
-        bad("devdb.E014", "SERVERLESS_MIN_ACU", "SERVERLESS_MIN_ACU and SERVERLESS_MAX_ACU must be numbers with 0 <= min <= max, 1 <= max <= 256")
-
-    optional_ints = {}
-    for key, minimum, maximum in (("PORT", 1150, 65535), ("SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE", 300, 86400)):
-        raw_value = values[key]
-        optional_ints[key] = None if raw_value in (None, "") else _int(raw_value, minimum=minimum)
-        if raw_value not in (None, "") and (optional_ints[key] is None or optional_ints[key] > maximum):
-            bad("devdb.E006", key, f"must be an integer from {minimum} to {maximum}, or unset (got {raw_value!r})")
-    names = {}
-    for key in ("DB_CLUSTER_PARAMETER_GROUP", "DB_PARAMETER_GROUP", "KMS_KEY_ID", "ENGINE_LIFECYCLE_SUPPORT"):
-        names[key] = values[key] or None
-        if names[key] is not None and not isinstance(names[key], str):
-            bad("devdb.E003", key, f"must be a string, or unset (got {names[key]!r})")
+    if given or not name_problem:  # else the prefix is the bad target name, already reported
+        if problem := lifecycle.identifier_problem(prefix, longest):
+            bad("devdb.E004", "CLONE_PREFIX", problem if "(got" in problem else f"{problem} (got {prefix!r})",
+                f"Clusters are named <CLONE_PREFIX>-YYYYMMDD, at most 63 characters, so the prefix has at most {longest}.")
+        elif values.get("SOURCE_CLUSTER") and prefix == values["SOURCE_CLUSTER"].rsplit(":", 1)[-1].lower():
+            bad("devdb.E004", "CLONE_PREFIX", "must differ from SOURCE_CLUSTER")
+    values["CLONE_PREFIX"] = prefix
+    if values.get("CLEAN_GRACE", 0) is None and "RECORD_TTL" in values:
+        values["CLEAN_GRACE"] = 2 * values["RECORD_TTL"]
+    low, high = values.get("SERVERLESS_MIN_ACU"), values.get("SERVERLESS_MAX_ACU")
+    if low is not None and high is not None and low > high:
+        bad("devdb.E014", "SERVERLESS_MIN_ACU", f"must not exceed SERVERLESS_MAX_ACU ({low:g} > {high:g})")
+    if values.get("SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE") is not None and low not in (None, 0):
+        bad("devdb.E014", "SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE",
+            f"applies only when SERVERLESS_MIN_ACU is 0 (it is {low:g}): AWS pauses only instances that may scale to 0 ACUs")
 
     if len(problems) > before:
         return None
-    return Target(
-        name=name,
-        source_cluster=source,
-        hosted_zone_id=zone_id,
-        record_name=record.rstrip("."),
-        instance_class=instance_class,
-        clone_prefix=prefix,
-        record_ttl=numbers["RECORD_TTL"],
-        db_subnet_group=subnet or None,
-        vpc_security_group_ids=tuple(groups),
-        publicly_accessible=values["PUBLICLY_ACCESSIBLE"],
-        extra_tags=tuple(sorted(extra.items())),
-        ready_timeout=numbers["READY_TIMEOUT"],
-        clean_grace=numbers["CLEAN_GRACE"],
-        keep_aborted=numbers["KEEP_ABORTED"],
-        readiness_probe=probe,
-        post_clone_sql=tuple(scripts),
-        master_password_env=password_env or None,
-        serverless_min_acu=acu_min,
-        serverless_max_acu=acu_max,
-        db_cluster_parameter_group=names["DB_CLUSTER_PARAMETER_GROUP"],
-        db_parameter_group=names["DB_PARAMETER_GROUP"],
-        port=optional_ints["PORT"],
-        kms_key_id=names["KMS_KEY_ID"],
-        engine_lifecycle_support=names["ENGINE_LIFECYCLE_SUPPORT"],
-        serverless_seconds_until_auto_pause=optional_ints["SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE"],
-    )
+    return Target(name=name, **{s.attr: values[s.key] for s in TARGET_SETTINGS})
 
 
 def _parse(raw):
@@ -333,60 +324,26 @@ def _parse(raw):
     if not isinstance(raw, dict):
         problems.append(Problem("devdb.E001", "DEVDB", "must be a dict"))
         return None, problems
-    values = {**GLOBAL_DEFAULTS, **raw}
-    for key in sorted(set(raw) - set(GLOBAL_DEFAULTS)):
-        problems.append(Problem("devdb.E012", f"DEVDB[{key!r}]", "is not a known setting",
-                                f"Known settings: {', '.join(sorted(GLOBAL_DEFAULTS))}."))
+    values = _values(GLOBAL_SETTINGS, raw, _reporter("DEVDB", raw, problems, GLOBAL_SETTINGS))
 
-    alias = values["DATABASE"]
-    databases = getattr(django_settings, "DATABASES", {})
-    if alias not in databases:
-        problems.append(Problem("devdb.E009", "DEVDB['DATABASE']", f"names {alias!r}, which is not in DATABASES",
-                                "The control database holds the clone history; add it to DATABASES (DEVDB_DATABASE_URL in the example project)."))
-    elif alias == "default" and len(databases) > 1:
-        problems.append(Problem("devdb.E009", "DEVDB['DATABASE']", "must not be 'default', the app's dev database",
-                                "The dev database is replaced every day and the history would vanish with it."))
-
-    targets_raw = values["TARGETS"]
     targets = {}
-    if not isinstance(targets_raw, dict) or not targets_raw:
-        problems.append(Problem("devdb.E001", "DEVDB['TARGETS']", "must be a non-empty dict of targets"))
-    else:
-        for name, target_raw in targets_raw.items():
-            target = _parse_target(name, target_raw, problems)
-            if target:
-                targets[name] = target
-        host = (databases.get(alias) or {}).get("HOST") or ""
-        for target in targets.values():
-            if host and normalize_name(host) == target.fqdn:
-                problems.append(Problem("devdb.E009", "DEVDB['DATABASE']",
-                                        f"points at {target.record_name}, the dev database of target {target.name!r}",
-                                        "The history would be replaced with each clone; use a separate control database."))
-        prefixes = [t.clone_prefix for t in targets.values()]
-        for prefix in {p for p in prefixes if prefixes.count(p) > 1}:
-            problems.append(Problem("devdb.E004", "DEVDB['TARGETS']", f"two targets share the clone prefix {prefix!r}"))
-
-    numbers = {}
-    for key, minimum in (("AWS_MAX_ATTEMPTS", 1), ("LOCK_EXPIRY", 60), ("SQL_CONNECT_TIMEOUT", 1)):
-        numbers[key] = _int(values[key], minimum=minimum)
-        if numbers[key] is None:
-            problems.append(Problem("devdb.E006", f"DEVDB[{key!r}]", f"must be an integer >= {minimum} (got {values[key]!r})"))
-    for key, minimum in (("POLL_INITIAL", 0.01), ("POLL_MAX", 0.01), ("POLL_FACTOR", 1)):
-        numbers[key] = _number(values[key], minimum=minimum)
-        if numbers[key] is None:
-            problems.append(Problem("devdb.E006", f"DEVDB[{key!r}]", f"must be a number >= {minimum} (got {values[key]!r})"))
+    for name, target_raw in (values.get("TARGETS") or {}).items():
+        if target := _parse_target(name, target_raw, problems):
+            targets[name] = target
+    host = (getattr(django_settings, "DATABASES", {}).get(values.get("DATABASE")) or {}).get("HOST") or ""
+    for target in targets.values():
+        if host and normalize_name(host) == target.fqdn:
+            problems.append(Problem("devdb.E009", "DEVDB['DATABASE']",
+                                    f"points at {target.record_name}, the dev database of target {target.name!r}",
+                                    "The history would be replaced with each clone; use a separate control database."))
+    prefixes = [t.clone_prefix for t in targets.values()]
+    for prefix in sorted({p for p in prefixes if prefixes.count(p) > 1}):
+        problems.append(Problem("devdb.E004", "DEVDB['TARGETS']", f"two targets share the clone prefix {prefix!r}"))
     if problems:
         return None, problems
-    return DevdbSettings(
-        database=alias,
-        targets=targets,
-        poll_initial=numbers["POLL_INITIAL"],
-        poll_max=max(numbers["POLL_MAX"], numbers["POLL_INITIAL"]),
-        poll_factor=numbers["POLL_FACTOR"],
-        aws_max_attempts=numbers["AWS_MAX_ATTEMPTS"],
-        lock_expiry=numbers["LOCK_EXPIRY"],
-        sql_connect_timeout=numbers["SQL_CONNECT_TIMEOUT"],
-    ), []
+    values["TARGETS"] = targets
+    values["POLL_MAX"] = max(values["POLL_MAX"], values["POLL_INITIAL"])
+    return DevdbSettings(**{s.attr: values[s.key] for s in GLOBAL_SETTINGS}), []
 
 
 def problems():
@@ -395,10 +352,10 @@ def problems():
 
 
 def get_settings():
-    """settings.DEVDB as a DevdbSettings, or a ConfigError naming the first problem."""
+    """settings.DEVDB as a DevdbSettings, or a ConfigError listing every problem, one per line."""
     parsed, found = _parse(getattr(django_settings, "DEVDB", None))
     if found:
-        raise ConfigError(str(found[0]))
+        raise ConfigError("\n".join(str(problem) for problem in found))
     return parsed
 
 
@@ -407,7 +364,7 @@ def control_database():
     raw = getattr(django_settings, "DEVDB", None)
     if isinstance(raw, dict) and isinstance(raw.get("DATABASE"), str):
         return raw["DATABASE"]
-    return GLOBAL_DEFAULTS["DATABASE"]
+    return next(s.default for s in GLOBAL_SETTINGS if s.key == "DATABASE")
 
 
 def database_url(env, var, default):

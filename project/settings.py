@@ -4,16 +4,20 @@ DATABASE_URL        the app's database; in a dev deployment the stable Route53 n
                     mysql://app:secret@db.dev.example.com:3306/app (default: SQLite file)
 DEVDB_DATABASE_URL  the control database holding the clone history (default: SQLite file).
                     Never the dev database: that one is replaced by a fresh clone every day.
-DEVDB_*             one target (see README, "Configuration").
+DEVDB_TARGET        the name of the one target configured from the DEVDB_* variables (default: dev).
+DEVDB_*             every setting devdb.conf declares with a variable (README, "Configuration"),
+                    e.g. DEVDB_POLL_INITIAL / DEVDB_POLL_MAX to poll faster against a simulation.
 An optional .env file beside manage.py is read first.
 """
 
+import os
 import sys
 from pathlib import Path
 
 import environ
 
-from devdb.conf import database_url
+from devdb.conf import database_url, from_environment
+from devdb.validators import boolean
 from devdb.errors import ConfigError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -21,7 +25,10 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="django-devdb-example-not-secret")
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
+try:
+    DEBUG = boolean(env.str("DJANGO_DEBUG", default="false"))
+except ValueError as exc:  # "maybe" is not False
+    sys.exit(f"error: DJANGO_DEBUG {exc}")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 
 INSTALLED_APPS = [
@@ -70,27 +77,10 @@ except ConfigError as exc:  # one line, no traceback, never the URL itself
     sys.exit(f"error: {exc}")
 DATABASE_ROUTERS = ["devdb.routers.DevdbRouter"]
 
-_target = {
-    "SOURCE_CLUSTER": env.str("DEVDB_SOURCE_CLUSTER", default=""),
-    "HOSTED_ZONE_ID": env.str("DEVDB_HOSTED_ZONE_ID", default=""),
-    "RECORD_NAME": env.str("DEVDB_RECORD_NAME", default=""),
-    "INSTANCE_CLASS": env.str("DEVDB_INSTANCE_CLASS", default=""),
-}
-# Optional settings are passed only when set, as strings: devdb.conf validates them and names the
-# setting in its error, instead of a traceback from the settings module.
-for _key in (
-    "CLONE_PREFIX", "RECORD_TTL", "CLEAN_GRACE", "READY_TIMEOUT", "READINESS_PROBE", "KEEP_ABORTED",
-    "DB_SUBNET_GROUP", "VPC_SECURITY_GROUP_IDS", "POST_CLONE_SQL", "MASTER_PASSWORD_ENV",
-    "SERVERLESS_MIN_ACU", "SERVERLESS_MAX_ACU",
-):
-    if env.str(f"DEVDB_{_key}", default=""):
-        _target[_key] = env.str(f"DEVDB_{_key}")
-if env.str("DEVDB_PUBLICLY_ACCESSIBLE", default=""):
-    _target["PUBLICLY_ACCESSIBLE"] = env.bool("DEVDB_PUBLICLY_ACCESSIBLE")
-DEVDB = {
-    "DATABASE": "devdb",
-    "TARGETS": {env.str("DEVDB_TARGET", default="dev"): _target},
-}
+# Every DEVDB setting that has an environment variable (devdb.conf's declarations, also in the
+# README): passed as the strings they are, so devdb.conf validates them and its errors name the
+# variable the user set, instead of a traceback from the settings module.
+DEVDB = from_environment(os.environ, also=("DEVDB_DATABASE_URL", "DEVDB_LOG_LEVEL", "DEVDB_SANDBOX_NOW"))
 
 LOGGING = {
     "version": 1,

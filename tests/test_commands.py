@@ -92,9 +92,9 @@ def test_refresh_with_nothing_to_do_succeeds(aws, devdb_settings, fake_time):
 
 def test_unknown_target_is_refused_before_any_aws_change(aws, devdb_settings, fake_time):
     before = snapshot(aws)
-    with pytest.raises(CommandError, match=r"^unknown target 'qa' \(configured: dev\)$") as refused:
+    # A usage error, caught by the argument parser (manage.py exits 2: see the manage.py test below).
+    with pytest.raises(CommandError, match=r"^Error: argument TARGET: unknown target 'qa' \(configured: dev\)$"):
         call_command("refresh_devdb", "qa")
-    assert refused.value.returncode == 1
     assert snapshot(aws) == before
 
 
@@ -529,6 +529,28 @@ def test_manage_py_negative_seconds_are_a_usage_error_exit_2(project):
     assert result.stderr.startswith("usage: manage.py refresh_devdb")
     assert "error: argument --grace: must be a non-negative integer of seconds, got '-1'" in result.stderr
     assert "Traceback" not in result.stderr
+    assert project.clusters() == ["prod-aurora"]
+
+
+def test_manage_py_unknown_target_is_a_usage_error_exit_2(project):
+    result = project.manage("refresh_devdb", "qa")
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: manage.py refresh_devdb")
+    assert "error: argument TARGET: unknown target 'qa' (configured: dev)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert project.clusters() == ["prod-aurora"]
+
+
+def test_manage_py_lists_every_settings_problem_naming_the_variables_set(project):
+    result = project.manage("refresh_devdb", DEVDB_SOURCE_CLUSTER="", DEVDB_RECORD_TTL="0",
+                            DEVDB_PUBLICLY_ACCESSIBLE="maybe", DEVDB_POLL_MAX="soon")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "refresh_devdb: error: DEVDB_POLL_MAX must be a number >= 0.01 (got 'soon')",
+        "refresh_devdb: error: DEVDB_SOURCE_CLUSTER is required",
+        "refresh_devdb: error: DEVDB_RECORD_TTL must be a positive integer (seconds) (got '0')",
+        "refresh_devdb: error: DEVDB_PUBLICLY_ACCESSIBLE must be one of true, false, 1, 0, yes, no (got 'maybe')",
+    ]
     assert project.clusters() == ["prod-aurora"]
 
 

@@ -432,7 +432,8 @@ def test_bad_env_setting_fails_check_and_commands_in_one_line(tmp_path):
     refresh = manage("refresh_devdb", **env)
     assert refresh.returncode == 1
     lines = refresh.stderr.strip().splitlines()
-    assert lines == ["refresh_devdb: error: DEVDB['TARGETS']['dev']['RECORD_TTL']: must be a positive integer (seconds) (got '-5')"]
+    # Set in the environment, so named as the user wrote it (issue 11.10), not as DEVDB['TARGETS']['dev'][...].
+    assert lines == ["refresh_devdb: error: DEVDB_RECORD_TTL must be a positive integer (seconds) (got '-5')"]
     assert "Traceback" not in refresh.stderr
 
 
@@ -501,3 +502,278 @@ def test_database_url_falls_back_to_the_default_when_unset(monkeypatch, env, tmp
     config = conf.database_url(env, "DEVDB_DATABASE_URL", f"sqlite:///{tmp_path}/devdb.sqlite3")
     assert config["ENGINE"] == "django.db.backends.sqlite3"
     assert config["NAME"] == f"{tmp_path}/devdb.sqlite3"
+
+
+# --- declarations --------------------------------------------------------------------------------
+
+
+def test_target_and_global_attributes_are_the_declared_settings():
+    from dataclasses import fields
+
+    assert [f.name for f in fields(conf.Target)] == ["name", *(s.attr for s in conf.TARGET_SETTINGS)]
+    assert [f.name for f in fields(conf.DevdbSettings)] == [s.attr for s in conf.GLOBAL_SETTINGS]
+
+
+def test_every_declared_default_passes_its_own_parser():
+    for setting in conf.TARGET_SETTINGS + conf.GLOBAL_SETTINGS:
+        if not setting.required and setting.key not in ("DATABASE", "TARGETS"):
+            setting.parse(setting.default)
+
+
+def test_environment_variables_are_declared_once_and_named_after_the_key():
+    variables = [s.env for s in conf.TARGET_SETTINGS + conf.GLOBAL_SETTINGS if s.env]
+    assert len(variables) == len(set(variables))
+    assert all(s.env == f"DEVDB_{s.key}" for s in conf.TARGET_SETTINGS + conf.GLOBAL_SETTINGS if s.env)
+
+
+def test_clean_grace_default_is_twice_the_record_ttl_everywhere(devdb):
+    """One default, not None in the dict and 120 in the dataclass: TTL 30 means a grace of 60."""
+    devdb["TARGETS"]["dev"]["RECORD_TTL"] = 30
+    assert conf.get_settings().targets["dev"].clean_grace == 60
+
+
+def test_defaults_of_the_masking_and_configured_like_the_source_settings(devdb):
+    parsed = conf.get_settings()
+    target = parsed.targets["dev"]
+    assert (target.mask, target.masking_security_group_ids, parsed.masking) == (False, (), {})
+    assert (target.db_cluster_parameter_group, target.db_parameter_group, target.port, target.kms_key_id,
+            target.engine_lifecycle_support, target.serverless_seconds_until_auto_pause) == (None,) * 6
+
+
+def test_masking_settings_are_parsed(devdb):
+    devdb["MASKING"] = {"auth.User": {"email": "email"}}
+    devdb["TARGETS"]["dev"].update(MASK="yes", MASKING_SECURITY_GROUP_IDS="sg-0123456789abcdef0")
+    parsed = conf.get_settings()
+    assert parsed.masking == {"auth.User": {"email": "email"}}
+    assert parsed.targets["dev"].mask is True
+    assert parsed.targets["dev"].masking_security_group_ids == ("sg-0123456789abcdef0",)
+
+
+@pytest.mark.parametrize("value,fragment", [
+    (["auth.User"], 'must be a dict of "app_label.ModelName"'),
+    ({"User": {}}, "holds 'User', which is not \"app_label.ModelName\""),
+    ({"auth.User": ["email"]}, "which is not a dict of masking rules"),
+])
+def test_malformed_masking_is_refused(devdb, no_aws, value, fragment):
+    devdb["MASKING"] = value
+    assert_refused("devdb.E016", "DEVDB['MASKING']", fragment)
+
+
+def test_bad_masking_security_group_is_refused(devdb, no_aws):
+    devdb["TARGETS"]["dev"]["MASKING_SECURITY_GROUP_IDS"] = ["sg-nope"]
+    assert_refused("devdb.E003", f"{TARGET}['MASKING_SECURITY_GROUP_IDS']", "not a security group id")
+
+
+# --- booleans ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("true", True), ("TRUE", True), ("1", True), ("yes", True), ("Yes", True), (True, True),
+    ("false", False), ("0", False), ("no", False), (False, False),
+])
+def test_boolean_settings_accept_true_false_1_0_yes_no(devdb, value, expected):
+    devdb["TARGETS"]["dev"]["PUBLICLY_ACCESSIBLE"] = value
+    assert conf.get_settings().targets["dev"].publicly_accessible is expected
+
+
+@pytest.mark.parametrize("value", ["maybe", "on", "off", "y", "2", ""])
+def test_any_other_boolean_string_is_refused_not_taken_as_false(devdb, no_aws, value):
+    devdb["TARGETS"]["dev"]["MASK"] = value
+    assert_refused("devdb.E006", f"{TARGET}['MASK']", f"must be one of true, false, 1, 0, yes, no (got {value!r})")
+
+
+def test_a_non_boolean_python_value_is_refused(devdb, no_aws):
+    devdb["TARGETS"]["dev"]["PUBLICLY_ACCESSIBLE"] = 1
+    assert_refused("devdb.E006", f"{TARGET}['PUBLICLY_ACCESSIBLE']", "must be True or False")
+
+
+# --- serverless capacity (AWS: half steps, 0 only with auto-pause, max 1..256) ---------------------
+
+
+@pytest.mark.parametrize("low,high", [(0, 1), (0.5, 1), (1.5, 2.5), (8, 256)])
+def test_acus_in_half_steps_up_to_256_are_accepted(devdb, low, high):
+    devdb["TARGETS"]["dev"].update(INSTANCE_CLASS="db.serverless", SERVERLESS_MIN_ACU=low, SERVERLESS_MAX_ACU=high)
+    target = conf.get_settings().targets["dev"]
+    assert (target.serverless_min_acu, target.serverless_max_acu) == (low, high)
+
+
+@pytest.mark.parametrize("key,value", [
+    ("SERVERLESS_MIN_ACU", 0.75), ("SERVERLESS_MIN_ACU", "1.2"), ("SERVERLESS_MIN_ACU", -0.5),
+    ("SERVERLESS_MAX_ACU", 256.5), ("SERVERLESS_MAX_ACU", 3.3), ("SERVERLESS_MAX_ACU", 0.5),
+])
+def test_acus_off_the_half_steps_or_out_of_range_are_refused(devdb, no_aws, key, value):
+    devdb["TARGETS"]["dev"][key] = value
+    assert_refused("devdb.E014", f"{TARGET}['{key}']", "in steps of 0.5")
+
+
+def test_min_acu_above_max_is_refused(devdb, no_aws):
+    devdb["TARGETS"]["dev"].update(SERVERLESS_MIN_ACU=8, SERVERLESS_MAX_ACU=4)
+    assert_refused("devdb.E014", f"{TARGET}['SERVERLESS_MIN_ACU']", "must not exceed SERVERLESS_MAX_ACU (8 > 4)")
+
+
+def test_auto_pause_goes_with_a_minimum_of_zero_acus(devdb):
+    devdb["TARGETS"]["dev"].update(INSTANCE_CLASS="db.serverless", SERVERLESS_MIN_ACU="0",
+                                   SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE="600")
+    target = conf.get_settings().targets["dev"]
+    assert (target.serverless_min_acu, target.serverless_seconds_until_auto_pause) == (0, 600)
+
+
+def test_auto_pause_with_a_minimum_above_zero_is_refused(devdb, no_aws):
+    devdb["TARGETS"]["dev"].update(SERVERLESS_MIN_ACU=0.5, SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE=600)
+    assert_refused("devdb.E014", f"{TARGET}['SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE']",
+                   "applies only when SERVERLESS_MIN_ACU is 0 (it is 0.5)")
+
+
+@pytest.mark.parametrize("value", [299, 86401, "five minutes"])
+def test_auto_pause_outside_300_to_86400_seconds_is_refused(devdb, no_aws, value):
+    devdb["TARGETS"]["dev"].update(SERVERLESS_MIN_ACU=0, SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE=value)
+    assert_refused("devdb.E006", f"{TARGET}['SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE']", "must be an integer from 300 to 86400")
+
+
+def test_unknown_engine_lifecycle_support_is_refused(devdb, no_aws):
+    devdb["TARGETS"]["dev"]["ENGINE_LIFECYCLE_SUPPORT"] = "extended"
+    assert_refused("devdb.E003", f"{TARGET}['ENGINE_LIFECYCLE_SUPPORT']", "must be one of open-source-rds-extended-support")
+
+
+# --- EXTRA_TAGS, as RDS checks tags ---------------------------------------------------------------
+
+
+def test_extra_tags_rds_accepts_are_kept(devdb):
+    tags = {"team": "data", "cost-center": "R&D 42".replace("&", "+"), "owner@example.com": "a/b:c=d", "équipe": "données"}
+    devdb["TARGETS"]["dev"]["EXTRA_TAGS"] = tags
+    assert conf.get_settings().targets["dev"].extra_tags == tuple(sorted(tags.items()))
+
+
+@pytest.mark.parametrize("tags,fragment", [
+    ({"aws:cloudformation:stack": "x"}, "must not set the reserved tag 'aws:cloudformation:stack'"),
+    ({"RDS:thing": "x"}, "must not set the reserved tag 'RDS:thing'"),
+    ({"devdb:state": "connected"}, "must not set the reserved tag 'devdb:state'"),
+    ({"team": "aws:data"}, "gives 'team' a value starting with aws: or rds:"),
+    ({"k" * 129: "x"}, "longer than RDS's 128 characters"),
+    ({"team": "v" * 257}, "a value longer than RDS's 256 characters"),
+    ({"team!": "x"}, "has the key 'team!', which holds the character '!'"),
+    ({"team": "a;b"}, "gives 'team' a value which holds the character ';'"),
+    ({f"k{i}": "v" for i in range(46)}, "holds 46 tags; with django-devdb's 5 a clone would carry 51, over RDS's limit of 50"),
+    ({"team": 7}, "must be a dict of string keys to string values"),
+])
+def test_extra_tags_rds_would_refuse_are_refused(devdb, no_aws, tags, fragment):
+    devdb["TARGETS"]["dev"]["EXTRA_TAGS"] = tags
+    assert_refused("devdb.E011", f"{TARGET}['EXTRA_TAGS']", fragment)
+
+
+def test_45_extra_tags_fit_beside_django_devdbs_five(devdb):
+    devdb["TARGETS"]["dev"]["EXTRA_TAGS"] = {f"k{i}": "v" for i in range(45)}
+    assert len(conf.get_settings().targets["dev"].extra_tags) == 45
+
+
+# --- the new master password, checked as AWS does, never shown ------------------------------------
+
+
+@pytest.mark.parametrize("password", ["Sh0rt!", "x" * 42, "has space-in-it", "slash/inside", 'quote"inside',
+                                      "at@inside", "tab\tinside", "accént-inside"])
+def test_master_password_aws_would_refuse_is_refused_without_showing_it(devdb, no_aws, monkeypatch, password):
+    monkeypatch.setenv("DEVDB_TEST_NEW_PW", password)
+    devdb["TARGETS"]["dev"]["MASTER_PASSWORD_ENV"] = "DEVDB_TEST_NEW_PW"
+    assert_refused("devdb.E013", f"{TARGET}['MASTER_PASSWORD_ENV']",
+                   "names DEVDB_TEST_NEW_PW, which AWS would refuse as a master password")
+    shown = "\n".join(str(p) + p.hint for p in conf.problems())
+    assert password not in shown
+
+
+@pytest.mark.parametrize("password", ["8chars!!", "x" * 41, "Pa$$w0rd-with_~all#sorts%"])
+def test_master_password_aws_accepts_passes(devdb, monkeypatch, password):
+    monkeypatch.setenv("DEVDB_TEST_NEW_PW", password)
+    devdb["TARGETS"]["dev"]["MASTER_PASSWORD_ENV"] = "DEVDB_TEST_NEW_PW"
+    assert conf.get_settings().targets["dev"].master_password_env == "DEVDB_TEST_NEW_PW"
+
+
+def test_master_password_variable_not_set_yet_is_not_a_settings_problem(devdb, monkeypatch):
+    """Only a value that is there is checked: the refresh says so when it needs the password."""
+    monkeypatch.delenv("DEVDB_TEST_NEW_PW", raising=False)
+    devdb["TARGETS"]["dev"]["MASTER_PASSWORD_ENV"] = "DEVDB_TEST_NEW_PW"
+    assert devdb_errors() == []
+
+
+# --- every problem at once, named as the user wrote it ---------------------------------------------
+
+
+def test_commands_list_every_problem_one_per_line(devdb, no_aws):
+    devdb["TARGETS"]["dev"].update(RECORD_TTL=0, READINESS_PROBE="tcp")
+    with pytest.raises(CommandError) as refused:
+        call_command("refresh_devdb")
+    assert str(refused.value).splitlines() == [
+        f"{TARGET}['RECORD_TTL']: must be a positive integer (seconds) (got 0)",
+        f"{TARGET}['READINESS_PROBE']: must be one of status, sql (got 'tcp')",
+    ]
+
+
+def env_settings(settings, **variables):
+    settings.DEVDB = conf.from_environment({
+        "DEVDB_SOURCE_CLUSTER": "prod-aurora", "DEVDB_HOSTED_ZONE_ID": ZONE_ID,
+        "DEVDB_RECORD_NAME": "db.dev.example.com", "DEVDB_INSTANCE_CLASS": "db.t4g.medium", **variables,
+    })
+    return settings.DEVDB
+
+
+def test_from_environment_reads_every_declared_variable_as_a_string(settings):
+    env_settings(settings, DEVDB_TARGET="qa", DEVDB_CLONE_PREFIX="QA", DEVDB_RECORD_TTL="30", DEVDB_PORT="3307",
+                 DEVDB_PUBLICLY_ACCESSIBLE="no", DEVDB_MASK="1", DEVDB_POLL_INITIAL="0.2", DEVDB_POLL_MAX="1",
+                 DEVDB_VPC_SECURITY_GROUP_IDS="sg-0123456789abcdef0", DEVDB_KEEP_ABORTED="")
+    parsed = conf.get_settings()
+    target = parsed.targets["qa"]
+    assert (target.clone_prefix, target.record_ttl, target.clean_grace, target.port) == ("qa", 30, 60, 3307)
+    assert (target.publicly_accessible, target.mask, target.keep_aborted) == (False, True, 0)
+    assert target.vpc_security_group_ids == ("sg-0123456789abcdef0",)
+    assert (parsed.poll_initial, parsed.poll_max, parsed.database) == (0.2, 1, "devdb")
+
+
+def test_problems_from_the_environment_name_the_variable(settings, no_aws):
+    devdb = env_settings(settings, DEVDB_SOURCE_CLUSTER="", DEVDB_RECORD_TTL="-5", DEVDB_MASK="maybe",
+                         DEVDB_POLL_MAX="0", DEVDB_TARGET="dev_db")
+    assert [str(p) for p in conf.problems()] == [
+        "DEVDB_POLL_MAX must be a number >= 0.01 (got '0')",
+        "DEVDB_TARGET target name must start with a letter and hold only letters, digits and hyphens",
+        "DEVDB_SOURCE_CLUSTER is required",
+        "DEVDB_RECORD_TTL must be a positive integer (seconds) (got '-5')",
+        "DEVDB_MASK must be one of true, false, 1, 0, yes, no (got 'maybe')",
+    ]
+    errors = devdb_errors()
+    assert "DEVDB_SOURCE_CLUSTER is required" in [e.msg for e in errors]
+    # The same settings written in a dict are named by their place in DEVDB.
+    settings.DEVDB = {**devdb, "TARGETS": {"dev": {**devdb["TARGETS"]["dev_db"]}}}
+    assert "DEVDB['TARGETS']['dev']['SOURCE_CLUSTER']: is required" in [str(p) for p in conf.problems()]
+
+
+def test_bad_django_debug_ends_manage_py_in_one_line(tmp_path):
+    result = manage("check", **project_env(tmp_path, DJANGO_DEBUG="maybe"))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == ["error: DJANGO_DEBUG must be one of true, false, 1, 0, yes, no (got 'maybe')"]
+
+
+def test_example_project_takes_the_poll_settings_from_the_environment(tmp_path):
+    code = "import django; django.setup(); from devdb import conf; s = conf.get_settings(); print(s.poll_initial, s.poll_max)"
+    env = project_env(tmp_path, DEVDB_POLL_INITIAL="0.2", DEVDB_POLL_MAX="1")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DEVDB_", "DATABASE_URL"))}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={**base, "DJANGO_SETTINGS_MODULE": "project.settings", **env})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0.2", "1.0"]
+
+
+def test_a_target_name_too_long_for_a_prefix_names_devdb_target_when_it_came_from_there(settings, no_aws):
+    env_settings(settings, DEVDB_TARGET="t" * 55)
+    assert [str(p) for p in conf.problems()] == ["DEVDB_TARGET must be at most 54 characters (got 55)"]
+
+
+def test_a_mistyped_variable_is_a_check_warning_naming_the_likely_one(tmp_path):
+    result = manage("check", **project_env(tmp_path, DEVDB_RECORD_TTTL="30"))
+    assert result.returncode == 0, result.stderr
+    assert "devdb.W001" in result.stderr
+    assert "DEVDB_RECORD_TTTL is set, but no setting reads it" in result.stderr
+    assert "Did you mean DEVDB_RECORD_TTL?" in result.stderr
+
+
+def test_the_example_projects_own_variables_are_not_taken_for_typos(tmp_path):
+    result = manage("check", **project_env(tmp_path, DEVDB_LOG_LEVEL="INFO", DEVDB_TARGET="qa"))
+    assert result.returncode == 0, result.stderr
+    assert "devdb.W001" not in result.stderr + result.stdout

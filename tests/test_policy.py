@@ -247,7 +247,7 @@ def test_deletes_are_tag_conditioned_and_route53_is_scoped_to_the_zone(aws, devd
 
 
 def test_policy_covers_every_configured_target(aws, devdb_settings, monkeypatch):
-    monkeypatch.setenv("QA_PASSWORD", "x")
+    monkeypatch.setenv("QA_PASSWORD", "Qa-Passw0rd")  # AWS-valid: devdb.conf checks it
     devdb_settings["TARGETS"]["qa"] = target_settings("Z0QA0000000001", RECORD_NAME="db.qa.example.org",
                                                       SOURCE_CLUSTER="staging-aurora", MASTER_PASSWORD_ENV="QA_PASSWORD")
     document = printed_policy("--account", ACCOUNT, "--region", REGION)

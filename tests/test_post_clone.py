@@ -173,7 +173,7 @@ def test_post_clone_sql_from_the_environment_is_a_comma_separated_list():
                             text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        f"clone_devdb: error: DEVDB['TARGETS']['dev']['POST_CLONE_SQL']: holds '{FIXTURES / 'missing.sql'}', "
+        f"clone_devdb: error: DEVDB_POST_CLONE_SQL holds '{FIXTURES / 'missing.sql'}', "
         "which is not a readable .sql file"
     ]
 

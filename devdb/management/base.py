@@ -6,6 +6,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from .. import conf
 from ..errors import DevdbError
 from ..output import ensure_handler
 from ..runner import RunFailed
@@ -28,6 +29,16 @@ def positive_int(text):
     return value
 
 
+def configured_target(text):
+    """A TARGET argument: an unknown one is a usage error (exit 2), caught before anything runs.
+
+    With broken settings any name passes here: the command then reports the settings first.
+    """
+    if not conf.problems() and text not in (targets := conf.get_settings().targets):
+        raise argparse.ArgumentTypeError(conf.unknown_target(text, targets))
+    return text
+
+
 class DevdbCommand(BaseCommand):
     """Subclasses set `help`, add their options, and implement run(options) -> (text, data)."""
 
@@ -37,9 +48,11 @@ class DevdbCommand(BaseCommand):
 
     def add_arguments(self, parser):
         if self.takes_many_targets:
-            parser.add_argument("targets", nargs="*", metavar="TARGET", help="configured target names (default: all)")
+            parser.add_argument("targets", nargs="*", type=configured_target, metavar="TARGET",
+                                help="configured target names (default: all)")
         else:
-            parser.add_argument("targets", nargs="?", metavar="TARGET", help="a configured target name")
+            parser.add_argument("targets", nargs="?", type=configured_target, metavar="TARGET",
+                                help="a configured target name")
         if self.dry_run:
             parser.add_argument("--dry-run", action="store_true", help="print each AWS change it would make, make none")
         parser.add_argument("--json", action="store_true", help="print the outcome as JSON on stdout")
@@ -51,7 +64,8 @@ class DevdbCommand(BaseCommand):
         except DevdbError as exc:
             if options.get("traceback") or not getattr(self, "_called_from_command_line", False):
                 raise CommandError(str(exc), returncode=exc.exit_code) from exc
-            self.stderr.write(f"{self._name()}: error: {exc}")
+            for line in str(exc).splitlines() or [""]:  # bad settings: every problem, one line each
+                self.stderr.write(f"{self._name()}: error: {line}")
             sys.exit(exc.exit_code)
         except (KeyboardInterrupt, CommandError):
             raise
