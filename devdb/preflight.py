@@ -22,10 +22,10 @@ def check_stable_name(gateway, target):
     """RECORD_NAME must be free or one plain CNAME; returns where that CNAME points (or None). One call."""
     records = gateway.record_sets(target.zone_id, target.record_name)
     for record in records:
-        if record.type != "CNAME":
-            held_by = f"a {record.type} record"
-        elif record.alias_target:
-            held_by = f"an alias record (to {record.alias_target})"
+        if record.alias_target:
+            held_by = f"an alias record of type {record.type} (to {record.alias_target})"
+        elif record.type != "CNAME":
+            held_by = f"a record of type {record.type}"
         elif record.routing:
             held_by = f"a CNAME record with a routing policy ({', '.join(record.routing)})"
         else:
