@@ -25,6 +25,9 @@ from tests.conftest import target_settings
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 ACCOUNT, REGION = "123456789012", "us-east-1"  # moto's
+SECURE_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+CLONE_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0987dcba-09fe-87dc-65ba-ab0987654321"
+SOURCE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/aurora-s3-import"
 SERVICE_PREFIX = {"rds": "rds", "route53": "route53", "resourcegroupstaggingapi": "tag"}
 # Operations the engine makes beyond Describe*/Route53/GetResources, and every IAM action each needs.
 # The policy may grant these before the gateway makes them (see pending_actions()).
@@ -217,11 +220,13 @@ def refusals(document, recorded, account):
 # --- tests -------------------------------------------------------------------------------------
 
 
-def run_representative_flows(devdb_settings, clock, monkeypatch):
+def run_representative_flows(aws, devdb_settings, clock, monkeypatch):
     from datetime import timedelta
 
     from tests.conftest import START
 
+    # A source with an IAM role, as production ones often have: its clones get it too.
+    aws.rds.add_role_to_db_cluster(DBClusterIdentifier="prod-aurora", RoleArn=SOURCE_ROLE, FeatureName="s3Import")
     monkeypatch.setenv("DEVDB_TEST_NEW_PASSWORD", "policy-test-password")
     devdb_settings["TARGETS"]["dev"].update({"KEEP_ABORTED": 1, "MASTER_PASSWORD_ENV": "DEVDB_TEST_NEW_PASSWORD"})
     for day in range(3):
@@ -237,8 +242,8 @@ def run_representative_flows(devdb_settings, clock, monkeypatch):
 
 
 def test_policy_allows_every_call_the_engine_makes(aws, devdb_settings, recorded, clock, monkeypatch):
-    run_representative_flows(devdb_settings, clock, monkeypatch)
-    document = printed_policy()
+    run_representative_flows(aws, devdb_settings, clock, monkeypatch)
+    document = printed_policy("--from-aws")
 
     operations = {op for _, op, _, _ in recorded}
     assert operations == gateway_operations()  # the flows exercised every operation the gateway has
@@ -320,10 +325,6 @@ def test_output_is_json_with_or_without_the_flag(aws, devdb_settings):
     with pytest.raises(CommandError, match="unknown target 'nope'"):
         call_command("iam_policy_devdb", "nope")
 
-
-SECURE_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-CLONE_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0987dcba-09fe-87dc-65ba-ab0987654321"
-SOURCE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/aurora-s3-import"
 
 
 @pytest.fixture
