@@ -13,6 +13,7 @@ from datetime import datetime
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from .errors import AwsError
 from .lifecycle import TAG_MANAGED_BY, TAG_TARGET, MANAGED_BY, tag_dict, tag_list
@@ -206,18 +207,9 @@ class Gateway:
         zone = self.route53.get_hosted_zone(Id=zone_id)["HostedZone"]
         return HostedZone(id=zone["Id"].rsplit("/", 1)[-1], name=zone["Name"])
 
-    @_wrap("ListResourceRecordSets")
     def record_value(self, zone_id, record_name):
-        """Where the CNAME record_name points now (lower-case, no trailing dot), or None."""
-        wanted = record_name.rstrip(".").lower() + "."
-        response = self.route53.list_resource_record_sets(
-            HostedZoneId=zone_id, StartRecordName=wanted, StartRecordType="CNAME", MaxItems="1"
-        )
-        for record in response.get("ResourceRecordSets", []):
-            name = record["Name"].lower().replace("\\052", "*")
-            if name == wanted and record["Type"] == "CNAME" and record.get("ResourceRecords"):
-                return record["ResourceRecords"][0]["Value"].rstrip(".").lower()
-        return None
+        """Where the CNAME record_name points now (lower-case, no trailing dot), or None: one call."""
+        return cname_value(self.record_sets(zone_id, record_name))
 
     # --- changes -------------------------------------------------------------------------------
 
@@ -286,6 +278,110 @@ class Gateway:
     @_wrap("DeleteDBCluster")
     def delete_cluster(self, cluster_id):
         self.rds.delete_db_cluster(DBClusterIdentifier=cluster_id, SkipFinalSnapshot=True)
+
+    # --- preflight lookups (read-only; devdb.preflight decides what they mean) ----------------------
+
+    @_wrap("ListResourceRecordSets")
+    def record_sets(self, zone_id, record_name):
+        """Every record set named record_name, of any type or routing policy, in one call.
+
+        Listing starts at the name (no type) and records of one name come together, so one page of
+        Route53's maximum of 300 holds them all (a name may carry many weighted or latency sets).
+        """
+        wanted = _fqdn(record_name)
+        response = self.route53.list_resource_record_sets(
+            HostedZoneId=zone_id, StartRecordName=wanted, MaxItems=str(RECORD_SETS_PAGE)
+        )
+        found = (RecordSet.from_api(item) for item in response.get("ResourceRecordSets", []))
+        return [record for record in found if record.name == wanted]
+
+    @_wrap("DescribeOrderableDBInstanceOptions")
+    def orderable_classes(self, engine, engine_version):
+        """The instance classes RDS offers for this engine version (one call: pages hold 1,000 options).
+
+        Not filtered by class, so an empty answer (the version is not listed) differs from "not offered".
+        """
+        paginator = self.rds.get_paginator("describe_orderable_db_instance_options")
+        classes = set()
+        for page in paginator.paginate(Engine=engine, EngineVersion=engine_version, Vpc=True,
+                                       PaginationConfig={"PageSize": 1000}):
+            classes.update(o["DBInstanceClass"] for o in page.get("OrderableDBInstanceOptions", []))
+        return classes
+
+    @_wrap("DescribeAccountAttributes")
+    def account_quota(self, name):
+        """(used, max) of the RDS account quota `name` (e.g. DBClusters), or None when it is not reported."""
+        try:
+            quotas = self.rds.describe_account_attributes().get("AccountQuotas", [])
+        except (NotImplementedError, ResponseParserError):
+            return None  # a stand-in without the operation (moto raises in-process, its server answers HTML)
+        for quota in quotas:
+            if quota.get("AccountQuotaName") == name:
+                return quota.get("Used", 0), quota.get("Max", 0)
+        return None
+
+    @_wrap("DescribeDBClusters")
+    def source_access(self, cluster_id):
+        """What cloning the source needs beyond RDS: its KMS key (when encrypted) and its IAM roles.
+
+        cluster_id may be the ARN of a cluster shared from another account (IncludeShared lists those).
+        """
+        params = {"DBClusterIdentifier": cluster_id}
+        if cluster_id.startswith("arn:"):
+            params["IncludeShared"] = True
+        data = self.rds.describe_db_clusters(**params)["DBClusters"][0]
+        return SourceAccess(
+            cluster_arn=data["DBClusterArn"],
+            kms_key_id=data.get("KmsKeyId") if data.get("StorageEncrypted") else None,
+            role_arns=tuple(sorted(r["RoleArn"] for r in data.get("AssociatedRoles") or ())),
+        )
+
+
+# --- preflight lookups: what the Gateway's preflight section returns ---------------------------------
+
+RECORD_SETS_PAGE = 300  # ListResourceRecordSets' largest page
+# Fields of a record set with a routing policy other than simple (or made by a traffic policy).
+ROUTING_FIELDS = ("SetIdentifier", "Weight", "Region", "Failover", "GeoLocation", "GeoProximityLocation",
+                  "MultiValueAnswer", "CidrRoutingConfig", "TrafficPolicyInstanceId")
+
+
+@dataclass(frozen=True)
+class RecordSet:
+    name: str  # lower case, with the trailing dot
+    type: str
+    values: tuple = ()
+    alias_target: str | None = None  # the DNS name an alias record points at
+    routing: tuple = ()  # the ROUTING_FIELDS it carries
+
+    @classmethod
+    def from_api(cls, data):
+        alias = data.get("AliasTarget")
+        return cls(
+            name=_fqdn(data["Name"].replace("\\052", "*")),
+            type=data["Type"],
+            values=tuple(r["Value"] for r in data.get("ResourceRecords") or ()),
+            alias_target=alias["DNSName"].rstrip(".").lower() if alias else None,
+            routing=tuple(f for f in ROUTING_FIELDS if f in data and data[f] is not False),  # Weight 0 counts
+        )
+
+
+@dataclass(frozen=True)
+class SourceAccess:
+    cluster_arn: str
+    kms_key_id: str | None = None
+    role_arns: tuple = ()
+
+
+def cname_value(records):
+    """Where the CNAME among `records` points (lower-case, no trailing dot), or None."""
+    for record in records:
+        if record.type == "CNAME" and record.values:
+            return record.values[0].rstrip(".").lower()
+    return None
+
+
+def _fqdn(name):
+    return name.rstrip(".").lower() + "."
 
 
 def _chunks(items, size):

@@ -10,13 +10,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from . import history, lifecycle, probes, signals
+from . import history, lifecycle, preflight, probes, signals
 from .aws import AlreadyExists, NotFound
 from .errors import CloneFailed, ConfigError, DevdbError
 from .lifecycle import ABORTED, CONNECTED, CREATED, DELETED, READY, TAG_STATE, TAG_STATE_SINCE
 from .output import Reporter
 
-MYSQL_ENGINES = {"aurora-mysql", "aurora"}
+MYSQL_ENGINES = {"aurora-mysql"}  # not "aurora": Aurora MySQL 5.6, retired by AWS
 INSYNC_TIMEOUT = 600
 DELETE_TIMEOUT = 3600
 
@@ -85,6 +85,7 @@ class Engine:
         self._zone = zone
         if not source:
             return None
+        preflight.check_stable_name(self.aws, self.target)
         try:
             source = self.aws.source(self.target.source_cluster)
         except NotFound:
@@ -215,6 +216,7 @@ class Engine:
         source = self._source or self.preflight()
         now = self.now()
         tags = lifecycle.clone_tags(self.target.name, source.id, CREATED, now, dict(self.target.extra_tags))
+        preflight.before_clone(self.aws, self.target, source, clones=self.clones, reporter=self.reporter)
         self._did(f"create clone {self.today} of {source.id} (copy-on-write) with writer {lifecycle.instance_name(self.today)} ({self.target.instance_class})")
         if self.dry_run:
             return None

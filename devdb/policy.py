@@ -2,14 +2,22 @@
 
 Every statement follows from what the engine does (devdb.aws.Gateway makes each of these calls):
 
-- reads (DescribeDBClusters/DescribeDBInstances with filters, tag:GetResources) have no
-  resource-level permissions worth scoping, so they are on "*";
-- the source cluster may only be restored from (RestoreDBClusterToPointInTime is authorized
-  against it); an explicit Deny keeps it from ever being tagged, modified or deleted;
-- clones are created, tagged and (with MASTER_PASSWORD_ENV) modified only under their own names,
-  `<CLONE_PREFIX>-YYYYMMDD` and `<CLONE_PREFIX>-YYYYMMDD-1` (the `?` wildcard matches one character);
-- deletes also need the tag devdb:managed-by=django-devdb (and the target's devdb:target tag) on
-  the resource itself;
+- reads (DescribeDBClusters/DescribeDBInstances with filters, tag:GetResources, and preflight's
+  DescribeOrderableDBInstanceOptions and DescribeAccountAttributes) have no resource-level
+  permissions worth scoping, so they are on "*";
+- the source cluster (its ARN as given when SOURCE_CLUSTER is a shared cluster's ARN) may only be
+  restored from (RestoreDBClusterToPointInTime is authorized against it); an explicit Deny keeps it
+  from ever being tagged, modified or deleted;
+- clones are created, tagged (tag:TagResources, which RDS also authorizes as rds:AddTagsToResource on
+  each ARN), started when found stopped and (with MASTER_PASSWORD_ENV) modified only under their own
+  names, `<CLONE_PREFIX>-YYYYMMDD` and `<CLONE_PREFIX>-YYYYMMDD-1` (the `?` wildcard matches one character);
+- deletes (and starts) also need the tag devdb:managed-by=django-devdb (and the target's devdb:target
+  tag) on the resource itself;
+- a clone gets its source's IAM roles (AddRoleToDBCluster), so iam:PassRole is allowed on exactly those
+  roles, passed to RDS only; RDS uses the source's KMS key (and KMS_KEY_ID) for the clone through a
+  grant, so kms:CreateGrant (for AWS resources only) and kms:DescribeKey are allowed on those keys.
+  Roles and keys are known only from the source: `source_roles` / `source_keys` (the command takes
+  them from --role-arn / --kms-key-arn, or reads the sources with --from-aws);
 - Route53 is scoped to the configured hosted zones, and changes to UPSERTs of the configured
   CNAME names; GetChange is on change/* (change ids are not known in advance).
 """
@@ -18,11 +26,14 @@ from . import lifecycle
 
 VERSION = "2012-10-17"
 
-READ_ACTIONS = ["rds:DescribeDBClusters", "rds:DescribeDBInstances", "tag:GetResources"]
+READ_ACTIONS = [
+    "rds:DescribeDBClusters", "rds:DescribeDBInstances", "tag:GetResources",
+    "rds:DescribeOrderableDBInstanceOptions", "rds:DescribeAccountAttributes",
+]
 CREATE_ACTIONS = ["rds:RestoreDBClusterToPointInTime", "rds:CreateDBInstance"]
-# Resources RDS also authorizes a restore / CreateDBInstance against (subnet, parameter, option and
-# security groups named in or implied by the request).
-CREATE_AUXILIARY = ["subgrp", "cluster-pg", "pg", "og", "secgrp"]
+# Resources RDS also authorizes a restore / CreateDBInstance against (subnet, parameter and option groups
+# named in or implied by the request; VPC security groups are EC2 resources, not authorized here).
+CREATE_AUXILIARY = ["subgrp", "cluster-pg", "pg", "og"]
 DELETE_ACTIONS = ["rds:DeleteDBCluster", "rds:DeleteDBInstance"]
 SOURCE_DENY_ACTIONS = [
     "rds:AddTagsToResource", "rds:RemoveTagsFromResource", "rds:ModifyDBCluster", "rds:DeleteDBCluster",
@@ -35,6 +46,25 @@ def _rds_arn(kind, name, partition, region, account):
     return f"arn:{partition}:rds:{region}:{account}:{kind}:{name}"
 
 
+def source_arn(target, partition="aws", region="*", account="*"):
+    """The source cluster's ARN: SOURCE_CLUSTER itself when it is an ARN (a cluster shared from another account)."""
+    if target.source_cluster.startswith("arn:"):
+        return target.source_cluster.rsplit(":", 1)[0] + ":" + target.source_id
+    return _rds_arn("cluster", target.source_id, partition, region, account)
+
+
+def key_resource(key_id, partition="aws", region="*", account="*"):
+    """(resource, condition) under which IAM authorizes a KMS key named as RDS accepts it (KMS_KEY_ID):
+    a key ARN as is, a key id in this account, an alias (name or ARN) through kms:ResourceAliases."""
+    if key_id.startswith("arn:") and ":key/" in key_id:
+        return key_id, None
+    alias = key_id.split(":", 5)[-1] if key_id.startswith("arn:") else key_id
+    if alias.startswith("alias/"):
+        where = key_id.split(":")[:5] if key_id.startswith("arn:") else ["arn", partition, "kms", region, account]
+        return ":".join(where) + ":key/*", {"ForAnyValue:StringEquals": {"kms:ResourceAliases": alias}}
+    return f"arn:{partition}:kms:{region}:{account}:key/{key_id}", None
+
+
 def clone_arns(target, partition="aws", region="*", account="*"):
     """ARN patterns of a target's clone cluster and writer instance (RDS identifiers are lower-case)."""
     pattern = target.clone_prefix.lower() + "-" + "?" * 8  # -YYYYMMDD
@@ -44,13 +74,16 @@ def clone_arns(target, partition="aws", region="*", account="*"):
     )
 
 
-def build(targets, *, partition="aws", region="*", account="*"):
-    """The policy document (a dict) for `targets` (devdb.conf.Target objects)."""
+def build(targets, *, partition="aws", region="*", account="*", source_keys=(), source_roles=()):
+    """The policy document (a dict) for `targets` (devdb.conf.Target objects).
+
+    source_keys: KMS key ARNs the sources are encrypted with; source_roles: the sources' IAM role ARNs.
+    """
     targets = sorted(targets, key=lambda t: t.name)
     if not targets:
         raise ValueError("no targets")
     rds = dict(partition=partition, region=region, account=account)
-    sources = sorted({_rds_arn("cluster", t.source_cluster.lower(), **rds) for t in targets})
+    sources = sorted({source_arn(t, **rds) for t in targets})
     clusters = sorted({clone_arns(t, **rds)[0] for t in targets})
     instances = sorted({clone_arns(t, **rds)[1] for t in targets})
     zones = sorted({f"arn:{partition}:route53:::hostedzone/{t.zone_id}" for t in targets})
@@ -83,6 +116,13 @@ def build(targets, *, partition="aws", region="*", account="*"):
             "Action": ["rds:AddTagsToResource"],
             "Resource": clusters + instances,
         },
+        {
+            # TagResources has no resource-level permissions; RDS still authorizes rds:AddTagsToResource per ARN.
+            "Sid": "DevdbTagClonesInOneCall",
+            "Effect": "Allow",
+            "Action": ["tag:TagResources"],
+            "Resource": "*",
+        },
     ]
     if any(t.master_password_env for t in targets):
         password_clusters = sorted({clone_arns(t, **rds)[0] for t in targets if t.master_password_env})
@@ -93,6 +133,31 @@ def build(targets, *, partition="aws", region="*", account="*"):
             "Resource": _one_or_many(password_clusters),
             "Condition": {"StringEquals": dict(managed)},
         })
+    statements.append({
+        "Sid": "DevdbStartStoppedClones",
+        "Effect": "Allow",
+        "Action": ["rds:StartDBCluster"],
+        "Resource": _one_or_many(clusters),
+        "Condition": {"StringEquals": {**managed, **target_tag}},
+    })
+    roles = sorted(set(source_roles))
+    if roles:
+        statements += [
+            {
+                "Sid": "DevdbGiveClonesTheSourceRoles",
+                "Effect": "Allow",
+                "Action": ["rds:AddRoleToDBCluster"],
+                "Resource": _one_or_many(clusters),
+            },
+            {
+                "Sid": "DevdbPassTheSourceRolesToRds",
+                "Effect": "Allow",
+                "Action": ["iam:PassRole"],
+                "Resource": _one_or_many(roles),
+                "Condition": {"StringEquals": {"iam:PassedToService": "rds.amazonaws.com"}},
+            },
+        ]
+    statements += _key_statements(set(source_keys) | {t.kms_key_id for t in targets if t.kms_key_id}, rds)
     statements += [
         {
             "Sid": "DevdbDeleteAbortedClones",
@@ -134,6 +199,40 @@ def build(targets, *, partition="aws", region="*", account="*"):
         },
     ]
     return {"Version": VERSION, "Statement": statements}
+
+
+def _key_statements(key_ids, rds):
+    """kms:CreateGrant (only for AWS resources: RDS) and kms:DescribeKey on each key RDS uses for a clone.
+
+    DescribeKey gets no GrantIsForAWSResource condition: that key is absent from its request context.
+    """
+    if not key_ids:
+        return []
+    plain, aliased = set(), {}
+    for key_id in key_ids:
+        resource, condition = key_resource(key_id, **rds)
+        if condition:
+            aliased.setdefault(resource, []).append(condition["ForAnyValue:StringEquals"]["kms:ResourceAliases"])
+        else:
+            plain.add(resource)
+    grant = {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    statements = []
+    if plain:
+        statements += [
+            {"Sid": "DevdbLetRdsUseTheKeys", "Effect": "Allow", "Action": ["kms:CreateGrant"],
+             "Resource": _one_or_many(sorted(plain)), "Condition": grant},
+            {"Sid": "DevdbDescribeTheKeys", "Effect": "Allow", "Action": ["kms:DescribeKey"],
+             "Resource": _one_or_many(sorted(plain))},
+        ]
+    for n, (resource, aliases) in enumerate(sorted(aliased.items())):
+        by_alias = {"ForAnyValue:StringEquals": {"kms:ResourceAliases": _one_or_many(sorted(aliases))}}
+        statements += [
+            {"Sid": f"DevdbLetRdsUseTheKeyAliases{n or ''}", "Effect": "Allow", "Action": ["kms:CreateGrant"],
+             "Resource": resource, "Condition": {**grant, **by_alias}},
+            {"Sid": f"DevdbDescribeTheKeyAliases{n or ''}", "Effect": "Allow", "Action": ["kms:DescribeKey"],
+             "Resource": resource, "Condition": by_alias},
+        ]
+    return statements
 
 
 def actions(document):

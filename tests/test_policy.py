@@ -2,9 +2,11 @@
 
 Every call the gateways make while the engine runs its flows (refresh over three mornings with a
 new master password, status, sync, clean, clone, rollback, dry runs) is caught with a botocore hook,
-turned into an IAM action and the resources AWS authorizes it against (with the resource's live
-tags), and checked against the printed policy by a small evaluator of the policy's own grammar
-(Allow/Deny, * and ? in actions and ARNs, StringEquals and ForAllValues:StringEquals conditions).
+turned into the IAM actions and resources AWS authorizes it against (with the resource's live
+tags; a restore also needs kms:CreateGrant/DescribeKey on the keys RDS encrypts the clone with, an
+added role iam:PassRole), and checked against the printed policy by a small evaluator of the policy's
+own grammar (Allow/Deny, * and ? in actions and ARNs, StringEquals, Bool, ForAllValues: and
+ForAnyValue:StringEquals conditions).
 """
 
 import io
@@ -23,7 +25,17 @@ from tests.conftest import target_settings
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 ACCOUNT, REGION = "123456789012", "us-east-1"  # moto's
+SECURE_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+CLONE_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0987dcba-09fe-87dc-65ba-ab0987654321"
+SOURCE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/aurora-s3-import"
 SERVICE_PREFIX = {"rds": "rds", "route53": "route53", "resourcegroupstaggingapi": "tag"}
+# Operations the engine makes beyond Describe*/Route53/GetResources, and every IAM action each needs.
+# The policy may grant these before the gateway makes them (see pending_actions()).
+OPERATION_ACTIONS = {
+    "TagResources": {"tag:TagResources", "rds:AddTagsToResource"},
+    "StartDBCluster": {"rds:StartDBCluster"},
+    "AddRoleToDBCluster": {"rds:AddRoleToDBCluster", "iam:PassRole"},
+}
 
 
 # --- a small IAM evaluator ---------------------------------------------------------------------
@@ -47,8 +59,14 @@ def _conditions_hold(conditions, context):
             if operator == "StringEquals":
                 if not present or values[0] not in expected:
                     return False
+            elif operator == "Bool":
+                if not present or str(values[0]).lower() not in [str(e).lower() for e in expected]:
+                    return False
             elif operator == "ForAllValues:StringEquals":
                 if not all(v in expected for v in values):
+                    return False
+            elif operator == "ForAnyValue:StringEquals":
+                if not any(v in expected for v in values):
                     return False
             else:
                 raise AssertionError(f"evaluator does not know {operator}")
@@ -75,13 +93,20 @@ def allowed(document, action, resource, context=None):
 
 
 def rds_arn(kind, name):
-    return f"arn:aws:rds:{REGION}:{ACCOUNT}:{kind}:{name}"
+    return name if name.startswith("arn:") else f"arn:aws:rds:{REGION}:{ACCOUNT}:{kind}:{name}"
+
+
+def kms_grant(key_arn):
+    """What RDS needs from the caller to encrypt a clone with a key: a grant for itself, and the key's description."""
+    return [("kms:CreateGrant", key_arn, {"kms:GrantIsForAWSResource": "true"}), ("kms:DescribeKey", key_arn, {})]
 
 
 def authorizations(call, account):
     """[(action, resource ARN, context)] IAM checks for one API call, as AWS documents them."""
-    service, operation, params, tags = call
+    service, operation, params, facts = call
     action = f"{SERVICE_PREFIX[service]}:{operation}"
+    if operation == "TagResources":
+        return [(action, "*", {})] + [("rds:AddTagsToResource", arn, {}) for arn in params["ResourceARNList"]]
     if service == "resourcegroupstaggingapi":
         return [(action, "*", {})]
     if service == "route53":
@@ -98,14 +123,23 @@ def authorizations(call, account):
                 "route53:ChangeResourceRecordSetsActions": [c["Action"] for c in changes],
             }
         return [(action, zone, context)]
-    context = {f"aws:ResourceTag/{k}": v for k, v in tags.items()}
+    context = {f"aws:ResourceTag/{k}": v for k, v in facts.items()}
     if operation in ("DescribeDBClusters", "DescribeDBInstances"):
         if "DBClusterIdentifier" in params:
             return [(action, rds_arn("cluster", params["DBClusterIdentifier"]), {})]
         return [(action, "*", {})]
+    if operation in ("DescribeOrderableDBInstanceOptions", "DescribeAccountAttributes"):
+        return [(action, "*", {})]
     if operation == "RestoreDBClusterToPointInTime":
+        keys = {k for k in (facts.get("source_key"), params.get("KmsKeyId")) if k}
         return [(action, rds_arn("cluster", params["DBClusterIdentifier"]), {}),
-                (action, rds_arn("cluster", params["SourceDBClusterIdentifier"]), {})]
+                (action, rds_arn("cluster", params["SourceDBClusterIdentifier"]), {})] + [
+            check for key in sorted(keys) for check in kms_grant(key)]
+    if operation == "StartDBCluster":
+        return [(action, rds_arn("cluster", params["DBClusterIdentifier"]), context)]
+    if operation == "AddRoleToDBCluster":
+        return [(action, rds_arn("cluster", params["DBClusterIdentifier"]), {}),
+                ("iam:PassRole", params["RoleArn"], {"iam:PassedToService": "rds.amazonaws.com"})]
     if operation == "CreateDBInstance":
         return [(action, rds_arn("db", params["DBInstanceIdentifier"]), {}),
                 (action, rds_arn("cluster", params["DBClusterIdentifier"]), {})]
@@ -120,17 +154,21 @@ def authorizations(call, account):
 
 @pytest.fixture
 def recorded(aws, monkeypatch, clock):
-    """Every call of every Gateway (the commands' and the tests'), as (service, operation, params, tags).
+    """Every call of every Gateway (the commands' and the tests'), as (service, operation, params, facts).
 
-    `tags` are the live tags of the resource a modify/delete acts on, read (unhooked) at call time.
+    `facts` are the live tags of the resource a modify/start/delete acts on, or for a restore the KMS key
+    the source is encrypted with (`source_key`), read (unhooked) at call time.
     Route53 changes come back PENDING, so the INSYNC wait (GetChange) is exercised too.
     """
     calls = []
     real_init = aws_module.Gateway.__init__
 
     def resource_tags(operation, params):
-        if operation in ("ModifyDBCluster", "DeleteDBCluster"):
+        if operation in ("ModifyDBCluster", "DeleteDBCluster", "StartDBCluster"):
             return aws.tags(params["DBClusterIdentifier"])
+        if operation == "RestoreDBClusterToPointInTime":
+            source = aws.cluster(params["SourceDBClusterIdentifier"])
+            return {"source_key": source.get("KmsKeyId") if source.get("StorageEncrypted") else None}
         if operation == "DeleteDBInstance":
             return aws.instance_tags(params["DBInstanceIdentifier"])
         return {}
@@ -163,14 +201,32 @@ def gateway_operations():
     return set(re.findall(r'@_wrap\("(\w+)"\)', Path(aws_module.__file__).read_text()))
 
 
+def pending_actions():
+    """Actions of OPERATION_ACTIONS the policy grants for operations the gateway does not make yet: the
+    only ones the flows may leave unused. Once the gateway makes them, the flows must use them."""
+    made = gateway_operations()
+    pending = set().union(*(actions for op, actions in OPERATION_ACTIONS.items() if op not in made))
+    return pending - set().union(*(actions for op, actions in OPERATION_ACTIONS.items() if op in made))
+
+
+def used_actions(recorded, account):
+    return {action for call in recorded for action, _, _ in authorizations(call, account)}
+
+
+def refusals(document, recorded, account):
+    return [check for call in recorded for check in authorizations(call, account) if not allowed(document, *check)]
+
+
 # --- tests -------------------------------------------------------------------------------------
 
 
-def run_representative_flows(devdb_settings, clock, monkeypatch):
+def run_representative_flows(aws, devdb_settings, clock, monkeypatch):
     from datetime import timedelta
 
     from tests.conftest import START
 
+    # A source with an IAM role, as production ones often have: its clones get it too.
+    aws.rds.add_role_to_db_cluster(DBClusterIdentifier="prod-aurora", RoleArn=SOURCE_ROLE, FeatureName="s3Import")
     monkeypatch.setenv("DEVDB_TEST_NEW_PASSWORD", "policy-test-password")
     devdb_settings["TARGETS"]["dev"].update({"KEEP_ABORTED": 1, "MASTER_PASSWORD_ENV": "DEVDB_TEST_NEW_PASSWORD"})
     for day in range(3):
@@ -186,20 +242,16 @@ def run_representative_flows(devdb_settings, clock, monkeypatch):
 
 
 def test_policy_allows_every_call_the_engine_makes(aws, devdb_settings, recorded, clock, monkeypatch):
-    run_representative_flows(devdb_settings, clock, monkeypatch)
-    document = printed_policy()
+    run_representative_flows(aws, devdb_settings, clock, monkeypatch)
+    document = printed_policy("--from-aws")
 
     operations = {op for _, op, _, _ in recorded}
     assert operations == gateway_operations()  # the flows exercised every operation the gateway has
-    refused = []
-    for call in recorded:
-        for action, resource, context in authorizations(call, aws):
-            if not allowed(document, action, resource, context):
-                refused.append((action, resource, context))
+    refused = refusals(document, recorded, aws)
     assert not refused, f"{len(refused)} call(s) the policy would refuse, e.g. {refused[:3]}"
     # ... and nothing more: every allowed action is one the engine was seen to use.
-    used = {f"{SERVICE_PREFIX[service]}:{op}" for service, op, _, _ in recorded}
-    assert policy.actions(document) == used
+    used = used_actions(recorded, aws)
+    assert used <= policy.actions(document) <= used | pending_actions(), policy.actions(document) - used
     deletes = [c for c in recorded if c[1].startswith("Delete")]
     assert {c[1] for c in deletes} == {"DeleteDBCluster", "DeleteDBInstance"}
     assert all(c[3].get("devdb:managed-by") == "django-devdb" for c in deletes)
@@ -272,3 +324,91 @@ def test_output_is_json_with_or_without_the_flag(aws, devdb_settings):
         [__import__("devdb.conf", fromlist=["x"]).get_settings().targets["dev"]])
     with pytest.raises(CommandError, match="unknown target 'nope'"):
         call_command("iam_policy_devdb", "nope")
+
+
+
+@pytest.fixture
+def shared_source(aws, devdb_settings):
+    """Target `dev` cloning an encrypted cluster with an IAM role, named by its ARN as a shared one is."""
+    arn = aws.rds.create_db_cluster(
+        DBClusterIdentifier="prod-secure", Engine="aurora-mysql", EngineVersion="8.0.mysql_aurora.3.05.2",
+        MasterUsername="admin", MasterUserPassword="prod-password", StorageEncrypted=True, KmsKeyId=SECURE_KEY,
+    )["DBCluster"]["DBClusterArn"]
+    aws.rds.add_role_to_db_cluster(DBClusterIdentifier="prod-secure", RoleArn=SOURCE_ROLE, FeatureName="s3Import")
+    devdb_settings["TARGETS"]["dev"].update({"SOURCE_CLUSTER": arn, "KMS_KEY_ID": CLONE_KEY})
+    return arn
+
+
+def test_policy_read_from_aws_allows_cloning_an_encrypted_shared_source(aws, shared_source, recorded, clock):
+    for _ in range(2):
+        call_command("refresh_devdb")
+        clock.advance(days=1)
+    assert aws.tags("dev-20261123")["devdb:state"] == "connected"
+    restores = [c for c in recorded if c[1] == "RestoreDBClusterToPointInTime"]
+    assert restores and all(c[3]["source_key"] == SECURE_KEY for c in restores)
+    document = printed_policy("--from-aws")
+
+    refused = refusals(document, recorded, aws)
+    assert not refused, f"{len(refused)} call(s) the policy would refuse, e.g. {refused[:3]}"
+    used = used_actions(recorded, aws)
+    assert {"kms:CreateGrant", "kms:DescribeKey"} <= used
+    assert used <= policy.actions(document) <= used | pending_actions()
+    # RDS (only) may be granted the source's key and KMS_KEY_ID; DescribeKey has no grant context.
+    for key in (SECURE_KEY, CLONE_KEY):
+        assert allowed(document, "kms:CreateGrant", key, {"kms:GrantIsForAWSResource": "true"})
+        assert not allowed(document, "kms:CreateGrant", key, {"kms:GrantIsForAWSResource": "false"})
+        assert allowed(document, "kms:DescribeKey", key)
+    assert not allowed(document, "kms:CreateGrant", SECURE_KEY.replace("1234abcd", "99999999"), {"kms:GrantIsForAWSResource": "true"})
+    # The source's roles, to RDS only, for clones only.
+    clone = rds_arn("cluster", "dev-20261124")
+    assert allowed(document, "rds:AddRoleToDBCluster", clone)
+    assert not allowed(document, "rds:AddRoleToDBCluster", shared_source)
+    assert allowed(document, "iam:PassRole", SOURCE_ROLE, {"iam:PassedToService": "rds.amazonaws.com"})
+    assert not allowed(document, "iam:PassRole", SOURCE_ROLE, {"iam:PassedToService": "ec2.amazonaws.com"})
+    assert not allowed(document, "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin", {"iam:PassedToService": "rds.amazonaws.com"})
+    # The source, named by its ARN, is only ever restored from.
+    assert allowed(document, "rds:RestoreDBClusterToPointInTime", shared_source)
+    assert not allowed(document, "rds:AddTagsToResource", shared_source)
+    assert not allowed(document, "rds:DeleteDBCluster", shared_source, {"aws:ResourceTag/devdb:managed-by": "django-devdb"})
+
+
+def test_key_and_roles_given_on_the_command_line_match_what_aws_says(aws, shared_source):
+    by_hand = printed_policy("--kms-key-arn", SECURE_KEY, "--role-arn", SOURCE_ROLE)
+    assert by_hand == printed_policy("--from-aws")
+    without = printed_policy()  # the source unknown: KMS_KEY_ID only, no roles to pass
+    assert allowed(without, "kms:CreateGrant", CLONE_KEY, {"kms:GrantIsForAWSResource": "true"})
+    assert not allowed(without, "kms:CreateGrant", SECURE_KEY, {"kms:GrantIsForAWSResource": "true"})
+    assert not {"iam:PassRole", "rds:AddRoleToDBCluster"} & policy.actions(without)
+    with pytest.raises(CommandError, match="--kms-key-arn: must be a KMS key ARN"):
+        call_command("iam_policy_devdb", "--kms-key-arn", "alias/prod")
+
+
+def test_an_unencrypted_source_without_roles_needs_no_kms_or_iam(aws, devdb_settings):
+    document = printed_policy("--from-aws")
+    assert not {a for a in policy.actions(document) if a.startswith(("kms:", "iam:"))}
+    assert "rds:AddRoleToDBCluster" not in policy.actions(document)
+    # What the engine needs beyond creating and deleting; no EC2-Classic DB security groups.
+    assert {"rds:StartDBCluster", "rds:DescribeOrderableDBInstanceOptions", "rds:DescribeAccountAttributes",
+            "tag:TagResources", "rds:AddTagsToResource", "route53:ListResourceRecordSets"} <= policy.actions(document)
+    assert ":secgrp:" not in json.dumps(document)
+    ours = {"aws:ResourceTag/devdb:managed-by": "django-devdb", "aws:ResourceTag/devdb:target": "dev"}
+    assert allowed(document, "rds:StartDBCluster", rds_arn("cluster", "dev-20261122"), ours)
+    assert not allowed(document, "rds:StartDBCluster", rds_arn("cluster", "dev-20261122"), {})
+    assert not allowed(document, "rds:StartDBCluster", rds_arn("cluster", "prod-aurora"), ours)
+
+
+@pytest.mark.parametrize("key_id, resource, alias", [
+    ("1234abcd-12ab-34cd-56ef-1234567890ab", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab", None),
+    ("alias/dev-clones", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*", "alias/dev-clones"),
+    (f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/dev-clones", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*", "alias/dev-clones"),
+])
+def test_kms_key_id_as_a_key_id_or_an_alias(aws, devdb_settings, key_id, resource, alias):
+    devdb_settings["TARGETS"]["dev"]["KMS_KEY_ID"] = key_id
+    document = printed_policy("--account", ACCOUNT, "--region", REGION)
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    context = {"kms:ResourceAliases": [alias]} if alias else {}
+    assert allowed(document, "kms:CreateGrant", key, {**context, "kms:GrantIsForAWSResource": "true"})
+    assert allowed(document, "kms:DescribeKey", key, context)
+    if alias:
+        assert not allowed(document, "kms:DescribeKey", key, {"kms:ResourceAliases": ["alias/prod"]})
+    assert resource in json.dumps(document)

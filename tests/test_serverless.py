@@ -24,7 +24,11 @@ def only(made, operation):
 
 @pytest.mark.django_db(databases="__all__")
 def test_serverless_clone_scales_between_the_configured_acus(aws, devdb_settings, make_engine):
-    devdb_settings["TARGETS"]["dev"].update({"INSTANCE_CLASS": "db.serverless", "SERVERLESS_MIN_ACU": 0, "SERVERLESS_MAX_ACU": 2})
+    # A minimum of 0 ACUs (auto-pause) needs Aurora MySQL 3.08.0 or later: a source on that version.
+    aws.rds.create_db_cluster(DBClusterIdentifier="prod-aurora-308", Engine="aurora-mysql",
+                              EngineVersion="8.0.mysql_aurora.3.08.0", MasterUsername="admin", MasterUserPassword="prod-password")
+    devdb_settings["TARGETS"]["dev"].update({"INSTANCE_CLASS": "db.serverless", "SERVERLESS_MIN_ACU": 0, "SERVERLESS_MAX_ACU": 2,
+                                             "SOURCE_CLUSTER": "prod-aurora-308"})
     gateway = Gateway(max_attempts=3)
     made = requests(gateway)
     make_engine(gateway=gateway).refresh()

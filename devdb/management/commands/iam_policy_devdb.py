@@ -3,6 +3,7 @@ import json
 import re
 
 from ... import conf, policy
+from ...aws import Gateway
 from ...errors import ConfigError
 from ..base import DevdbCommand
 
@@ -19,9 +20,21 @@ def _region(text):
     return text
 
 
+def _arn(service, kind):
+    def parse(text):
+        if not re.fullmatch(rf"arn:aws[a-z-]*:{service}:[a-z0-9-]*:\d{{12}}:{kind}/\S+", text):
+            example = f"arn:aws:{service}:{'' if service == 'iam' else 'REGION'}:ACCOUNT:{kind}/NAME"
+            raise argparse.ArgumentTypeError(f"must be a {service.upper()} {kind} ARN such as {example}, got {text!r}")
+        return text
+
+    return parse
+
+
 class Command(DevdbCommand):
     help = ("Print the least-privilege IAM policy (JSON) django-devdb needs for the configured targets: "
-            "deletes only of resources tagged devdb:managed-by=django-devdb, Route53 only on the configured zones.")
+            "deletes only of resources tagged devdb:managed-by=django-devdb, Route53 only on the configured zones. "
+            "The source's KMS key and IAM roles come from --kms-key-arn / --role-arn, or from the sources "
+            "themselves with --from-aws.")
     dry_run = False
 
     def add_arguments(self, parser):
@@ -31,12 +44,26 @@ class Command(DevdbCommand):
         parser.add_argument("--region", type=_region, default="*", help="AWS region to put in the RDS ARNs (default *)")
         parser.add_argument("--partition", choices=("aws", "aws-cn", "aws-us-gov"), default="aws",
                             help="ARN partition (default aws)")
+        parser.add_argument("--kms-key-arn", action="append", default=[], type=_arn("kms", "key"), metavar="ARN",
+                            help="the KMS key a source is encrypted with (its KmsKeyId); repeat for several")
+        parser.add_argument("--role-arn", action="append", default=[], type=_arn("iam", "role"), metavar="ARN",
+                            help="an IAM role associated with a source (clones get it too); repeat for several")
+        parser.add_argument("--from-aws", action="store_true",
+                            help="read each source's KMS key and IAM roles from AWS (one DescribeDBClusters per target)")
 
     def run(self, options):
         targets = conf.get_settings().select(options["targets"])
         if not targets:
             raise ConfigError("DEVDB['TARGETS'] is empty")
-        return policy.build(targets, partition=options["partition"], region=options["region"], account=options["account"])
+        keys, roles = set(options["kms_key_arn"]), set(options["role_arn"])
+        if options["from_aws"]:
+            gateway = Gateway(max_attempts=conf.get_settings().aws_max_attempts)
+            for target in targets:
+                access = gateway.source_access(target.source_cluster)
+                keys.update([access.kms_key_id] if access.kms_key_id else [])
+                roles.update(access.role_arns)
+        return policy.build(targets, partition=options["partition"], region=options["region"],
+                            account=options["account"], source_keys=keys, source_roles=roles)
 
     def show(self, result, options):
         # JSON with or without --json: the output is meant for `aws iam put-role-policy` or Terraform.

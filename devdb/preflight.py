@@ -1,0 +1,154 @@
+"""Refuse, before the first change, what AWS would only refuse once the clone is paid for.
+
+Route53 rejects (InvalidChangeBatch) an UPSERT of a plain CNAME over a name that holds any other record,
+an alias or a record with a routing policy. RDS refuses an instance class the source's engine version
+does not offer, db.serverless before Aurora MySQL 3.02, a minimum of 0 ACUs where the version cannot
+auto-pause, and a restore past the account's DB-cluster quota; a shared, encrypted source needs a key
+of this account. Each refusal is one ConfigError line naming the setting; nothing here changes AWS.
+"""
+
+from .aws import cname_value
+from .errors import AwsError, ConfigError
+
+SERVERLESS_CLASS = "db.serverless"
+EXTENDED_SUPPORT_DISABLED = "open-source-rds-extended-support-disabled"
+# Aurora User Guide, "Aurora Serverless v2 capacity": db.serverless from Aurora MySQL 3.02.0; a minimum
+# of 0 ACUs (auto-pause) from Aurora MySQL 3.08.0 and Aurora PostgreSQL 13.15, 14.12, 15.7, 16.3.
+SERVERLESS_SINCE = {"aurora-mysql": (3, 2)}
+AUTO_PAUSE_SINCE = {"aurora-mysql": {3: (3, 8, 0)}, "aurora-postgresql": {13: (13, 15), 14: (14, 12), 15: (15, 7), 16: (16, 3)}}
+
+
+def check_stable_name(gateway, target):
+    """RECORD_NAME must be free or one plain CNAME; returns where that CNAME points (or None). One call."""
+    records = gateway.record_sets(target.zone_id, target.record_name)
+    for record in records:
+        if record.alias_target:
+            held_by = f"an alias record of type {record.type} (to {record.alias_target})"
+        elif record.type != "CNAME":
+            held_by = f"a record of type {record.type}"
+        elif record.routing:
+            held_by = f"a CNAME record with a routing policy ({', '.join(record.routing)})"
+        else:
+            continue
+        raise ConfigError(
+            f"RECORD_NAME: {target.record_name} is held by {held_by} in hosted zone {target.zone_id}; "
+            "django-devdb only moves a plain CNAME (Route53 would reject the change): remove that record or choose another name"
+        )
+    return cname_value(records)
+
+
+def before_clone(gateway, target, source, *, clones, reporter):
+    """Everything checked right before today's restore (not on a run with nothing to create).
+
+    `source` is the source cluster as preflight read it, `clones` this target's existing clones.
+    Calls: DescribeOrderableDBInstanceOptions and DescribeAccountAttributes, plus one DescribeDBClusters
+    for a shared source (an ARN) without KMS_KEY_ID.
+    """
+    check_serverless(target, source)
+    check_shared_key(gateway, target)
+    check_instance_class(gateway, target, source, reporter)
+    check_cluster_quota(gateway, target, len(clones), reporter)
+    if is_aurora_mysql_2(source) and not target.engine_lifecycle_support:
+        reporter.warning(
+            "source %s runs Aurora MySQL 2 (%s), past standard support: every clone is billed RDS Extended Support "
+            "(set ENGINE_LIFECYCLE_SUPPORT=%s to opt out, or upgrade the source)",
+            source.id, source.engine_version, EXTENDED_SUPPORT_DISABLED,
+        )
+
+
+def check_serverless(target, source):
+    """db.serverless and a minimum of 0 ACUs only on engine versions that have them (no call)."""
+    if not target.serverless:
+        return
+    version = aurora_version(source.engine, source.engine_version)
+    since = SERVERLESS_SINCE.get(source.engine)
+    if version and since and version < since:
+        raise ConfigError(
+            f"INSTANCE_CLASS: db.serverless needs Aurora MySQL {'.'.join(map(str, since))} or later; "
+            f"source {source.id} runs {source.engine_version}"
+        )
+    if target.serverless_min_acu == 0 and version and not supports_auto_pause(source.engine, version):
+        raise ConfigError(
+            f"SERVERLESS_MIN_ACU: 0 (auto-pause) is not available on {source.engine} {source.engine_version} "
+            f"of source {source.id}; use 0.5 or more, or upgrade the source"
+        )
+
+
+def check_shared_key(gateway, target):
+    """A source shared from another account (SOURCE_CLUSTER is its ARN) that is encrypted needs KMS_KEY_ID."""
+    if not target.source_cluster.startswith("arn:") or target.kms_key_id:
+        return
+    key = gateway.source_access(target.source_cluster).kms_key_id
+    if key:
+        raise ConfigError(
+            f"KMS_KEY_ID: source {target.source_cluster} is shared from another account and encrypted (key {key}); "
+            "set KMS_KEY_ID to a key of this account for its clones"
+        )
+
+
+def check_instance_class(gateway, target, source, reporter):
+    """INSTANCE_CLASS must be one RDS offers for the source's engine version (one call)."""
+    try:
+        classes = gateway.orderable_classes(source.engine, source.engine_version)
+    except AwsError as exc:
+        reporter.warning("INSTANCE_CLASS not checked: %s", exc)
+        return
+    if not classes:
+        reporter.warning("INSTANCE_CLASS not checked: RDS lists no instance classes for %s %s",
+                         source.engine, source.engine_version)
+        return
+    if target.instance_class not in classes:
+        offered = sorted(classes)
+        shown = ", ".join(offered[:12]) + (f" and {len(offered) - 12} more" if len(offered) > 12 else "")
+        raise ConfigError(
+            f"INSTANCE_CLASS: {target.instance_class} is not offered for {source.engine} {source.engine_version} "
+            f"(source {source.id}); offered: {shown}"
+        )
+
+
+def check_cluster_quota(gateway, target, existing, reporter):
+    """The DBClusters quota must hold today's clone and, at its peak, the clone it replaces plus the
+    KEEP_ABORTED ones kept for rollback (counting this target's `existing` clones as already there). One call."""
+    try:
+        quota = gateway.account_quota("DBClusters")
+    except AwsError as exc:
+        reporter.warning("DBClusters quota not checked: %s", exc)
+        return
+    if quota is None:
+        reporter.warning("DBClusters quota not checked: DescribeAccountAttributes does not report it")
+        return
+    used, limit = quota
+    needed = max(1, target.keep_aborted + 2 - existing)
+    if limit - used < needed:
+        raise ConfigError(
+            f"KEEP_ABORTED: the account's DBClusters quota has room for {max(0, limit - used)} more cluster(s) "
+            f"({used} of {limit} used) and the daily clone needs {needed} (today's, the one it replaces, "
+            f"KEEP_ABORTED={target.keep_aborted} kept for rollback): raise the quota or lower KEEP_ABORTED"
+        )
+
+
+def aurora_version(engine, engine_version):
+    """The Aurora release as a tuple: 8.0.mysql_aurora.3.08.0 -> (3, 8, 0); PostgreSQL 16.3 -> (16, 3)."""
+    if not engine_version:
+        return None
+    tail = engine_version.rsplit("mysql_aurora.", 1)[-1] if engine == "aurora-mysql" else engine_version
+    parts = []
+    for part in tail.split("."):
+        if not part.isdigit():
+            break
+        parts.append(int(part))
+    return tuple(parts) or None
+
+
+def supports_auto_pause(engine, version):
+    since = AUTO_PAUSE_SINCE.get(engine)
+    if since is None:
+        return True  # an engine this table does not know: let AWS decide
+    majors = sorted(since)
+    if version[0] in since:
+        return version >= since[version[0]]
+    return version[0] > majors[-1]
+
+
+def is_aurora_mysql_2(source):
+    return source.engine == "aurora-mysql" and (source.engine_version or "").startswith("5.7.")
