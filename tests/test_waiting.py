@@ -2,7 +2,11 @@
 
 The writer instance becomes available 15 minutes after it was created. With POLL_INITIAL=5,
 POLL_FACTOR=1.5 and POLL_MAX=30 the engine should poll about 35 times (not every few seconds) and
-notice within POLL_MAX. Time is a fake clock; nothing sleeps.
+notice within POLL_MAX. Each poll reads the cluster and its writer, so that a failed clone
+(`cloning-failed`, `incompatible-*`...) ends the wait at once. Time is a fake clock; nothing sleeps.
+
+AWS's states that moto skips are simulated with small fakes: a cluster `creating` for a while, a
+change refused with InvalidDBClusterStateFault, a clone that fails, a password being reset.
 """
 
 from datetime import timedelta
@@ -64,7 +68,7 @@ class SlowWriter:
         """The calls between creating the writer and tagging the clone ready."""
         ops = [op for op, _ in self.calls]
         start = ops.index("CreateDBInstance") + 1
-        end = ops.index("AddTagsToResource", start)
+        end = ops.index("TagResources", start)
         return self.calls[start:end]
 
 
@@ -76,7 +80,9 @@ def test_refresh_waits_with_few_describe_calls_and_notices_within_poll_max(aws, 
 
     waiting = slow.waiting_calls()
     assert {op for op, _ in waiting} <= set(DESCRIBES)
-    assert len(waiting) <= 40
+    # Each poll describes the cluster (a failed clone ends the wait at once) and its writer: two calls.
+    assert len(waiting) <= 80
+    assert [op for op, _ in waiting] == list(DESCRIBES[::-1]) * (len(waiting) // 2)
     # Noticed: tagged ready within 30 s of the writer becoming available (and not before).
     record = CloneRecord.objects.get(cluster_id="dev-20261122")
     assert slow.available_at <= record.ready_at <= slow.available_at + timedelta(seconds=30)
@@ -111,16 +117,20 @@ class StubGateway:
         return [Instance(id=f"{cluster_id}-1", arn=f"arn:db:{cluster_id}-1", status=self._status(),
                          cluster_id=cluster_id, tags={})]
 
-    def cluster(self, cluster_id):
+    def cluster(self, cluster_id, instances=True):
         self.describes.append(("cluster", self.clock.now()))
-        cluster = Cluster(id=cluster_id, arn=f"arn:cluster:{cluster_id}", status="available",
+        cluster = Cluster(id=cluster_id, arn=f"arn:cluster:{cluster_id}", status=self.cluster_status(),
                           endpoint=f"{cluster_id}.cluster-x.rds.amazonaws.com", port=3306, engine="aurora-mysql",
                           engine_version=None)
-        cluster.instances = self._writers(cluster_id)  # one DescribeDBClusters (+ its instances) call
+        if instances:
+            cluster.instances = self._writers(cluster_id)  # one DescribeDBClusters (+ its instances) call
         return cluster
 
-    def add_tags(self, arn, tags):
-        self.tagged.append((arn, dict(tags), self.clock.now()))
+    def cluster_status(self):
+        return "available"
+
+    def tag(self, arns, tags):
+        self.tagged.append((list(arns), dict(tags), self.clock.now()))
 
 
 def stub_engine(settings, clock, gateway, **devdb):
@@ -150,10 +160,9 @@ def test_wait_for_a_writer_available_after_15_minutes(settings):
     assert gateway.tagged[0][1]["devdb:state"] == "ready"
     assert START + AVAILABLE_AFTER <= noticed <= START + AVAILABLE_AFTER + timedelta(seconds=30)
     assert_capped_exponential(clock.sleeps)
-    # One describe per poll while creating; the cluster is described once, when the writer is up.
-    polls = [t for op, t in gateway.describes if op == "instances"]
-    assert [op for op, _ in gateway.describes].count("cluster") == 1
-    assert len(clock.sleeps) == len(polls) - 1
+    # Each poll describes the cluster with its writer (the cluster's status is checked every time).
+    assert {op for op, _ in gateway.describes} == {"cluster"}
+    assert len(clock.sleeps) == len(gateway.describes) - 1
     assert len(beats) == len(clock.sleeps) and beats[0] == START
 
 
@@ -180,7 +189,9 @@ def test_a_wait_that_times_out_stops_at_the_deadline_and_aborts(settings):
     assert sum(clock.sleeps) == 1000
     assert clock.now() == START + timedelta(seconds=1000)
     assert len(gateway.describes) <= 45
-    assert [tags["devdb:state"] for _, tags, _ in gateway.tagged] == ["aborted", "aborted"]
+    # Cluster and writer tagged aborted in one call.
+    assert [(arns, tags["devdb:state"]) for arns, tags, _ in gateway.tagged] == [
+        (["arn:cluster:dev-20261122", "arn:db:dev-20261122-1"], "aborted")]
     assert CloneRecord.objects.get().last_error.startswith("did not become available within READY_TIMEOUT")
 
 
