@@ -450,3 +450,57 @@ def test_a_stopped_aborted_clone_is_started_not_failed_and_deleted_later(aws, ma
     clock.advance(minutes=10)
     make_engine().refresh()
     assert aws.cluster_ids() == ["dev-20261123", "prod-aurora"]
+
+
+def refused_twice(result=None):
+    """A probe step whose first two logins are refused (AWS still applying the new password)."""
+    from devdb import probes
+
+    tries = []
+
+    def step(*args, **kwargs):
+        tries.append(kwargs.get("port"))
+        if len(tries) <= 2:
+            raise probes.LoginRefused("authentication failed (1045): Access denied for user 'app'")
+        return result
+
+    return step, tries
+
+
+def test_the_sql_probe_and_post_clone_scripts_retry_a_refused_login(aws, devdb_settings, make_engine, clock, monkeypatch, tmp_path):
+    from devdb import probes
+
+    script = tmp_path / "grants.sql"
+    script.write_text("SELECT 1;")
+    devdb_settings["TARGETS"]["dev"].update(READINESS_PROBE="sql", POST_CLONE_SQL=[str(script)])
+    probe, probe_tries = refused_twice()
+    run, run_tries = refused_twice()
+    monkeypatch.setattr(probes, "sql_ready", probe)
+    monkeypatch.setattr(probes, "run_script", run)
+    make_engine().refresh()
+    assert probe_tries == run_tries == [3306] * 3  # the clone's own port
+    assert aws.tags("dev-20261122")["devdb:state"] == "connected"
+
+
+def test_a_login_refused_until_the_deadline_aborts_the_clone(aws, devdb_settings, make_engine, clock, monkeypatch, tmp_path):
+    from devdb import probes
+
+    script = tmp_path / "grants.sql"
+    script.write_text("SELECT 1;")
+    devdb_settings["TARGETS"]["dev"].update(POST_CLONE_SQL=[str(script)], READY_TIMEOUT=600)
+
+    def refused(*args, **kwargs):
+        raise probes.LoginRefused("authentication failed (1045): Access denied for user 'app'")
+
+    monkeypatch.setattr(probes, "run_script", refused)
+    with pytest.raises(engine_module.CloneFailed, match=r"grants.sql: login refused until READY_TIMEOUT \(600s\)"):
+        make_engine().refresh()
+    assert clock.now() >= START + timedelta(seconds=600)
+
+
+def test_a_wrong_password_is_a_refused_login_on_a_real_server(mariadb):
+    from devdb import probes
+
+    creds = {"user": mariadb["user"], "password": "not-the-password-engine9", "database": "", "port": mariadb["port"]}
+    with pytest.raises(probes.LoginRefused, match=r"authentication failed \(1045\)"):
+        probes.sql_ready(mariadb["host"], timeout=5, credentials=creds)
