@@ -7,7 +7,7 @@ from TagList, so they cost the same in an account of 5 clusters or 5,000.
 """
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import boto3
@@ -19,12 +19,18 @@ from .errors import AwsError
 from .lifecycle import TAG_MANAGED_BY, TAG_TARGET, MANAGED_BY, tag_dict, tag_list
 
 NOT_FOUND = {"DBClusterNotFoundFault", "DBInstanceNotFound", "DBInstanceNotFoundFault", "NoSuchHostedZone"}
-GONE_STATUSES = {"deleting"}
+# AWS refuses a change while the resource is busy (creating, modifying, backing-up...): wait and retry.
+NOT_NOW = {"InvalidDBClusterStateFault", "InvalidDBInstanceState", "InvalidDBInstanceStateFault"}
 FAILED_STATUSES = {
-    "failed", "inaccessible-encryption-credentials", "inaccessible-encryption-credentials-recoverable",
-    "incompatible-network", "incompatible-option-group", "incompatible-parameters", "incompatible-restore",
-    "insufficient-capacity", "restore-error", "storage-full",
+    "failed", "cloning-failed", "migration-failed", "insufficient-capacity", "restore-error", "storage-full",
 }
+FAILED_PREFIXES = ("inaccessible-encryption-credentials", "incompatible-")
+TAG_RESOURCES_MAX = 20  # ARNs per TagResources call
+
+
+def has_failed(status):
+    """Whether a cluster or instance status means it will never become available by itself."""
+    return status in FAILED_STATUSES or status.startswith(FAILED_PREFIXES)
 
 
 @dataclass
@@ -34,6 +40,51 @@ class Instance:
     status: str
     cluster_id: str
     tags: dict = field(default_factory=dict)
+    parameter_group: str | None = None
+
+    @classmethod
+    def from_api(cls, data):
+        groups = data.get("DBParameterGroups") or [{}]
+        return cls(
+            id=data["DBInstanceIdentifier"],
+            arn=data["DBInstanceArn"],
+            status=data.get("DBInstanceStatus", "unknown"),
+            cluster_id=data.get("DBClusterIdentifier", ""),
+            tags=tag_dict(data.get("TagList")),
+            parameter_group=groups[0].get("DBParameterGroupName"),
+        )
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """What a restore does not copy from its source (AWS defaults otherwise), as RDS describes a cluster.
+
+    None / empty means "not given": the restore omits the parameter.
+    """
+
+    security_group_ids: tuple = ()
+    subnet_group: str | None = None
+    cluster_parameter_group: str | None = None
+    port: int | None = None
+    iam_auth: bool | None = None
+    storage_type: str | None = None
+    log_exports: tuple = ()
+    roles: tuple = ()  # ((RoleArn, FeatureName), ...)
+    writer_parameter_group: str | None = None
+
+    @classmethod
+    def from_api(cls, data, writer_parameter_group=None):
+        return cls(
+            security_group_ids=tuple(sorted(g["VpcSecurityGroupId"] for g in data.get("VpcSecurityGroups") or ())),
+            subnet_group=data.get("DBSubnetGroup"),
+            cluster_parameter_group=data.get("DBClusterParameterGroup"),
+            port=data.get("Port"),
+            iam_auth=data.get("IAMDatabaseAuthenticationEnabled"),
+            storage_type=data.get("StorageType"),
+            log_exports=tuple(sorted(data.get("EnabledCloudwatchLogsExports") or ())),
+            roles=tuple(sorted((r["RoleArn"], r.get("FeatureName") or "") for r in data.get("AssociatedRoles") or ())),
+            writer_parameter_group=writer_parameter_group,
+        )
 
 
 @dataclass
@@ -48,9 +99,13 @@ class Cluster:
     tags: dict = field(default_factory=dict)
     created: datetime | None = None
     instances: list = field(default_factory=list)
+    config: Configuration = field(default_factory=Configuration)
+    writer_member: str | None = None  # the member with IsClusterWriter
+    pending: tuple = ()  # names in PendingModifiedValues (e.g. MasterUserPassword while it is being reset)
 
     @classmethod
     def from_api(cls, data):
+        writers = [m["DBInstanceIdentifier"] for m in data.get("DBClusterMembers") or () if m.get("IsClusterWriter")]
         return cls(
             id=data["DBClusterIdentifier"],
             arn=data["DBClusterArn"],
@@ -61,7 +116,18 @@ class Cluster:
             engine_version=data.get("EngineVersion"),
             tags=tag_dict(data.get("TagList")),
             created=data.get("ClusterCreateTime"),
+            config=Configuration.from_api(data),
+            writer_member=writers[0] if writers else None,
+            pending=tuple(sorted(data.get("PendingModifiedValues") or ())),
         )
+
+    @property
+    def configuration(self):
+        """Its configuration, with the writer's parameter group when its writer was described too."""
+        writer = next((i for i in self.instances if i.id == self.writer_member), None)
+        if writer is None:
+            return self.config
+        return replace(self.config, writer_parameter_group=writer.parameter_group)
 
 
 @dataclass(frozen=True)
@@ -78,7 +144,12 @@ class AlreadyExists(AwsError):
     pass
 
 
-ALREADY_EXISTS = {"DBClusterAlreadyExistsFault", "DBInstanceAlreadyExists", "DBInstanceAlreadyExistsFault"}
+class NotNow(AwsError):
+    """AWS refused a change because of the resource's current state; the same call may succeed later."""
+
+
+ALREADY_EXISTS = {"DBClusterAlreadyExistsFault", "DBInstanceAlreadyExists", "DBInstanceAlreadyExistsFault",
+                  "DBClusterRoleAlreadyExistsFault"}
 
 
 def _wrap(operation):
@@ -94,7 +165,8 @@ def _wrap(operation):
                 code = error.get("Code", "Error")
                 message = (error.get("Message") or "").splitlines()[0:1]
                 text = f"AWS {operation} failed: {code}" + (f": {message[0]}" if message else "")
-                kind = NotFound if code in NOT_FOUND else AlreadyExists if code in ALREADY_EXISTS else AwsError
+                kind = (NotFound if code in NOT_FOUND else AlreadyExists if code in ALREADY_EXISTS
+                        else NotNow if code in NOT_NOW else AwsError)
                 raise kind(text) from exc
             except BotoCoreError as exc:
                 raise AwsError(f"AWS {operation} failed: {exc}") from exc
@@ -137,11 +209,12 @@ class Gateway:
     # --- lookups -------------------------------------------------------------------------------
 
     @_wrap("DescribeDBClusters")
-    def cluster(self, cluster_id):
-        """One cluster with its instances, or NotFound."""
+    def cluster(self, cluster_id, instances=True):
+        """One cluster with its instances (two calls; one with instances=False), or NotFound."""
         data = self.rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
         cluster = Cluster.from_api(data)
-        cluster.instances = self.instances([cluster_id])
+        if instances:
+            cluster.instances = self.instances([cluster_id])
         return cluster
 
     @_wrap("DescribeDBClusters")
@@ -176,10 +249,10 @@ class Gateway:
         for chunk in _chunks(cluster_ids, 100):
             for page in paginator.paginate(Filters=[{"Name": "db-cluster-id", "Values": chunk}]):
                 found.extend(Cluster.from_api(item) for item in page.get("DBClusters", []))
-        by_id = {c.id: c for c in found}
+        by_id = {c.id.lower(): c for c in found}
         for instance in self.instances(list(by_id)):
-            if instance.cluster_id in by_id:
-                by_id[instance.cluster_id].instances.append(instance)
+            if instance.cluster_id.lower() in by_id:
+                by_id[instance.cluster_id.lower()].instances.append(instance)
         return sorted(found, key=lambda c: c.id)
 
     @_wrap("DescribeDBInstances")
@@ -190,16 +263,7 @@ class Gateway:
         instances = []
         for chunk in _chunks(sorted(cluster_ids), 100):
             for page in paginator.paginate(Filters=[{"Name": "db-cluster-id", "Values": chunk}]):
-                for item in page.get("DBInstances", []):
-                    instances.append(
-                        Instance(
-                            id=item["DBInstanceIdentifier"],
-                            arn=item["DBInstanceArn"],
-                            status=item.get("DBInstanceStatus", "unknown"),
-                            cluster_id=item.get("DBClusterIdentifier", ""),
-                            tags=tag_dict(item.get("TagList")),
-                        )
-                    )
+                instances.extend(Instance.from_api(item) for item in page.get("DBInstances", []))
         return instances
 
     @_wrap("GetHostedZone")
@@ -214,7 +278,12 @@ class Gateway:
     # --- changes -------------------------------------------------------------------------------
 
     @_wrap("RestoreDBClusterToPointInTime")
-    def restore_clone(self, *, cluster_id, source_id, tags, subnet_group=None, security_groups=(), serverless=None):
+    def restore_clone(self, *, cluster_id, source_id, tags, config, kms_key_id=None, engine_lifecycle_support=None,
+                      serverless=None):
+        """A copy-on-write clone of source_id configured as `config` says (a restore copies only the data).
+
+        serverless: (min ACU, max ACU, seconds until auto-pause or None), or None for a provisioned writer.
+        """
         params = {
             "DBClusterIdentifier": cluster_id,
             "SourceDBClusterIdentifier": source_id,
@@ -222,34 +291,70 @@ class Gateway:
             "UseLatestRestorableTime": True,
             "Tags": tag_list(tags),
         }
-        if subnet_group:
-            params["DBSubnetGroupName"] = subnet_group
-        if security_groups:
-            params["VpcSecurityGroupIds"] = list(security_groups)
+        optional = {
+            "VpcSecurityGroupIds": list(config.security_group_ids),
+            "DBSubnetGroupName": config.subnet_group,
+            "DBClusterParameterGroupName": config.cluster_parameter_group,
+            "Port": config.port,
+            "EnableIAMDatabaseAuthentication": config.iam_auth,
+            "StorageType": config.storage_type,
+            "EnableCloudwatchLogsExports": list(config.log_exports),
+            "KmsKeyId": kms_key_id,
+            "EngineLifecycleSupport": engine_lifecycle_support,
+        }
+        params.update({key: value for key, value in optional.items() if value not in (None, [], "")})
         if serverless:
-            params["ServerlessV2ScalingConfiguration"] = {"MinCapacity": serverless[0], "MaxCapacity": serverless[1]}
+            minimum, maximum, pause = serverless
+            scaling = {"MinCapacity": minimum, "MaxCapacity": maximum}
+            if pause is not None:
+                scaling["SecondsUntilAutoPause"] = pause
+            params["ServerlessV2ScalingConfiguration"] = scaling
         return Cluster.from_api(self.rds.restore_db_cluster_to_point_in_time(**params)["DBCluster"])
 
     @_wrap("CreateDBInstance")
-    def create_writer(self, *, instance_id, cluster_id, instance_class, engine, tags, publicly_accessible=False):
-        item = self.rds.create_db_instance(
-            DBInstanceIdentifier=instance_id,
-            DBClusterIdentifier=cluster_id,
-            DBInstanceClass=instance_class,
-            Engine=engine,
-            PubliclyAccessible=publicly_accessible,
-            Tags=tag_list(tags),
-        )["DBInstance"]
-        return Instance(id=instance_id, arn=item["DBInstanceArn"], status=item.get("DBInstanceStatus", "creating"),
-                        cluster_id=cluster_id, tags=dict(tags))
+    def create_writer(self, *, instance_id, cluster_id, instance_class, engine, tags, publicly_accessible=False,
+                      parameter_group=None):
+        params = {
+            "DBInstanceIdentifier": instance_id,
+            "DBClusterIdentifier": cluster_id,
+            "DBInstanceClass": instance_class,
+            "Engine": engine,
+            "PubliclyAccessible": publicly_accessible,
+            "Tags": tag_list(tags),
+        }
+        if parameter_group:
+            params["DBParameterGroupName"] = parameter_group
+        item = self.rds.create_db_instance(**params)["DBInstance"]
+        instance = Instance.from_api(item)
+        instance.tags = dict(tags)
+        return instance
 
-    @_wrap("AddTagsToResource")
-    def add_tags(self, arn, tags):
-        self.rds.add_tags_to_resource(ResourceName=arn, Tags=tag_list(tags))
+    @_wrap("AddRoleToDBCluster")
+    def add_role(self, cluster_id, role_arn, feature_name):
+        params = {"DBClusterIdentifier": cluster_id, "RoleArn": role_arn}
+        if feature_name:
+            params["FeatureName"] = feature_name
+        self.rds.add_role_to_db_cluster(**params)
+
+    @_wrap("StartDBCluster")
+    def start_cluster(self, cluster_id):
+        return Cluster.from_api(self.rds.start_db_cluster(DBClusterIdentifier=cluster_id)["DBCluster"])
+
+    @_wrap("TagResources")
+    def tag(self, arns, tags):
+        """Add `tags` to every ARN: one Resource Groups Tagging API call per 20 resources."""
+        for chunk in _chunks(list(arns), TAG_RESOURCES_MAX):
+            failed = self.tagging.tag_resources(ResourceARNList=chunk, Tags=dict(tags)).get("FailedResourcesMap") or {}
+            for arn, info in failed.items():
+                raise AwsError(f"AWS TagResources failed for {arn.rsplit(':', 1)[-1]}: "
+                               f"{info.get('ErrorCode', 'Error')}: {info.get('ErrorMessage', '')}".rstrip(": "))
 
     @_wrap("ModifyDBCluster")
     def set_master_password(self, cluster_id, password):
-        self.rds.modify_db_cluster(DBClusterIdentifier=cluster_id, MasterUserPassword=password, ApplyImmediately=True)
+        """Returns the cluster as the response describes it (the reset shows in its PendingModifiedValues)."""
+        response = self.rds.modify_db_cluster(DBClusterIdentifier=cluster_id, MasterUserPassword=password,
+                                              ApplyImmediately=True)
+        return Cluster.from_api(response["DBCluster"])
 
     @_wrap("ChangeResourceRecordSets")
     def upsert_cname(self, zone_id, record_name, value, ttl, comment):
@@ -273,7 +378,9 @@ class Gateway:
 
     @_wrap("DeleteDBInstance")
     def delete_instance(self, instance_id):
-        self.rds.delete_db_instance(DBInstanceIdentifier=instance_id, SkipFinalSnapshot=True)
+        """Returns the instance's status after the call ('deleting' once AWS has accepted it)."""
+        item = self.rds.delete_db_instance(DBInstanceIdentifier=instance_id, SkipFinalSnapshot=True)["DBInstance"]
+        return item.get("DBInstanceStatus", "deleting")
 
     @_wrap("DeleteDBCluster")
     def delete_cluster(self, cluster_id):

@@ -7,18 +7,21 @@ re-read the facts they depend on right before acting. The engine never touches t
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
-from . import history, lifecycle, preflight, probes, signals
-from .aws import AlreadyExists, NotFound
-from .errors import CloneFailed, ConfigError, DevdbError
+from . import history, lifecycle, parity, preflight, probes, signals
+from .aws import AlreadyExists, NotFound, NotNow, has_failed
+from .errors import AwsError, CloneFailed, ConfigError, DevdbError
 from .lifecycle import ABORTED, CONNECTED, CREATED, DELETED, READY, TAG_STATE, TAG_STATE_SINCE
 from .output import Reporter
 
 MYSQL_ENGINES = {"aurora-mysql"}  # not "aurora": Aurora MySQL 5.6, retired by AWS
 INSYNC_TIMEOUT = 600
 DELETE_TIMEOUT = 3600
+STOPPED = "stopped"
+DELETING = "deleting"
+RESETTING = "resetting-master-credentials"
 
 
 class Clock:
@@ -89,20 +92,36 @@ class Engine:
         try:
             source = self.aws.source(self.target.source_cluster)
         except NotFound:
-            raise ConfigError(f"SOURCE_CLUSTER: cluster {self.target.source_cluster} does not exist") from None
+            source = None
+        return self.check_source(source)
+
+    def check_source(self, source=None):
+        """The source as read (by preflight or lookup), or a ConfigError naming what is wrong with it."""
+        source = source or self._source
+        if source is None:
+            raise ConfigError(f"SOURCE_CLUSTER: cluster {self.target.source_cluster} does not exist")
         if source.engine not in MYSQL_ENGINES:
             raise ConfigError(f"SOURCE_CLUSTER: {source.id} is {source.engine}, not Aurora MySQL")
         if self.target.master_password_env and not os.environ.get(self.target.master_password_env):
             raise ConfigError(f"MASTER_PASSWORD_ENV: environment variable {self.target.master_password_env} is not set")
-        self._zone, self._source = zone, source
-        return source
+        if self._source is None or self._source.id != source.id:
+            self._source = source
+        return self._source
+
+    def _is_source(self, cluster):
+        return cluster.id.lower() == self.target.source_id or cluster.arn == self.target.source_cluster
 
     def lookup(self, also=()):
-        """Find this target's clones: by tag, plus today's name and `also`, in three AWS calls."""
-        ids = set(self.aws.tagged_cluster_ids(self.target.name)) | {self.today} | set(also)
+        """Find this target's clones (by tag, plus today's name and `also`) and read the source with its
+        writer, in three AWS calls."""
+        ids = {i.lower() for i in self.aws.tagged_cluster_ids(self.target.name)} | {self.today}
+        ids |= {i.lower() for i in also} | {self.target.source_cluster}
         protected = self.settings.source_clusters
         self.clones = {}
         for cluster in self.aws.clusters(ids):
+            if self._is_source(cluster):
+                self._source = cluster
+                continue
             if not lifecycle.is_ours(cluster.tags, self.target.name):
                 if cluster.id == self.today:
                     raise DevdbError(
@@ -110,7 +129,7 @@ class Engine:
                         f"{self.target.name!r}; refusing to touch it (rename the target's CLONE_PREFIX or the cluster)"
                     )
                 continue
-            if cluster.id in protected:
+            if cluster.id.lower() in protected:
                 self.reporter.warning("%s is a source cluster but carries django-devdb tags; ignoring it", cluster.id)
                 continue
             self.clones[cluster.id] = cluster
@@ -160,7 +179,8 @@ class Engine:
         return lifecycle.is_ours(instance.tags, self.target.name) or instance.id == self.writer_id(cluster)
 
     def set_state(self, cluster, new, *, rollback=False, message="", error=None):
-        """Tag cluster (then its instances) with `new` and mirror it; the one way states change."""
+        """Tag cluster and its instances with `new` (one TagResources call) and mirror it; the one way
+        states change."""
         old = self.state(cluster)
         lifecycle.check_move(cluster.id, old, new, rollback=rollback)
         self._did(f"tag {cluster.id} {new}" + (f" ({message})" if message else ""))
@@ -168,12 +188,10 @@ class Engine:
             return
         now = self.now()
         tags = lifecycle.state_tags(new, now)
-        self.aws.add_tags(cluster.arn, tags)
-        cluster.tags.update(tags)
-        for instance in cluster.instances:
-            if self._ours(instance, cluster):
-                self.aws.add_tags(instance.arn, tags)
-                instance.tags.update(tags)
+        instances = [i for i in cluster.instances if self._ours(i, cluster)]
+        self.aws.tag([cluster.arn] + [i.arn for i in instances], tags)
+        for resource in [cluster] + instances:
+            resource.tags.update(tags)
         self._mirror(cluster, new, now, message=message, error=error)
 
     def _mirror(self, cluster, state, at, message="", error=None, created_at=None):
@@ -196,7 +214,7 @@ class Engine:
             if missing:
                 self._did(f"finish tagging instance {instance.id} {wanted.get(TAG_STATE)}")
                 if not self.dry_run:
-                    self.aws.add_tags(instance.arn, missing)
+                    self.aws.tag([instance.arn], missing)
                     instance.tags.update(missing)
 
     # --- clone ---------------------------------------------------------------------------------
@@ -214,20 +232,22 @@ class Engine:
             raise CloneFailed(f"today's clone {self.today} was already made and is {record.state}{reason}; "
                               "the next one is made tomorrow")
         source = self._source or self.preflight()
+        config = parity.wanted(source.configuration, self.target)
         now = self.now()
         tags = lifecycle.clone_tags(self.target.name, source.id, CREATED, now, dict(self.target.extra_tags))
         preflight.before_clone(self.aws, self.target, source, clones=self.clones, reporter=self.reporter)
         self._did(f"create clone {self.today} of {source.id} (copy-on-write) with writer {lifecycle.instance_name(self.today)} ({self.target.instance_class})")
         if self.dry_run:
             return None
+        serverless = None
+        if self.target.serverless:
+            serverless = (self.target.serverless_min_acu, self.target.serverless_max_acu,
+                          self.target.serverless_seconds_until_auto_pause)
         try:
             cluster = self.aws.restore_clone(
-                cluster_id=self.today,
-                source_id=source.id,
-                tags=tags,
-                subnet_group=self.target.db_subnet_group,
-                security_groups=self.target.vpc_security_group_ids,
-                serverless=(self.target.serverless_min_acu, self.target.serverless_max_acu) if self.target.serverless else None,
+                cluster_id=self.today, source_id=self.target.source_cluster, tags=tags, config=config,
+                kms_key_id=self.target.kms_key_id, engine_lifecycle_support=self.target.engine_lifecycle_support,
+                serverless=serverless,
             )
         except AlreadyExists:
             # A retry after a lost response: the first attempt made it. Carry on only if it is ours.
@@ -242,26 +262,93 @@ class Engine:
         return cluster
 
     def _finish(self, cluster):
-        """Add the writer instance a killed run did not create, and finish its tags."""
+        """Add the writer instance (once AWS allows it: the cluster is available) and finish the tags."""
         writer_id = self.writer_id(cluster)
         has_writer = any(i.id == writer_id for i in cluster.instances)
         if not has_writer and self.state(cluster) == CREATED:
-            source_id = cluster.tags.get(lifecycle.TAG_SOURCE, self.target.source_cluster)
-            tags = lifecycle.clone_tags(self.target.name, source_id, CREATED, self.since(cluster), dict(self.target.extra_tags))
             self._did(f"create writer instance {writer_id} ({self.target.instance_class}) in {cluster.id}")
             if not self.dry_run:
-                engine = (self._source.engine if self._source else None) or cluster.engine
-                try:
-                    instance = self.aws.create_writer(
-                        instance_id=writer_id, cluster_id=cluster.id, instance_class=self.target.instance_class,
-                        engine=engine, tags=tags, publicly_accessible=self.target.publicly_accessible,
-                    )
-                except AlreadyExists:  # a retry after a lost response
-                    instance = next(i for i in self.aws.instances([cluster.id]) if i.id == writer_id)
-                cluster.instances.append(instance)
+                self._create_writer(cluster, writer_id)
         elif not has_writer and self.state(cluster) in (READY, CONNECTED):
             self.reporter.warning("%s has no writer instance %s (deleted by hand?)", cluster.id, writer_id)
         self.reconcile_instances(cluster)
+
+    def _create_writer(self, cluster, writer_id):
+        """AWS: DB instances can be created only once the restored cluster is available. A clone that
+        fails, or whose writer AWS rejects, is aborted (so that clean removes it) with the reason."""
+        timeout = self.target.ready_timeout
+        deadline = self.since(cluster) + timedelta(seconds=timeout)
+        source_id = cluster.tags.get(lifecycle.TAG_SOURCE, self.target.source_id)
+        tags = lifecycle.clone_tags(self.target.name, source_id, CREATED, self.since(cluster), dict(self.target.extra_tags))
+        engine = (self._source.engine if self._source else None) or cluster.engine
+        parameter_group = self.target.db_parameter_group or (
+            self._source.configuration.writer_parameter_group if self._source else None)
+        try:
+            self._wait_cluster_available(cluster, deadline, timeout)
+            instance = self._when_allowed(
+                f"{cluster.id} to accept its writer",
+                lambda: self.aws.create_writer(
+                    instance_id=writer_id, cluster_id=cluster.id, instance_class=self.target.instance_class,
+                    engine=engine, tags=tags, publicly_accessible=self.target.publicly_accessible,
+                    parameter_group=parameter_group,
+                ),
+                deadline,
+            )
+        except AlreadyExists:  # a retry after a lost response
+            instance = next(i for i in self.aws.instances([cluster.id]) if i.id == writer_id)
+        except probes.ProbeError as exc:
+            self._abort_failed(cluster, str(exc))
+        except AwsError as exc:
+            self._abort_failed(cluster, f"writer {writer_id} could not be created: {exc}")
+        cluster.instances.append(instance)
+
+    def _wait_cluster_available(self, cluster, deadline, timeout):
+        """Poll the cluster alone (one call a poll) until available; ProbeError if it failed or timed out."""
+
+        def check():
+            self._refresh_cluster(cluster, instances=False)
+            if has_failed(cluster.status):
+                raise probes.ProbeError(f"AWS reports cluster {cluster.status}")
+            if cluster.status == STOPPED:
+                self._start(cluster)
+            return cluster.status == probes.AVAILABLE, f"cluster {cluster.status}"
+
+        if cluster.status == probes.AVAILABLE:
+            return
+        if self._wait(f"{cluster.id} to be available", check, deadline) is None:
+            raise probes.ProbeError(f"did not become available within READY_TIMEOUT ({timeout}s)")
+
+    def _start(self, cluster):
+        """Start a stopped clone (someone stopped it to save costs) so that it can be used."""
+        self._did(f"start {cluster.id} (it is stopped)")
+        try:
+            cluster.status = self.aws.start_cluster(cluster.id).status
+        except NotNow:  # already starting: keep waiting
+            pass
+
+    def _when_allowed(self, what, change, deadline):
+        """Make a change AWS refuses while the resource is busy (NotNow): retry it until the deadline.
+
+        Returns what the change returned; raises the last refusal at the deadline.
+        """
+        try:
+            return change()
+        except NotNow as exc:
+            outcome = {"refusal": exc}
+        self.heartbeat()
+        self.clock.sleep(max(0.01, min(self.settings.poll_initial, (deadline - self.now()).total_seconds())))
+
+        def attempt():
+            try:
+                outcome["result"] = change()
+                return True, "accepted"
+            except NotNow as exc:
+                outcome["refusal"] = exc
+                return False, f"refused ({str(exc).rsplit(': ', 1)[-1]})"
+
+        if self._wait(what, attempt, deadline) is None:
+            raise outcome["refusal"]
+        return outcome["result"]
 
     # --- ready ---------------------------------------------------------------------------------
 
@@ -274,59 +361,61 @@ class Engine:
             self._prepare(cluster, deadline, timeout)
         except probes.ProbeError as exc:
             self._abort_failed(cluster, str(exc))
-        self.set_state(cluster, READY, message=f"usable ({self.target.readiness_probe} probe)", error="")
+        usable = f"usable ({self.target.readiness_probe} probe)"
+        likeness = self.parity(cluster)
+        self.set_state(cluster, READY, message=f"{usable}; {likeness}" if likeness else usable, error="")
         signals.send(signals.clone_ready, target=self.target.name, cluster_id=cluster.id, endpoint=cluster.endpoint)
+
+    def parity(self, cluster):
+        """How `cluster` compares with its source (a parity line), or None when the source was not read."""
+        source = self._source
+        if source is None or cluster.tags.get(lifecycle.TAG_SOURCE, source.id).lower() != source.id.lower():
+            return None
+        return parity.line(cluster.configuration, source, self.target)
 
     def _abort_failed(self, cluster, reason):
         self.set_state(cluster, ABORTED, message=f"failed: {reason}", error=reason)
         raise CloneFailed(f"clone {cluster.id} aborted: {reason}")
 
-    def _refresh_cluster(self, cluster):
-        fresh = self.aws.cluster(cluster.id)
+    def _refresh_cluster(self, cluster, instances=True):
+        fresh = self.aws.cluster(cluster.id, instances=instances)
         cluster.status, cluster.endpoint, cluster.port = fresh.status, fresh.endpoint, fresh.port
-        cluster.instances = fresh.instances
+        cluster.config, cluster.writer_member, cluster.pending = fresh.config, fresh.writer_member, fresh.pending
+        if instances:
+            cluster.instances = fresh.instances
         return cluster
 
     def _wait_available(self, cluster, deadline, timeout):
-        """Poll the writer instance (one call a poll) until available, then confirm the cluster."""
+        """Poll cluster and writer (two calls a poll) until both are available; a status that means the
+        clone failed ends the wait at once, a stopped clone is started."""
         writer_id = self.writer_id(cluster)
 
         def check():
-            instances = self.aws.instances([cluster.id])
-            writer = next((i for i in instances if i.id == writer_id), None)
-            if writer is None:
-                raise probes.ProbeError(f"writer instance {writer_id} does not exist")
-            if writer.status in probes.FAILED_STATUSES:
-                raise probes.ProbeError(f"AWS reports writer {writer.status}")
-            if writer.status != probes.AVAILABLE:
-                return False, f"writer {writer.status}"
             self._refresh_cluster(cluster)
+            if not any(i.id == writer_id for i in cluster.instances):
+                raise probes.ProbeError(f"writer instance {writer_id} does not exist")
+            if cluster.status == STOPPED:
+                self._start(cluster)
             return probes.status_ready(cluster, writer_id)
 
         if self._wait(f"{cluster.id} to be available", check, deadline) is None:
             self._abort_failed(cluster, f"did not become available within READY_TIMEOUT ({timeout}s)")
 
     def _prepare(self, cluster, deadline, timeout):
-        """New master password, SQL probe, post-clone scripts: all before the clone counts as ready."""
+        """The source's IAM roles, new master password, SQL probe, post-clone scripts: all before the
+        clone counts as ready."""
+        self._add_roles(cluster, deadline)
         if self.target.master_password_env:
-            self._did(f"set a new master password on {cluster.id} (from ${self.target.master_password_env})")
-            if not self.dry_run:
-                self.aws.set_master_password(cluster.id, os.environ[self.target.master_password_env])
-                history.note(cluster.id, self.now(), "master password replaced")
-                # Let AWS report the modification before waiting for it to settle again.
-                self.clock.sleep(self.settings.poll_initial)
-                check = lambda: probes.status_ready(self._refresh_cluster(cluster), self.writer_id(cluster))  # noqa: E731
-                if self._wait(f"{cluster.id} to apply the new password", check, deadline) is None:
-                    self._abort_failed(cluster, f"did not apply the new master password within READY_TIMEOUT ({timeout}s)")
+            self._new_master_password(cluster, deadline, timeout)
         connect_timeout = self.settings.sql_connect_timeout
         if self.target.readiness_probe == "sql":
             last = {"reason": ""}
 
             def check():
                 try:
-                    probes.sql_ready(cluster.endpoint, timeout=connect_timeout)
+                    probes.sql_ready(cluster.endpoint, timeout=connect_timeout, port=cluster.port)
                     return True, "SELECT 1 ok"
-                except probes.ProbeError as exc:
+                except probes.ProbeError as exc:  # refused logins included: a new password may lag
                     last["reason"] = str(exc)
                     return False, f"sql probe: {exc}"
 
@@ -334,8 +423,69 @@ class Engine:
                 self._abort_failed(cluster, f"sql probe did not succeed within READY_TIMEOUT ({timeout}s): {last['reason']}")
         for script in self.target.post_clone_sql:
             self._did(f"run {script} on {cluster.id}")
-            probes.run_script(cluster.endpoint, script, timeout=connect_timeout)
+            self._run_script(cluster, script, deadline, timeout)
             history.note(cluster.id, self.now(), f"ran {script}")
+
+    def _run_script(self, cluster, script, deadline, timeout):
+        """Run one post-clone script; a refused login (nothing ran yet) is retried until the deadline."""
+        last = {"reason": ""}
+
+        def attempt():
+            try:
+                probes.run_script(cluster.endpoint, script, timeout=self.settings.sql_connect_timeout, port=cluster.port)
+                return True, "done"
+            except probes.LoginRefused as exc:
+                last["reason"] = str(exc)
+                return False, f"login: {exc}"
+
+        if self._wait(f"{cluster.id} to accept the login for {script}", attempt, deadline) is None:
+            raise probes.ProbeError(f"{script}: login refused until READY_TIMEOUT ({timeout}s): {last['reason']}")
+
+    def _add_roles(self, cluster, deadline):
+        """Associate the source's IAM roles that the clone lacks (a restore does not copy them)."""
+        if self._source is None or self.parity(cluster) is None:
+            return
+        have = {(arn.lower(), feature.lower()) for arn, feature in cluster.config.roles}
+        for arn, feature in self._source.config.roles:
+            if (arn.lower(), feature.lower()) in have:
+                continue
+            self._did(f"add IAM role {arn} ({feature or 'no feature'}) to {cluster.id}, as on {self._source.id}")
+            try:
+                self._when_allowed(f"{cluster.id} to accept IAM role {arn}",
+                                   lambda: self.aws.add_role(cluster.id, arn, feature), deadline)
+            except AlreadyExists:
+                pass
+            except AwsError as exc:  # the clone works without it; its parity line shows the difference
+                self.reporter.warning("%s: IAM role %s not added: %s", cluster.id, arn, exc)
+                history.note(cluster.id, self.now(), f"IAM role {arn} not added: {exc}")
+                continue
+            cluster.config = replace(cluster.config, roles=tuple(sorted(cluster.config.roles + ((arn, feature),))))
+
+    def _new_master_password(self, cluster, deadline, timeout):
+        """Set the new master password, then wait until AWS has applied it: the cluster goes through
+        resetting-master-credentials (or shows the password in PendingModifiedValues) and is available
+        again. Right after the call AWS may still say 'available': that is not done yet."""
+        self._did(f"set a new master password on {cluster.id} (from ${self.target.master_password_env})")
+        if self.dry_run:
+            return
+        password = os.environ[self.target.master_password_env]
+        answered = self._when_allowed(f"{cluster.id} to accept a new master password",
+                                      lambda: self.aws.set_master_password(cluster.id, password), deadline)
+        history.note(cluster.id, self.now(), "master password replaced")
+        asked_at = self.now()
+        seen = {"reset": _resetting(answered)}
+
+        def check():
+            self._refresh_cluster(cluster)
+            busy = _resetting(cluster)
+            seen["reset"] = seen["reset"] or busy
+            ready, status = probes.status_ready(cluster, self.writer_id(cluster))
+            # Never seen resetting: take 'available' as done only once a full poll interval has passed.
+            settled = seen["reset"] or (self.now() - asked_at).total_seconds() >= self.settings.poll_max
+            return ready and not busy and settled, status
+
+        if self._wait(f"{cluster.id} to apply the new password", check, deadline) is None:
+            self._abort_failed(cluster, f"did not apply the new master password within READY_TIMEOUT ({timeout}s)")
 
     def _wait(self, what, check, deadline):
         """Poll check() -> (done, status) with capped exponential backoff until done or deadline.
@@ -367,6 +517,8 @@ class Engine:
                 self._did(f"check {cluster.id} and tag it ready if usable (aborted if past READY_TIMEOUT)")
                 continue
             self._refresh_cluster(cluster)
+            if cluster.status == STOPPED:
+                self._start(cluster)  # promoted by a later run once it is up
             try:
                 ready, status = probes.status_ready(cluster, self.writer_id(cluster))
             except probes.ProbeError as exc:
@@ -408,13 +560,31 @@ class Engine:
         else:
             ready = self.in_state(READY)
             chosen = ready[-1] if ready else None
+            if chosen is not None and not self._usable_now(chosen):
+                self.reporter.warning("not connecting %s: it is %s", chosen.id, chosen.status)
+                chosen = None
         if chosen is not None and not (chosen is pointed and self.state(chosen) == CONNECTED):
             self._move_name(chosen, value, rollback=bool(to))
         connected = self.in_state(CONNECTED)
         self.outcome.connected = connected[-1].id if connected else None
         return chosen
 
+    def _usable_now(self, cluster):
+        """Whether the name may move to `cluster` now; a stopped clone is started and waited for first."""
+        if cluster.status not in (STOPPED, "starting"):
+            return cluster.status == probes.AVAILABLE
+        if self.dry_run:
+            self._did(f"start {cluster.id} (it is {cluster.status}) and wait until it is available")
+            return True
+        timeout = self.target.ready_timeout
+        try:
+            self._wait_cluster_available(cluster, self.now() + timedelta(seconds=timeout), timeout)
+        except probes.ProbeError:
+            return False
+        return True
+
     def _rollback_candidate(self, cluster_id):
+        cluster_id = cluster_id.lower()  # RDS stores identifiers in lower case
         if cluster_id in self.settings.source_clusters:
             raise ConfigError(f"--to: {cluster_id} is a source cluster; only a clone of target {self.target.name!r} can be connected")
         cluster = self.clones.get(cluster_id)
@@ -436,7 +606,7 @@ class Engine:
             reason = (history.find(cluster_id).last_error or "failed").splitlines()[0]
             raise ConfigError(f"--to: clone {cluster_id} never became ready ({reason}); it cannot be connected")
         self._refresh_cluster(cluster)
-        if cluster.status != probes.AVAILABLE or cluster.status in ("deleting",):
+        if not self._usable_now(cluster):
             raise ConfigError(f"--to: clone {cluster_id} is {cluster.status}, not available")
         return cluster
 
@@ -518,7 +688,7 @@ class Engine:
         if problem:
             self.reporter.warning("not deleting %s: %s", cluster.id, problem)
             return False
-        if fresh.status == "deleting":  # a killed run already asked AWS to delete it
+        if fresh.status == DELETING:  # a killed run already asked AWS to delete it
             self._forget(fresh, "deleted (AWS is deleting it)")
             self.outcome.deleted.append(cluster.id)
             return True
@@ -527,41 +697,58 @@ class Engine:
                 self.reporter.warning("not deleting %s: instance %s is not a django-devdb instance of this target",
                                       cluster.id, instance.id)
                 return False
+        if fresh.status == STOPPED:
+            # Its instances cannot be deleted while it is stopped: start it, a later run deletes it.
+            self.reporter.warning("not deleting %s yet: it is stopped; starting it so that a later run can", cluster.id)
+            if not self.dry_run:
+                self._start(fresh)
+            return False
         self.reconcile_instances(fresh)
         for instance in fresh.instances:
-            if instance.status != "deleting":
+            if instance.status != DELETING:
                 self._did(f"delete instance {instance.id}")
                 if not self.dry_run:
-                    try:
-                        self.aws.delete_instance(instance.id)
-                    except NotFound:
-                        pass
+                    instance.status = self._delete_instance(instance)
         if self.dry_run:
             self._did(f"delete clone {cluster.id} (aborted since {lifecycle.format_time(self.since(fresh))})")
             return True
-        if fresh.instances:
-            deadline = self.now() + timedelta(seconds=DELETE_TIMEOUT)
-
+        deadline = self.now() + timedelta(seconds=DELETE_TIMEOUT)
+        if any(i.status != DELETING for i in fresh.instances):
+            # AWS refused an instance (busy): retry until every instance is deleting or gone.
             def check():
-                left = self.aws.instances([cluster.id])
-                return not left, ", ".join(f"{i.id} {i.status}" for i in left) or "gone"
+                left = [i for i in self.aws.instances([cluster.id]) if i.status != DELETING]
+                for instance in left:
+                    instance.status = self._delete_instance(instance)
+                left = [i for i in left if i.status != DELETING]
+                return not left, ", ".join(f"{i.id} {i.status}" for i in left) or "all deleting"
 
-            if self._wait(f"the instances of {cluster.id} to be deleted", check, deadline) is None:
+            if self._wait(f"the instances of {cluster.id} to be deleting", check, deadline) is None:
                 raise DevdbError(f"instances of {cluster.id} were not deleted within {DELETE_TIMEOUT}s; re-run to finish")
             # Time has passed: the name must still not point here.
             value, _ = self.points_at()
             if _cluster_serves(fresh, value):
                 self.reporter.warning("not deleting %s: %s now points at it", cluster.id, self.target.record_name)
                 return False
+        # AWS accepts deleting the cluster once every instance is deleting: no need to wait until they are gone.
         self._did(f"delete clone {cluster.id} (aborted since {lifecycle.format_time(self.since(fresh))})")
         try:
-            self.aws.delete_cluster(cluster.id)
+            self._when_allowed(f"{cluster.id} to accept its deletion", lambda: self.aws.delete_cluster(cluster.id), deadline)
         except NotFound:
             pass
         self._forget(fresh, "deleted (SkipFinalSnapshot)")
         self.outcome.deleted.append(cluster.id)
         signals.send(signals.clone_deleted, target=self.target.name, cluster_id=cluster.id)
         return True
+
+    def _delete_instance(self, instance):
+        """Ask AWS to delete one instance; its status afterwards (DELETING once accepted or already so)."""
+        try:
+            self.aws.delete_instance(instance.id)
+        except NotFound:
+            return DELETING
+        except NotNow as exc:
+            return DELETING if "already being deleted" in str(exc).lower() else instance.status
+        return DELETING
 
     def _deletion_veto(self, cluster, grace):
         """Why `cluster` must not be deleted now, or None. Reads the live DNS record."""
@@ -594,7 +781,7 @@ class Engine:
             if state in lifecycle.STATES and not self.dry_run:
                 self._mirror(cluster, state, self.since(cluster), created_at=cluster.created)
         for cluster_id in open_ids:
-            if cluster_id not in self.clones:
+            if cluster_id.lower() not in self.clones:
                 self._did(f"record {cluster_id} as deleted (the cluster no longer exists)")
                 if not self.dry_run:
                     history.mirror(target=self.target.name, cluster_id=cluster_id, state=DELETED, at=self.now(),
@@ -603,14 +790,24 @@ class Engine:
     # --- the daily job -------------------------------------------------------------------------
 
     def refresh(self, grace=None, timeout=None):
-        """clone -> wait until ready -> connect -> wait out the grace -> clean."""
-        self.preflight()
-        self.sync()
+        """clone -> wait until ready -> connect -> wait out the grace -> clean.
+
+        When today's clone cannot be made or fails, what is ready is still connected and what is
+        aborted still cleaned; then the run fails naming the cause.
+        """
+        self.preflight(source=False)
+        preflight.check_stable_name(self.aws, self.target)  # before any change, not only before a clone
+        self.sync()  # the lookup reads the source too
+        self.check_source()
         for cluster in list(self.clones.values()):
             self.reconcile_instances(cluster)
-        today = self.clone()
         failure = None
-        planned = self.today if today is None else None  # only in a dry run
+        try:
+            today = self.clone()
+        except (CloneFailed, AwsError) as exc:
+            failure, today = exc, None
+            self.reporter.warning("%s", exc)
+        planned = self.today if today is None and failure is None else None  # only in a dry run
         if today is not None and self.state(today) == CREATED:
             if self.dry_run:
                 self._did(f"wait until {today.id} is ready")
@@ -640,6 +837,7 @@ class Engine:
         value, pointed = self.points_at()
         clones = []
         for cluster in sorted(self.clones.values(), key=self._age_key):
+            likeness = self.parity(cluster)
             clones.append({
                 "cluster": cluster.id,
                 "state": self.state(cluster),
@@ -649,9 +847,15 @@ class Engine:
                 "endpoint": cluster.endpoint,
                 "source": cluster.tags.get(lifecycle.TAG_SOURCE, ""),
                 "live": cluster is pointed,
+                "parity": likeness,
+                "like_source": None if likeness is None else likeness.startswith("configured like "),
             })
         return {"target": self.target.name, "record_name": self.target.record_name, "points_at": value,
                 "points_at_clone": pointed.id if pointed else None, "clones": clones}
+
+
+def _resetting(cluster):
+    return cluster.status == RESETTING or "MasterUserPassword" in cluster.pending
 
 
 def _in_zone(record_name, zone_name):

@@ -74,14 +74,15 @@ def note(cluster_id, at, message, error=None):
 
 
 def find(cluster_id):
-    return CloneRecord.objects.filter(cluster_id=cluster_id).first()
+    """The record of cluster_id, matched case-insensitively (RDS stores identifiers in lower case)."""
+    return CloneRecord.objects.filter(cluster_id__iexact=cluster_id).first()
 
 
 def never_ready(cluster_id):
     """Whether the records show cluster_id went created -> aborted (failed: never probed, masked or
     given its new password), so it must not be kept for rollback nor connected. Unknown: False."""
     return CloneEvent.objects.filter(
-        record__cluster_id=cluster_id, from_state=lifecycle.CREATED, to_state=lifecycle.ABORTED
+        record__cluster_id__iexact=cluster_id, from_state=lifecycle.CREATED, to_state=lifecycle.ABORTED
     ).exists()
 
 

@@ -69,7 +69,8 @@ def identifier_problem(value, max_length=IDENTIFIER_MAX):
 
 
 def clone_name(prefix, day):
-    return f"{prefix}-{day:%Y%m%d}"
+    """RDS stores identifiers in lower case: so are clone names."""
+    return f"{prefix}-{day:%Y%m%d}".lower()
 
 
 def instance_name(cluster_id):
@@ -79,7 +80,7 @@ def instance_name(cluster_id):
 def clone_day(cluster_id, prefix):
     """The UTC date in a clone's name, or None if the name is not <prefix>-YYYYMMDD."""
     match = _CLONE_NAME.match(cluster_id)
-    if not match or match["prefix"] != prefix:
+    if not match or match["prefix"].lower() != prefix.lower():
         return None
     try:
         return datetime.strptime(match["day"], "%Y%m%d").date()

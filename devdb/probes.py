@@ -7,7 +7,7 @@ runs SELECT 1. Failure reasons never include the password.
 
 from django.conf import settings
 
-from .aws import FAILED_STATUSES
+from .aws import has_failed
 
 AVAILABLE = "available"
 
@@ -16,23 +16,31 @@ class ProbeError(Exception):
     """str() is a one-line reason safe to show: no password."""
 
 
+class LoginRefused(ProbeError):
+    """The server refused the credentials: right after a password reset AWS may still hold the old one."""
+
+
+AUTH_FAILED = {1044, 1045}
+
+
 def status_ready(cluster, writer_id):
     """(ready, status text) of a described cluster; ProbeError if it has failed for good."""
     writer = next((i for i in cluster.instances if i.id == writer_id), None)
     writer_status = writer.status if writer else "missing"
     text = f"cluster {cluster.status}, writer {writer_status}"
-    if cluster.status in FAILED_STATUSES or writer_status in FAILED_STATUSES:
+    if has_failed(cluster.status) or has_failed(writer_status):
         raise ProbeError(f"AWS reports {text}")
     return cluster.status == AVAILABLE and writer_status == AVAILABLE, text
 
 
-def app_credentials(alias="default"):
+def app_credentials(alias="default", port=None):
+    """The app's login; `port` (the clone's real port) wins over DATABASES' PORT."""
     db = settings.DATABASES.get(alias, {})
     return {
         "user": db.get("USER") or "",
         "password": db.get("PASSWORD") or "",
         "database": db.get("NAME") or "",
-        "port": int(db.get("PORT") or 3306),
+        "port": int(port or db.get("PORT") or 3306),
     }
 
 
@@ -52,7 +60,8 @@ def connect(host, *, port, user, password, database, timeout, multi_statements=F
     try:
         return MySQLdb.connect(**kwargs)
     except MySQLdb.Error as exc:
-        raise ProbeError(describe_error(exc, password)) from None
+        code = exc.args[0] if exc.args else None
+        raise (LoginRefused if code in AUTH_FAILED else ProbeError)(describe_error(exc, password)) from None
 
 
 def describe_error(exc, password=""):
@@ -72,9 +81,9 @@ def describe_error(exc, password=""):
     return f"{kind} ({code}): {detail}" if code else f"{kind}: {detail}"
 
 
-def sql_ready(host, *, timeout, credentials=None):
+def sql_ready(host, *, timeout, credentials=None, port=None):
     """Log in to host with the app's credentials and run SELECT 1; ProbeError with the reason if not."""
-    creds = credentials or app_credentials()
+    creds = credentials or app_credentials(port=port)
     conn = connect(host, timeout=timeout, **creds)
     try:
         cursor = conn.cursor()
@@ -89,9 +98,12 @@ def sql_ready(host, *, timeout, credentials=None):
         conn.close()
 
 
-def run_script(host, path, *, timeout, credentials=None):
-    """Run one .sql file against host, statement by statement, committing at the end."""
-    creds = credentials or app_credentials()
+def run_script(host, path, *, timeout, credentials=None, port=None):
+    """Run one .sql file against host, statement by statement, committing at the end.
+
+    LoginRefused (nothing ran yet) may be retried; any other ProbeError may not.
+    """
+    creds = credentials or app_credentials(port=port)
     with open(path, encoding="utf-8") as handle:
         script = handle.read()
     conn = connect(host, timeout=timeout, multi_statements=True, **creds)

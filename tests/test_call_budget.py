@@ -1,7 +1,7 @@
 """How many AWS calls a refresh makes: counts, not timing (issue 4, item 1).
 
 A steady-state refresh (the morning after a successful one: clone, wait, connect, abort and delete
-yesterday's clone) must make at most 30 AWS calls against moto's instant clones, and 1,000 unrelated
+yesterday's clone) makes exactly 19 AWS calls against moto's instant clones (at most 30), and 1,000 unrelated
 clusters in the account may add at most 3. Lookups go through the Resource Groups Tagging API and
 filtered describes; never one ListTagsForResource per resource.
 
@@ -19,6 +19,21 @@ from devdb.models import CloneRecord
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 BUDGET = 30
+# Exactly what a steady-state morning costs on moto (instant clones; one poll each for the restored
+# cluster and for the writer). A state change tags cluster and instance in one TagResources call.
+STEADY_STATE = Counter({
+    "GetHostedZone": 1,
+    "GetResources": 1,
+    "DescribeDBClusters": 4,  # lookup (clones and source), restored cluster available, writer poll, before deleting
+    "DescribeDBInstances": 3,  # lookup, writer poll, before deleting
+    "RestoreDBClusterToPointInTime": 1,
+    "CreateDBInstance": 1,
+    "TagResources": 3,  # today ready, today connected, yesterday aborted
+    "ListResourceRecordSets": 2,  # before moving the name, before deleting
+    "ChangeResourceRecordSets": 1,
+    "DeleteDBInstance": 1,
+    "DeleteDBCluster": 1,  # as soon as the instance is deleting
+})
 UNRELATED = 1000
 UNRELATED_ALLOWANCE = 3
 DESCRIBES = {"DescribeDBClusters": ("DBClusterIdentifier",), "DescribeDBInstances": ("DBInstanceIdentifier",)}
@@ -109,6 +124,9 @@ def test_steady_state_refresh_is_within_the_call_budget(aws, make_engine, clock)
     recorder = steady_state(aws, make_engine, clock)
     counts = recorder.counts()
     assert len(recorder.operations) <= BUDGET, f"{len(recorder.operations)} calls: {dict(counts)}"
+    assert counts == STEADY_STATE, dict(counts)
+    assert len(recorder.operations) == 19
+    assert "AddTagsToResource" not in counts
     # What a steady-state morning must contain, once each: the work itself, not a lookup loop.
     assert counts["GetResources"] <= 1
     assert counts["RestoreDBClusterToPointInTime"] == 1

@@ -332,7 +332,8 @@ def test_status_table_and_json_show_each_clone_and_the_live_one(aws, devdb_setti
     assert lines[2].split() == [DAY1, "aborted", "2026-11-23T05:00:00Z", "available", f"{DAY1}-1", "available"]
     assert lines[3].split() == [DAY2, "connected", "2026-11-23T05:00:00Z", "available", f"{DAY2}-1", "available",
                                 "<-", "live"]
-    assert len(lines) == 4
+    # Issue 9: each clone's parity with its source.
+    assert lines[4:] == [f"  {DAY1}: configured like prod-aurora", f"  {DAY2}: configured like prod-aurora"]
     data = json.loads(run("status_devdb", "--json"))
     assert list(data) == ["targets"]
     (report,) = data["targets"]
@@ -351,6 +352,8 @@ def test_status_table_and_json_show_each_clone_and_the_live_one(aws, devdb_setti
         "endpoint": aws.cluster(DAY2)["Endpoint"],
         "source": "prod-aurora",
         "live": True,
+        "parity": "configured like prod-aurora",
+        "like_source": True,
     }
     assert clones[DAY1]["state"] == "aborted" and clones[DAY1]["live"] is False
 

@@ -70,7 +70,9 @@ def assert_status_json(project, now, live):
     endpoint = project.clusters()[live]["Endpoint"]
     assert report["points_at"].rstrip(".") == endpoint
     (clone,) = report["clones"]
-    assert set(clone) == {"cluster", "state", "state_since", "status", "instances", "endpoint", "source", "live"}
+    assert set(clone) == {"cluster", "state", "state_since", "status", "instances", "endpoint", "source", "live",
+                          "parity", "like_source"}
+    assert (clone["parity"], clone["like_source"]) == ("configured like prod-aurora", True)
     assert clone["cluster"] == live
     assert clone["state"] == "connected"
     assert ISO.match(clone["state_since"])

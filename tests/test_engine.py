@@ -384,18 +384,16 @@ def test_keep_aborted_keeps_the_newest_aborted_clone(aws, devdb_settings, make_e
 
 
 def keep_writers_creating(gateway, since):
-    """Make moto report today's writer as still 'creating' (it is 'available' at once otherwise)."""
+    """Make moto report today's writer as still 'creating' (it is 'available' at once otherwise).
+
+    The cluster itself becomes available (AWS creates the writer only then)."""
 
     def patch(parsed, **kwargs):
         for item in parsed.get("DBInstances", []):
             if item["DBInstanceIdentifier"].startswith(since):
                 item["DBInstanceStatus"] = "creating"
-        for item in parsed.get("DBClusters", []):
-            if item["DBClusterIdentifier"].startswith(since):
-                item["Status"] = "creating"
 
     gateway.rds.meta.events.register("after-call.rds.DescribeDBInstances", patch)
-    gateway.rds.meta.events.register("after-call.rds.DescribeDBClusters", patch)
     return gateway
 
 
@@ -416,10 +414,9 @@ def test_clone_stuck_creating_past_ready_timeout_is_aborted_and_the_name_stays(a
     assert aws.instance_tags("dev-20261122-1")["devdb:state"] == "connected"
     # Cluster and instance were tagged aborted when READY_TIMEOUT ran out ...
     aborted_at = start + timedelta(seconds=900)
-    tagged = [(p["ResourceName"].rsplit(":", 1)[-1], {t["Key"]: t["Value"] for t in p["Tags"]})
-              for p in requests.named("AddTagsToResource")]
-    assert tagged == [(name, {"devdb:state": "aborted", "devdb:state-since": iso(aborted_at)})
-                      for name in ("dev-20261123", "dev-20261123-1")]
+    # (in one TagResources call).
+    tagged = [([arn.rsplit(":", 1)[-1] for arn in p["ResourceARNList"]], p["Tags"]) for p in requests.named("TagResources")]
+    assert tagged == [(["dev-20261123", "dev-20261123-1"], {"devdb:state": "aborted", "devdb:state-since": iso(aborted_at)})]
     # ... and, never ready (so no rollback target even with KEEP_ABORTED=1), cleaned after the grace.
     assert requests.mutating()[-2:] == [
         ("DeleteDBInstance", {"DBInstanceIdentifier": "dev-20261123-1", "SkipFinalSnapshot": True}),
@@ -492,8 +489,10 @@ def test_source_and_unrelated_clusters_are_never_touched(aws, devdb_settings, ma
         for key in ("DBClusterIdentifier", "DBInstanceIdentifier", "ResourceName"):
             if key in params:
                 assert params[key].rsplit(":", 1)[-1] not in untouchable, (op, params)
+        for arn in params.get("ResourceARNList", ()):
+            assert arn.rsplit(":", 1)[-1] not in untouchable, (op, params)
     assert {op for op, _ in mutations if op not in (
-        "RestoreDBClusterToPointInTime", "CreateDBInstance", "AddTagsToResource", "ChangeResourceRecordSets",
+        "RestoreDBClusterToPointInTime", "CreateDBInstance", "TagResources", "ChangeResourceRecordSets",
         "DeleteDBInstance", "DeleteDBCluster")} == set()
     assert all(p["SourceDBClusterIdentifier"] == "prod-aurora" for op, p in mutations
                if op == "RestoreDBClusterToPointInTime")

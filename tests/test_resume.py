@@ -26,25 +26,19 @@ BOUNDARIES = [
     ("RestoreDBClusterToPointInTime", TODAY,
      "nothing changed yet", "cluster created but not recorded, no instance"),
     ("CreateDBInstance", TODAY + "-1",
-     "cluster created but no instance", "writer created, clone still tagged created"),
-    ("AddTagsToResource", TODAY + " ready",
-     "clone available but still tagged created", "cluster tagged ready but instance not"),
-    ("AddTagsToResource", TODAY + "-1 ready",
-     "instance not yet tagged ready", "clone tagged ready but record not updated"),
+     "cluster created (and available) but no instance", "writer created, clone still tagged created"),
+    ("TagResources", f"{TODAY},{TODAY}-1 ready",
+     "clone available but still tagged created", "clone tagged ready but record not updated"),
     ("ChangeResourceRecordSets", TODAY,
      "clone ready but DNS not moved", "DNS moved but tags not updated"),
-    ("AddTagsToResource", TODAY + " connected",
-     "DNS moved, new cluster not yet tagged connected", "new cluster tagged connected but instance not"),
-    ("AddTagsToResource", TODAY + "-1 connected",
-     "new instance not yet tagged connected", "new clone connected, previous still tagged connected"),
-    ("AddTagsToResource", YESTERDAY + " aborted",
-     "two clones tagged connected", "previous cluster tagged aborted but instance not"),
-    ("AddTagsToResource", YESTERDAY + "-1 aborted",
-     "previous instance not yet tagged aborted", "previous clone tagged aborted but not deleted"),
+    ("TagResources", f"{TODAY},{TODAY}-1 connected",
+     "DNS moved, new clone not yet tagged connected", "new clone connected, previous still tagged connected"),
+    ("TagResources", f"{YESTERDAY},{YESTERDAY}-1 aborted",
+     "two clones tagged connected", "previous clone tagged aborted but not deleted"),
     ("DeleteDBInstance", YESTERDAY + "-1",
-     "previous clone aborted, nothing deleted", "instance deleted but cluster not"),
+     "previous clone aborted, nothing deleted", "instance deleting but cluster not"),
     ("DeleteDBCluster", YESTERDAY,
-     "instance deleted, cluster delete not sent", "cluster deleted but record not updated"),
+     "instance deleting, cluster delete not sent", "cluster deleted but record not updated"),
 ]
 
 CASES = [
@@ -108,9 +102,9 @@ class Calls:
 
 
 def subject(operation, params):
-    if operation == "AddTagsToResource":
-        tags = {t["Key"]: t["Value"] for t in params["Tags"]}
-        return f"{params['ResourceName'].rsplit(':', 1)[-1]} {tags.get('devdb:state')}"
+    if operation == "TagResources":
+        names = ",".join(arn.rsplit(":", 1)[-1] for arn in params["ResourceARNList"])
+        return f"{names} {params['Tags'].get('devdb:state')}"
     if operation == "ChangeResourceRecordSets":
         value = params["ChangeBatch"]["Changes"][0]["ResourceRecordSet"]["ResourceRecords"][0]["Value"]
         return value.split(".", 1)[0]
@@ -224,10 +218,10 @@ def test_killed_after_connecting_with_an_older_ready_clone_keeps_the_name_on_the
 
     def die_after_connected_tags(**kwargs):
         tagged.append(1)
-        if len(tagged) == 4:  # dev-20261124 ready (cluster, instance), then connected (cluster, instance)
+        if len(tagged) == 2:  # dev-20261124 ready, then connected (cluster and instance in one call each)
             raise Killed("killed after tagging dev-20261124 connected")
 
-    killed.rds.meta.events.register("after-call.rds.AddTagsToResource", die_after_connected_tags)
+    killed.tagging.meta.events.register("after-call.resource-groups-tagging-api.TagResources", die_after_connected_tags)
     with pytest.raises(Killed):
         make_engine(gateway=killed).refresh()
     assert [aws.tags(c)["devdb:state"] for c in ("dev-20261122", "dev-20261123", "dev-20261124")] == [

@@ -184,7 +184,7 @@ def test_refresh_converges_with_a_fifth_of_the_calls_failing(aws, make_engine, c
     failed_ops = sum((f.failed_ops for f in faults), Counter())
     attempts = sum((f.attempts for f in faults), Counter())
     # Every kind of call failed at least once and was retried; about a fifth of the rest failed too.
-    for operation in ("RestoreDBClusterToPointInTime", "CreateDBInstance", "AddTagsToResource",
+    for operation in ("RestoreDBClusterToPointInTime", "CreateDBInstance", "TagResources",
                       "ChangeResourceRecordSets", "DeleteDBInstance", "DeleteDBCluster", "GetResources",
                       "DescribeDBClusters", "DescribeDBInstances", "ListResourceRecordSets"):
         assert failed_ops[operation] >= 1, operation

@@ -111,8 +111,8 @@ def test_rollback_after_two_days_then_the_next_refresh_moves_on(aws, devdb_setti
     assert change["ChangeBatch"]["Changes"][0]["ResourceRecordSet"]["ResourceRecords"] == [{"Value": day1}]
     # It waited for INSYNC (three GetChange polls) before calling day 1 connected.
     assert names.count("GetChange") == 3
-    tagged_connected = next(i for i, (name, p) in enumerate(calls) if name == "AddTagsToResource"
-                            and {"Key": "devdb:state", "Value": "connected"} in p["Tags"])
+    tagged_connected = next(i for i, (name, p) in enumerate(calls) if name == "TagResources"
+                            and p["Tags"].get("devdb:state") == "connected")
     assert max(i for i, name in enumerate(names) if name == "GetChange") < tagged_connected
     record = CloneRecord.objects.get(cluster_id=DAY1)
     assert record.state == "connected"

@@ -35,5 +35,7 @@ def render(reports):
             widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
             for row in rows:
                 lines.append("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+            # Whether each clone is configured like its source (security groups, parameter groups, port...).
+            lines.extend(f"  {clone['cluster']}: {clone['parity']}" for clone in report["clones"] if clone.get("parity"))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
