@@ -29,7 +29,9 @@ STEADY_STATE = Counter({
     "RestoreDBClusterToPointInTime": 1,
     "CreateDBInstance": 1,
     "TagResources": 3,  # today ready, today connected, yesterday aborted
-    "ListResourceRecordSets": 2,  # before moving the name, before deleting
+    "ListResourceRecordSets": 3,  # what holds the stable name (preflight), before moving it, before deleting
+    "DescribeOrderableDBInstanceOptions": 1,  # INSTANCE_CLASS exists for the source's version (before the restore)
+    "DescribeAccountAttributes": 1,  # the DB-cluster quota has room (before the restore)
     "ChangeResourceRecordSets": 1,
     "DeleteDBInstance": 1,
     "DeleteDBCluster": 1,  # as soon as the instance is deleting
