@@ -71,7 +71,8 @@ def test_a_message_during_a_wait_starts_on_its_own_line(wide, caplog):
     assert "[dev] tag dev-20261121 aborted" in caplog.messages
 
 
-def test_tty_progress_never_wraps(monkeypatch):
+def test_tty_progress_never_wraps(monkeypatch, caplog):
+    caplog.set_level(logging.INFO, logger="devdb")
     monkeypatch.setenv("COLUMNS", "40")
     stream = FakeTTY()
     Reporter("dev", stream=stream).progress("dev-20261122 to be available", "writer creating", 5)
