@@ -8,6 +8,7 @@ project's settings against moto's standalone server.
 import io
 import json
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -56,6 +57,16 @@ def snapshot(aws):
     return clusters, instances, records
 
 
+STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ", re.M)
+
+
+def unstamped(summary):
+    """The summary lines without their UTC timestamp (each must have one)."""
+    lines = summary.strip().splitlines()
+    assert all(STAMP.match(line) for line in lines), summary
+    return STAMP.sub("", summary.strip())
+
+
 def morning(clock, day):
     from tests.conftest import START
 
@@ -86,7 +97,7 @@ def test_refresh_with_nothing_to_do_succeeds(aws, devdb_settings, fake_time):
     run("refresh_devdb")
     before = snapshot(aws)
     out = run("refresh_devdb")
-    assert out.strip() == "dev: nothing to do; dev-20261122 is connected"
+    assert unstamped(out) == "dev: nothing to do; dev-20261122 is connected"
     assert snapshot(aws) == before
 
 
@@ -303,7 +314,7 @@ def test_connect_to_dry_run_lists_the_rollback_and_changes_nothing(aws, devdb_se
 
 def test_clean_dry_run_lists_each_deletion_changes_nothing_and_clean_then_deletes_it(aws, devdb_settings, fake_time):
     two_days(aws, fake_time)
-    assert run("clean_devdb", "--dry-run", "--grace", "7200").strip() == "dev: nothing to do"
+    assert unstamped(run("clean_devdb", "--dry-run", "--grace", "7200")) == "dev: nothing to do"
     before = snapshot(aws)
     out = run("clean_devdb", "--dry-run")
     assert out.splitlines() == [
@@ -494,7 +505,7 @@ def test_manage_py_exit_0_when_done_and_when_nothing_to_do(project):
     assert "is connected" in first.stdout
     again = project.manage("clean_devdb")
     assert again.returncode == 0, again.stderr
-    assert again.stdout.strip() == "dev: nothing to do"
+    assert unstamped(again.stdout) == "dev: nothing to do"
 
 
 def test_manage_py_exit_1_names_a_missing_hosted_zone_and_changes_nothing(project):
