@@ -1,6 +1,6 @@
 import argparse
 
-from ... import lifecycle, runner
+from ... import history, lifecycle, runner
 from ...errors import DevdbError
 from ...models import CloneRecord
 from ..base import EXIT_STATUSES, DevdbCommand
@@ -30,8 +30,8 @@ def check(engine, report, max_age):
     if live is None:
         found.append(f"{name}: {report['record_name']} points at no clone of this target "
                      f"({report['points_at'] or 'no record'})")
-    elif live.created is not None:
-        age = (engine.now() - live.created).total_seconds() / 3600
+    elif created := _created(live):
+        age = (engine.now() - created).total_seconds() / 3600
         if age > max_age:
             found.append(f"{name}: the live clone {live.id} is {age:.0f}h old (more than {max_age:g}h)")
     newest = CloneRecord.objects.filter(target=name).order_by("-created_at", "-id").first()
@@ -39,6 +39,12 @@ def check(engine, report, max_age):
         reason = (newest.last_error or "aborted before it was ready").splitlines()[0]
         found.append(f"{name}: the newest clone {newest.cluster_id} failed: {reason}")
     return found
+
+
+def _created(cluster):
+    """When the clone was made: as recorded by the run that made it, else as AWS reports it."""
+    record = history.find(cluster.id)
+    return record.created_at if record else cluster.created
 
 
 class Command(DevdbCommand):
