@@ -38,7 +38,7 @@ def main(argv=None):
     parser.add_argument("--dir", type=Path, help="keep the SQLite databases and env.sh here (default: a temporary folder)")
     args = parser.parse_args(argv)
     # SIGTERM (docker stop, kill) ends like Ctrl-C: the moto server is stopped and the temporary folder removed.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         if args.dir:
             args.dir.mkdir(parents=True, exist_ok=True)
@@ -49,6 +49,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         pass
     print("sandbox: stopped.", flush=True)
+
+
+def _interrupt(*_):
+    raise KeyboardInterrupt
 
 
 def serve(folder, port):
