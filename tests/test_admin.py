@@ -83,27 +83,27 @@ def test_changelist_shows_badges_times_live_for_and_endpoint(admin_client, week,
     response = admin_client.get(LIST)
     assert response.status_code == 200
     html = response.content.decode()
-    for state in ("connected", "aborted", "deleted"):
+    for state in ("connected", "failed", "deleted"):
         assert f'devdb-badge devdb-state-{state}' in html
     assert html.count('class="devdb-badge devdb-state-connected">\u25cf connected</span>') >= 2  # rows (+ banner)
     body = rows(html)
     assert len(body) == CloneRecord.objects.count() == 7
     newest = next(r for r in body if "dev-20261120" in r)
-    assert "devdb-state-connected" in newest and 'class="devdb-live"' in newest
+    assert "devdb-state-connected" in newest and 'class="devdb-live devdb-live-now"' in newest
     day1 = next(r for r in body if "dev-20261116" in r)
     assert "devdb-state-deleted" in day1
-    assert "1 day, 0:00" in day1  # connected 05:12 on the 16th until superseded 05:12 on the 17th
+    assert ">1d 0h<" in day1  # connected 05:12 on the 16th until superseded 05:12 on the 17th
     times = re.findall(r'<td class="field-(\w+)"><time datetime="([^"]+)"[^>]*>([^<]+)</time>', day1)
     assert [(field, at[:16]) for field, at, _ in times] == [
         ("created", "2026-11-16T05:00"), ("ready", "2026-11-16T05:11"), ("connected", "2026-11-16T05:12"),
         ("aborted", "2026-11-17T05:12"), ("deleted", "2026-11-17T05:15")]
-    # the date is shown once per day in a row: ready/connected on the day it was created, deleted on the day aborted
-    shown = [text for _, _, text in times]
-    assert re.fullmatch(r"(2026 )?Nov 16 05:00", shown[0]) and shown[1:3] == ["05:11", "05:12"]
-    assert re.fullmatch(r"(2026 )?Nov 17 05:12", shown[3]) and shown[4] == "05:15"
+    # one format for every time: date, time with seconds, UTC (it may wrap after the date, not inside the time)
+    assert [text for _, _, text in times] == [
+        "2026-11-16 05:00:03\xa0UTC", "2026-11-16 05:11:03\xa0UTC", "2026-11-16 05:12:03\xa0UTC",
+        "2026-11-17 05:12:03\xa0UTC", "2026-11-17 05:15:03\xa0UTC"]
     assert endpoint("dev-20261116") in day1
     failed = next(r for r in body if "dev-20261119" in r)
-    assert "devdb-state-aborted" in failed and 'datetime="2026-11-19T06:00:03+00:00"' in failed
+    assert "devdb-state-failed" in failed and 'datetime="2026-11-19T06:00:03+00:00"' in failed
     thead = html.split('id="result_list"', 1)[1].split("</thead>", 1)[0]
     headers = [re.sub(r"<[^>]+>", "", h).strip() for h in re.findall(r'<div class="text">(.*?)</div>', thead)]
     assert headers == ["Clone", "Target", "State", "Created", "Ready", "Connected", "Aborted", "Deleted", "Live for",
@@ -123,12 +123,12 @@ def test_banner_shows_where_each_stable_name_points_from_the_records(admin_clien
     assert "no connected clone" in staging
 
 
-def test_banner_picks_the_newest_connected_record_per_target_in_one_query(week):
+def test_banner_picks_the_newest_connected_record_per_target_in_three_queries(week):
     # Records can disagree for a moment (a killed run): the newest connection wins.
     mirror("dev", "dev-20261110", "connected", T0 - timedelta(days=6))
     with CaptureQueriesContext(connections["devdb"]) as queries:
         points = {row["target"]: row for row in where_names_point()}
-    assert len(queries) == 1
+    assert len(queries) == 3  # the live records, their timelines, the leases
     assert points["dev"]["record"].cluster_id == "dev-20261120"
     assert points["qa"]["record"].cluster_id == "qa-20261120"
 
@@ -173,7 +173,7 @@ def test_detail_shows_the_timeline(admin_client, week, no_aws):
     # the 19th failed, so the 18th's clone stayed live until the 20th
     assert steps[3].startswith("2026-11-20 05:12:03 UTC connected \u2192 aborted superseded by dev-20261120")
     assert "aborted \u2192 deleted deleted (SkipFinalSnapshot)" in steps[4]
-    assert "2 days, 0:00" in html  # live for
+    assert ">2d 0h<" in html  # live for
     assert endpoint("dev-20261118") in html
 
 
@@ -224,7 +224,7 @@ def test_history_after_a_three_day_engine_run(admin_client, aws, make_engine, cl
     assert set(by_id) == {"dev-20261122", "dev-20261123", "dev-20261124"}
     assert "devdb-state-connected" in by_id["dev-20261124"]
     assert "devdb-state-deleted" in by_id["dev-20261122"] and "devdb-state-deleted" in by_id["dev-20261123"]
-    assert "1 day, 0:00" in by_id["dev-20261123"]
+    assert ">1d 0h<" in by_id["dev-20261123"]
     banner = html.split('id="devdb-points-now"', 1)[1].split("</section>", 1)[0]
     live = aws.cluster("dev-20261124")["Endpoint"]
     assert "dev-20261124" in banner and live in banner and aws.record() == live
@@ -282,13 +282,13 @@ def test_changelist_queries_do_not_grow_with_the_history(admin_client):
     assert CloneRecord.objects.count() == 10_003
     large = [count_queries(admin_client, LIST, params)[:2] for params in VIEWS]
     assert large == small
-    # Pinned: count of the page, the page, the target filter's values, the banner (control DB);
-    # session and user (default DB).
+    # Pinned: count of the page, the page, the page's timelines, the target filter's values, the banner
+    # (live records, their timelines, the leases) (control DB); session and user (default DB).
     devdb_queries, default_queries, response = count_queries(admin_client, LIST)
-    assert (devdb_queries, default_queries) == (4, 2)
+    assert (devdb_queries, default_queries) == (7, 2)
     assert len(rows(response.content.decode())) == 50
     devdb_queries, _, response = count_queries(admin_client, LIST, {"p": "2"})
-    assert devdb_queries == 4 and len(rows(response.content.decode())) == 50
+    assert devdb_queries == 7 and len(rows(response.content.decode())) == 50
 
 
 def test_changelist_counts_the_table_at_most_once(admin_client):
@@ -305,15 +305,16 @@ def test_detail_queries_do_not_grow_with_the_history(admin_client):
     small = count_queries(admin_client, change_url(record))[0]
     seed(2_000, start_id=10)
     large, _, response = count_queries(admin_client, change_url(record))
-    assert large == small == 2  # the record, its events
+    assert large == small == 3  # the record, its timeline's moves, its events
     assert response.content.decode().count('<tr class="devdb-event">') == 1
 
 
-def test_format_duration():
+def test_format_duration_has_one_style_the_two_largest_units():
     assert format_duration(None) is None
-    assert format_duration(timedelta(seconds=20)) == "<1m"
-    assert format_duration(timedelta(minutes=5, seconds=59)) == "5m"
-    assert format_duration(timedelta(hours=23, minutes=59)) == "23h 59m"
-    assert format_duration(timedelta(days=1)) == "1 day, 0:00"
-    assert format_duration(timedelta(days=3, hours=2, minutes=7)) == "3 days, 2:07"
-    assert format_duration(timedelta(minutes=-3)) == "<1m"
+    assert format_duration(timedelta(seconds=20)) == "20s"
+    assert format_duration(timedelta(minutes=5, seconds=59)) == "5m 59s"
+    assert format_duration(timedelta(hours=23, minutes=59, seconds=59)) == "23h 59m"
+    assert format_duration(timedelta(days=1)) == "1d 0h"
+    assert format_duration(timedelta(days=2, minutes=7)) == "2d 0h"
+    assert format_duration(timedelta(days=3, hours=2, minutes=7)) == "3d 2h"
+    assert format_duration(timedelta(minutes=-3)) == "0s"

@@ -1,4 +1,7 @@
-from ... import runner
+from django.db import DatabaseError
+
+from ... import lifecycle, runner
+from ...models import recent_failures
 from ..base import DevdbCommand
 
 
@@ -11,12 +14,26 @@ class Command(DevdbCommand):
         outcomes = runner.run(options["targets"], lambda engine: reports.update({engine.target.name: engine.status()}),
                               lock=False)
         # Targets run in threads: report them in the order they were named (or configured).
-        return {"targets": [reports[o.target] for o in outcomes if o.target in reports]}
+        ordered = [reports[o.target] for o in outcomes if o.target in reports]
+        for report in ordered:
+            report["failures"] = failures(report["target"])
+        return {"targets": ordered}
 
     def show(self, result, options):
         if options["json"] or not isinstance(result, dict):
             return super().show(result, options)
         self.stdout.write(render(result["targets"]))
+
+
+def failures(target):
+    """The target's failed clones not yet made good, from the clone records (AWS forgets them once deleted);
+    None when the control database cannot be read (status itself needs only AWS)."""
+    try:
+        return [{"cluster": r.cluster_id, "aborted": lifecycle.format_time(r.aborted_at or r.state_since),
+                 "state": r.state, "error": (r.last_error.strip().splitlines() or [""])[0]}
+                for r in recent_failures(target)]
+    except DatabaseError:
+        return None
 
 
 def render(reports):
@@ -35,5 +52,8 @@ def render(reports):
             widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
             for row in rows:
                 lines.append("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        for failure in report.get("failures") or ():
+            lines.append(f"  failed: {failure['cluster']} aborted {failure['aborted']} before it was ready"
+                         f"{' (deleted since)' if failure['state'] == lifecycle.DELETED else ''}: {failure['error']}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
