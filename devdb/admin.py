@@ -11,7 +11,7 @@ Every time is shown one way, `2026-11-16 05:00:03 UTC`, and every duration one w
 `23h 59m`, `12m 40s`.
 
 The changelist costs the same number of queries with 10 records or 10,000: the rows' timelines
-are prefetched in one query, the banner costs three, there is no full-table count.
+are prefetched in one query, the banner costs four, there is no full-table count.
 
 Run leases are listed read-only too; the one change an operator may make is releasing the lease of
 a run that is gone (permission `devdb.delete_targetlease`), logged in the admin's LogEntry, on the
@@ -104,24 +104,30 @@ def _configured_targets():
 
 
 def where_names_point():
-    """Per target, the clone its stable name points at according to the records, and its run lease: three queries.
+    """Per target, from the records: the clone its stable name points at, the newest clone if it failed (the
+    last run failed), the run lease. Four queries whatever the number of targets.
 
-    That is the newest (by connected time) record in state `connected` of each target. Configured
-    targets without one are listed with record None; targets without a lease with lease None.
+    The clone pointed at is the newest (by connected time) record in state `connected` of each target.
+    Configured targets without one are listed with record None.
     """
     newest = (CloneRecord.objects.filter(state=lifecycle.CONNECTED, target=OuterRef("target"))
               .order_by("-connected_at", "-id").values("id")[:1])
     live = {r.target: r for r in with_moves(CloneRecord.objects.filter(state=lifecycle.CONNECTED, id=Subquery(newest)))}
+    latest = CloneRecord.objects.filter(target=OuterRef("target")).order_by("-created_at", "-id").values("id")[:1]
+    failed = {r.target: r for r in CloneRecord.objects.filter(failed_filter(), id=Subquery(latest))}
     leases = {lease.target: lease for lease in TargetLease.objects.all()}
     configured = _configured_targets()
     now = timezone.now()
     rows = []
-    for name in sorted(set(configured) | set(live) | set(leases)):
-        record, lease = live.get(name), leases.get(name)
+    for name in sorted(set(configured) | set(live) | set(leases) | set(failed)):
+        record, lease, failure = live.get(name), leases.get(name), failed.get(name)
         rows.append({
             "target": name, "record_name": configured.get(name, ""), "record": record,
             "since": format_time(record.connected_at) if record else None,
             "live_for": format_duration(record.live_for) if record else None,
+            "failed": failure,
+            "failed_at": format_time(failure.aborted_at or failure.state_since) if failure else None,
+            "failed_error": first_line(failure.last_error) if failure else None,
             "lease": lease,
             "lease_since": format_time(lease.acquired_at) if lease else None,
             "lease_expires": format_time(lease.expires_at) if lease else None,

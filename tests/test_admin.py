@@ -127,12 +127,12 @@ def test_banner_shows_where_each_stable_name_points_from_the_records(admin_clien
     assert "no connected clone" in staging
 
 
-def test_banner_picks_the_newest_connected_record_per_target_in_three_queries(week):
+def test_banner_picks_the_newest_connected_record_per_target_in_four_queries(week):
     # Records can disagree for a moment (a killed run): the newest connection wins.
     mirror("dev", "dev-20261110", "connected", T0 - timedelta(days=6))
     with CaptureQueriesContext(connections["devdb"]) as queries:
         points = {row["target"]: row for row in where_names_point()}
-    assert len(queries) == 3  # the live records, their timelines, the leases
+    assert len(queries) == 4  # the live records, their timelines, the newest if it failed, the leases
     assert points["dev"]["record"].cluster_id == "dev-20261120"
     assert points["qa"]["record"].cluster_id == "qa-20261120"
 
@@ -287,12 +287,12 @@ def test_changelist_queries_do_not_grow_with_the_history(admin_client):
     large = [count_queries(admin_client, LIST, params)[:2] for params in VIEWS]
     assert large == small
     # Pinned: count of the page, the page, the page's timelines, the target filter's values, the banner
-    # (live records, their timelines, the leases) (control DB); session and user (default DB).
+    # (live records, their timelines, the newest if it failed, the leases) (control DB); session and user (default DB).
     devdb_queries, default_queries, response = count_queries(admin_client, LIST)
-    assert (devdb_queries, default_queries) == (7, 2)
+    assert (devdb_queries, default_queries) == (8, 2)
     assert len(rows(response.content.decode())) == 50
     devdb_queries, _, response = count_queries(admin_client, LIST, {"p": "2"})
-    assert devdb_queries == 7 and len(rows(response.content.decode())) == 50
+    assert devdb_queries == 8 and len(rows(response.content.decode())) == 50
 
 
 def test_changelist_counts_the_table_at_most_once(admin_client):
@@ -348,6 +348,10 @@ def test_a_failed_clone_has_its_own_badge_its_errors_first_line_and_a_filter(adm
         badge = re.search(r'<td class="field-state_badge">(.*?)</td>', by_id[cid], flags=re.S).group(1)
         assert "devdb-state-failed" in badge and "devdb-state-deleted" not in badge and "devdb-state-aborted" not in badge
     assert "did not become available within READY_TIMEOUT (3600s)</div>" in by_id[gone]
+    banner = admin_client.get(LIST).content.decode().split('id="devdb-points-now"', 1)[1].split("</section>", 1)[0]
+    dev = re.search(r'data-target="dev">(.*?)</li>', banner, flags=re.S).group(1)
+    assert "the last run's clone" in dev and gone in dev and "did not become available within READY_TIMEOUT (3600s)" in dev
+    assert "the last run" not in re.search(r'data-target="qa">(.*?)</li>', banner, flags=re.S).group(1)
     assert "writer dev-20261121-1" not in by_id[gone]  # the first line only
     assert 'title="never ready: aborted, then deleted"' in by_id[gone]
     # a clone replaced by a newer one keeps the grey badge
