@@ -6,9 +6,13 @@ Never run `playwright install`: this uses the system Chromium.
 """
 
 import os
-import tempfile
 import re
 import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,7 +31,8 @@ CHROMIUM = os.environ.get("DEVDB_TEST_CHROMIUM", "/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # The README's picture is refreshed only on request (DEVDB_UPDATE_SCREENSHOT=1); otherwise the
 # screenshot goes to a temporary file, so test runs leave the tree clean.
-DOCS_SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "admin-history.png"
+ROOT = Path(__file__).resolve().parent.parent
+DOCS_SCREENSHOT = ROOT / "docs" / "admin-history.png"
 SCREENSHOT = (DOCS_SCREENSHOT if os.environ.get("DEVDB_UPDATE_SCREENSHOT") == "1"
               else Path(tempfile.gettempdir()) / f"devdb-admin-history-{os.getpid()}.png")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -235,3 +240,58 @@ def test_history_in_a_real_browser(page, live_server, django_user_model, setting
     # Read-only: nothing to save or delete.
     assert page.locator("input[name=_save]").count() == 0
     assert page.locator("a.deletelink").count() == 0
+
+
+@pytest.fixture
+def example_project(tmp_path):
+    """The example project as a user starts it: `manage.py runserver` with its defaults (DJANGO_DEBUG unset,
+    so DEBUG is off), SQLite databases in tmp_path, a superuser; yields its URL."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "DEVDB_"))}
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "project.settings", "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/app.sqlite3", "DEVDB_DATABASE_URL": f"sqlite:///{tmp_path}/devdb.sqlite3",
+        "DEVDB_SOURCE_CLUSTER": "prod-aurora", "DEVDB_HOSTED_ZONE_ID": "Z0123456789ABC",
+        "DEVDB_RECORD_NAME": "db.dev.example.com", "DEVDB_INSTANCE_CLASS": "db.t4g.medium",
+    })
+    manage = [sys.executable, "manage.py"]
+    for args in (["migrate"], ["migrate", "--database", "devdb"],
+                 ["createsuperuser", "--noinput", "--username", "operator", "--email", "ops@example.com"]):
+        subprocess.run([*manage, *args, "-v", "0"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([*manage, "runserver", "--noreload", f"127.0.0.1:{port}"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"runserver did not start: {server.stderr.read() if server.poll() is not None else 'timeout'}")
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_the_example_project_serves_a_styled_admin_with_debug_off(page, example_project):
+    stylesheets = []
+    page.on("response", lambda r: stylesheets.append((r.url, r.status)) if r.request.resource_type == "stylesheet" else None)
+    page.goto(f"{example_project}/")  # the history, behind the login
+    page.wait_for_selector("#id_username")
+    assert any(url.endswith("/static/admin/css/base.css") for url, _ in stylesheets), stylesheets
+    assert all(status == 200 for _, status in stylesheets), stylesheets
+    # base.css applied: the header has the admin's colour, the login box its width.
+    assert page.locator("#header").evaluate("e => getComputedStyle(e).backgroundColor") not in ("rgba(0, 0, 0, 0)", "transparent")
+    assert page.locator("#container").evaluate("e => getComputedStyle(e).display") == "flex"
+    page.fill("#id_username", "operator")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#devdb-points-now")
+    assert page.locator("#changelist").evaluate("e => getComputedStyle(e).display") == "flex"  # changelist.css
+    assert page.locator("text=View site").count() == 0
+    assert all(status == 200 for _, status in stylesheets), stylesheets
