@@ -181,11 +181,12 @@ class CloneRecordAdmin(ReadOnlyAdmin):
     fieldsets = (
         (None, {"fields": ("cluster_id", "target", "state_badge", "since", "source", "instance_id", "endpoint",
                            "aws_console")}),
-        ("Times", {"fields": ("created", "ready", "connected", "aborted", "deleted", "live")}),
+        ("Times", {"fields": ("created", "ready", "connected", "aborted", "deleted", "live_history")}),
         ("Last error", {"fields": ("error", "updated")}),
     )
     readonly_fields = ("cluster_id", "target", "state_badge", "since", "source", "instance_id", "endpoint",
-                       "aws_console", "created", "ready", "connected", "aborted", "deleted", "live", "error", "updated")
+                       "aws_console", "created", "ready", "connected", "aborted", "deleted", "live_history", "error",
+                       "updated")
 
     def get_queryset(self, request):
         return with_moves(super().get_queryset(request))
@@ -239,6 +240,17 @@ class CloneRecordAdmin(ReadOnlyAdmin):
                            " devdb-live-now" if periods[-1][1] is None else "", spans, text,
                            format_html(' <span class="devdb-periods">in {} periods</span>', len(periods))
                            if len(periods) > 1 else "")
+
+    @admin.display(description="live for")
+    def live_history(self, obj):
+        """The detail page's "live for": the total, then each period."""
+        periods = obj.live_periods
+        if not periods:
+            return EMPTY
+        return format_html('<span class="devdb-live">{}</span><ul class="devdb-periods-list">{}</ul>',
+                           format_duration(obj.live_for),
+                           format_html_join("", "<li>{} \u2192 {}</li>", ((format_time(start), format_time(end) if end else "now")
+                                                                   for start, end in periods)))
 
     @admin.display(description="endpoint", ordering="endpoint")
     def endpoint_display(self, obj):

@@ -401,8 +401,10 @@ def test_live_for_counts_every_period_the_name_pointed_at_the_clone(admin_client
     assert ">1d 21h</span>" in row_a and "in 2 periods" in row_a
     assert ">3h 0m</span>" in next(r for r in body if b.cluster_id in r)
     detail = admin_client.get(change_url(a)).content.decode()
-    live = detail.split('class="form-row field-live"', 1)[1].split("</div>\n", 3)
-    assert ">1d 21h<" in "".join(live) and "in 2 periods" in "".join(live)
+    live = detail.split('class="form-row field-live_history"', 1)[1].split("</ul>", 1)[0]
+    assert ">1d 21h<" in live
+    assert re.findall(r'<li><time datetime="([^"]+)"[^>]*>.*?</time> \u2192 <time datetime="([^"]+)"', live) == [
+        (p[0].isoformat(), p[1].isoformat()) for p in a.live_periods]
 
 
 def test_every_time_has_one_format_and_no_page_shows_none(admin_client, week):

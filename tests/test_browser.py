@@ -233,7 +233,8 @@ def test_history_in_a_real_browser(page, live_server, django_user_model, setting
     page.wait_for_selector("#devdb-timeline")
     timeline = re.sub(r"\s*\u2192\s*", " \u2192 ", page.locator("#devdb-timeline").inner_text())
     assert timeline.count("ready \u2192 connected") == 1 and timeline.count("aborted \u2192 connected") == 1
-    assert "1d 0h" in page.locator(".field-live").inner_text()
+    live = page.locator(".field-live_history").inner_text()
+    assert "1d 0h" in live and len(re.findall(r"\u2192", live)) == 2 and live.rstrip().endswith("now")
     assert page.locator(".object-tools a", has_text="History").count() == 0
     page.locator(".object-tools a", has_text="Timeline").click()
     page.wait_for_url(re.compile(r"#devdb-timeline$"))
