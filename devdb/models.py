@@ -51,10 +51,10 @@ class CloneRecord(models.Model):
         rolled back to was live twice); end is None while it still is."""
         periods = []
         for event in self._moves():
+            if periods and periods[-1][1] is None and lifecycle.CONNECTED in (event.from_state, event.to_state):
+                periods[-1][1] = event.at  # out of connected (or, in a garbled history, into it again)
             if event.to_state == lifecycle.CONNECTED:
                 periods.append([event.at, None])
-            elif event.from_state == lifecycle.CONNECTED and periods and periods[-1][1] is None:
-                periods[-1][1] = event.at
         return [tuple(period) for period in periods]
 
     @property

@@ -396,6 +396,13 @@ def test_live_for_counts_every_period_the_name_pointed_at_the_clone(admin_client
     assert a.live_periods == [(T0 + timedelta(minutes=12), T0 + timedelta(days=1, minutes=12)),
                               (T0 + timedelta(days=1, hours=3, minutes=12), T0 + timedelta(days=2, minutes=12))]
     assert a.live_for == timedelta(hours=45) and b.live_for == timedelta(hours=3)
+    # a history that says "connected" twice in a row (a killed run) counts the time once
+    garbled = CloneRecord.objects.get(cluster_id=c)
+    garbled.moves = [CloneEvent(at=T0, from_state="ready", to_state="connected"),
+                     CloneEvent(at=T0 + timedelta(hours=1), from_state="aborted", to_state="connected"),
+                     CloneEvent(at=T0 + timedelta(hours=3), from_state="connected", to_state="aborted")]
+    assert garbled.live_periods == [(T0, T0 + timedelta(hours=1)), (T0 + timedelta(hours=1), T0 + timedelta(hours=3))]
+    assert garbled.live_for == timedelta(hours=3)
     body = rows(admin_client.get(LIST).content.decode())
     row_a = next(r for r in body if a.cluster_id in r)
     assert ">1d 21h</span>" in row_a and "in 2 periods" in row_a
