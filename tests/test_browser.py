@@ -105,7 +105,7 @@ def seed_week():
     """dev: seven mornings, this morning's failed (the clone was deleted at once); qa kept yesterday's clone and
     was rolled back to it this morning; ci is cloning now."""
     now = timezone.now().replace(microsecond=0)
-    today = now.replace(second=3) - timedelta(minutes=40)
+    today = now.replace(second=3) - timedelta(minutes=90)  # every event of this morning is in the past
     days = [today - timedelta(days=n) for n in range(6, -1, -1)]
     live = None
     for n, when in enumerate(days):
