@@ -365,7 +365,7 @@ def test_a_failed_clone_has_its_own_badge_its_errors_first_line_and_a_filter(adm
 
 
 def test_status_devdb_lists_failures_not_yet_made_good(week):
-    from devdb.management.commands.status_devdb import failures, render
+    from devdb.management.commands.status_devdb import failure_lines, failures
 
     assert failures("dev") == []  # the 19th failed, but the 20th's clone went live after it
     gone = fail_and_delete(5)
@@ -374,9 +374,9 @@ def test_status_devdb_lists_failures_not_yet_made_good(week):
     assert failures("qa") == []
     report = {"target": "dev", "record_name": "db.dev.example.com", "points_at": "x", "points_at_clone": "dev-20261120",
               "clones": [], "failures": failures("dev")}
-    assert render([report]).splitlines()[-1] == (
+    assert failure_lines(report) == [(
         f"  failed: {gone} aborted 2026-11-21T06:00:03Z before it was ready (deleted since): "
-        "did not become available within READY_TIMEOUT (3600s)")
+        "did not become available within READY_TIMEOUT (3600s)")]
 
 
 def rollback():

@@ -22,7 +22,8 @@ class Command(DevdbCommand):
     def show(self, result, options):
         if options["json"] or not isinstance(result, dict):
             return super().show(result, options)
-        self.stdout.write(render(result["targets"]))
+        # Each target's block, then its failed clones from the records (AWS forgets them once deleted).
+        self.stdout.write("\n\n".join("\n".join([render([report]), *failure_lines(report)]) for report in result["targets"]))
 
 
 def failures(target):
@@ -34,6 +35,12 @@ def failures(target):
                 for r in recent_failures(target)]
     except DatabaseError:
         return None
+
+
+def failure_lines(report):
+    return [f"  failed: {failure['cluster']} aborted {failure['aborted']} before it was ready"
+            f"{' (deleted since)' if failure['state'] == lifecycle.DELETED else ''}: {failure['error']}"
+            for failure in report.get("failures") or ()]
 
 
 def render(reports):
@@ -52,8 +59,5 @@ def render(reports):
             widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
             for row in rows:
                 lines.append("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-        for failure in report.get("failures") or ():
-            lines.append(f"  failed: {failure['cluster']} aborted {failure['aborted']} before it was ready"
-                         f"{' (deleted since)' if failure['state'] == lifecycle.DELETED else ''}: {failure['error']}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
