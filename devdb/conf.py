@@ -53,6 +53,7 @@ GLOBAL_DEFAULTS = {
     "AWS_MAX_ATTEMPTS": 8,  # botocore standard retry mode, attempts per call
     "LOCK_EXPIRY": 7200,  # seconds a lease lives without renewal
     "SQL_CONNECT_TIMEOUT": 10,
+    "MASKING": {},  # "app_label.ModelName" -> rules, see devdb.masking.rules
 }
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}\.?$)([A-Za-z0-9_](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9_](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+\.?$")
@@ -117,6 +118,7 @@ class DevdbSettings:
     aws_max_attempts: int = 8
     lock_expiry: int = 7200
     sql_connect_timeout: int = 10
+    masking: dict = field(default_factory=dict)
 
     def select(self, names):
         """The targets named on a command line (all of them if none), or a ConfigError."""
@@ -386,6 +388,7 @@ def _parse(raw):
         aws_max_attempts=numbers["AWS_MAX_ATTEMPTS"],
         lock_expiry=numbers["LOCK_EXPIRY"],
         sql_connect_timeout=numbers["SQL_CONNECT_TIMEOUT"],
+        masking=values["MASKING"] or {},
     ), []
 
 

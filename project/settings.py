@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "devdb",
+    "project.shop",
 ]
 
 MIDDLEWARE = [
@@ -90,6 +91,16 @@ if env.str("DEVDB_PUBLICLY_ACCESSIBLE", default=""):
 DEVDB = {
     "DATABASE": "devdb",
     "TARGETS": {env.str("DEVDB_TARGET", default="dev"): _target},
+}
+# Masking: a decision for every field of the project's own models (mask_devdb --check enforces it).
+DEVDB["MASKING"] = {
+    "shop.Customer": {
+        "email": "email", "first_name": "first_name", "last_name": "last_name", "phone": "phone",
+        "birth_date": "shift_date", "notes": "text", "last_login_ip": "ip",
+    },
+    "shop.Address": {"customer": "keep", "street": "text", "city": "text", "postcode": "hash"},
+    "shop.Order": {"customer": "keep", "total": "keep", "placed_at": "keep"},
+    "sessions.Session": "truncate",
 }
 
 LOGGING = {
