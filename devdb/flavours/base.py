@@ -53,7 +53,7 @@ class Flavour:
         return f"LEFT({expr}, {int(length)})"
 
     def lpad(self, expr, length, fill="0"):
-        return f"LPAD({expr}, {int(length)}, '{fill}')"
+        return f"LPAD({self.text(expr)}, {int(length)}, '{fill}')"
 
     def text(self, expr):
         """SQL: expr as a character string."""

@@ -262,12 +262,18 @@ class ShiftDate(Rule):
 
 
 class Hash(Rule):
-    """HMAC-SHA256 (hex) of the value: consistent across tables and days, irreversible without the key."""
+    """HMAC-SHA256 (hex) of the value: consistent across tables and days, irreversible without the key.
+
+    The first `length` hex digits (default: 64, cut to the column's max_length): give joined columns
+    of different lengths the same `length` so that their values still match."""
 
     name = "hash"
 
+    def __init__(self, length=None):
+        self.length = length
+
     def sql(self, column):
-        return column.hmac()
+        return column.flavour.left(column.hmac(), self.length) if self.length else column.hmac()
 
 
 class UnusablePassword(Rule):
