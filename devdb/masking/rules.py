@@ -178,15 +178,15 @@ class Email(Rule):
 
 
 class _Pick(Rule):
-    """One of a list of fake values, chosen by the keyed hash of the value, never the value itself."""
+    """A fake name with a keyed tag, e.g. 'Casey-3f2': readable, chosen by the keyed hash of the value,
+    and never a real person's name (so never the source value nor another row's)."""
 
     choices = ()
 
     def sql(self, column):
         f = column.flavour
-        index = column.number()
-        first = f.pick(index, self.choices)
-        return f"CASE WHEN {first} = {column.sql} THEN {f.pick(f'{index} + 1', self.choices)} ELSE {first} END"
+        h = column.hmac()
+        return f.concat(f.pick(f.hex_to_int(h, 8), self.choices), "'-'", f"SUBSTR({h}, 9, 3)")
 
 
 class FirstName(_Pick):
