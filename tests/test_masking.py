@@ -206,3 +206,28 @@ def test_suggest_prints_starter_rules_for_personal_looking_fields(capsys):
     for line in ("'email': 'email'", "'first_name': 'first_name'", "'phone': 'phone'", "'birth_date': 'shift_date'",
                  "'last_login_ip': 'ip'", "'street': 'text'", "'total': 'keep'"):
         assert line in out
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_admin_shows_masked_and_an_unmasked_clone_of_a_masking_target_stands_out(settings, admin_client):
+    from datetime import datetime, timezone
+
+    from devdb import history
+
+    at = datetime(2026, 11, 22, 5, tzinfo=timezone.utc)
+    settings.DEVDB = {**settings.DEVDB, "MASKING": RULES}
+    settings.DEVDB["TARGETS"]["dev"]["MASK"] = True
+    for cluster in ("dev-20261121", "dev-20261122"):
+        history.mirror(target="dev", cluster_id=cluster, state="created", at=at, source="prod-aurora")
+    report = {"fingerprint": "3c6f83fac380811f", "rows": 6000, "seconds": 0.3, "tables": [],
+              "verification": {"ok": True, "checks": 8, "failures": []}}
+    history.record_masking("dev-20261122", at, report)
+    html = admin_client.get("/admin/devdb/clonerecord/").content.decode()
+    masked_row = next(r for r in html.split("<tr") if "dev-20261122" in r)
+    unmasked_row = next(r for r in html.split("<tr") if "dev-20261121" in r)
+    assert "devdb-masked" in masked_row and "rules 3c6f83fac380811f: 6000 rows" in masked_row
+    assert ">UNMASKED</span>" in unmasked_row
+    record = history.find("dev-20261122")
+    assert record.masking == report and "masked and verified" in record.events.last().message
+    page = admin_client.get(f"/admin/devdb/clonerecord/{record.pk}/change/").content.decode()
+    assert "3c6f83fac380811f" in page and "masking report" in page.lower()
