@@ -18,6 +18,7 @@ a run that is gone (permission `devdb.delete_targetlease`), logged in the admin'
 `devdb` logger and as a note in the target's newest clone's timeline.
 """
 
+import json
 import logging
 import re
 import socket
@@ -31,6 +32,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from . import history, lifecycle
 from .locks import pid_alive
@@ -136,6 +138,32 @@ def where_names_point():
     return rows
 
 
+def _masking_targets():
+    """Names of targets configured with MASK (as written; no validation)."""
+    raw = getattr(settings, "DEVDB", None)
+    targets = raw.get("TARGETS") if isinstance(raw, dict) else None
+    if not isinstance(targets, dict):
+        return set()
+    return {str(n) for n, spec in targets.items() if isinstance(spec, dict) and spec.get("MASK") in (True, "true", "1")}
+
+
+def masked_badge(obj, masking_targets):
+    """'masked' (report in the title), 'masking failed', or for a masking target 'UNMASKED' in red."""
+    report = obj.masking
+    if report:
+        verification = report.get("verification") or {}
+        title = (f"rules {report.get('fingerprint')}: {report.get('rows')} rows in {report.get('seconds')}s, "
+                 f"{verification.get('checks', 0)} checks")
+        if verification.get("ok"):
+            return format_html('<span class="devdb-badge devdb-masked" title="{}">masked</span>', title)
+        return format_html('<span class="devdb-badge devdb-unmasked" style="background:#ba2121;color:#fff" '
+                           'title="{}">masking failed</span>', "; ".join(verification.get("failures", [])) or title)
+    if obj.target in masking_targets:
+        return mark_safe('<span class="devdb-badge devdb-unmasked" style="background:#ba2121;color:#fff" '
+                         'title="this target masks its clones, and this clone has no masking report">UNMASKED</span>')
+    return None
+
+
 class FailedFilter(admin.SimpleListFilter):
     """Clones that failed (aborted before they were ever ready), whether deleted since or not."""
 
@@ -182,17 +210,21 @@ class CloneRecordAdmin(ReadOnlyAdmin):
         (None, {"fields": ("cluster_id", "target", "state_badge", "since", "source", "instance_id", "endpoint",
                            "aws_console")}),
         ("Times", {"fields": ("created", "ready", "connected", "aborted", "deleted", "live_history")}),
+        ("Masking", {"fields": ("masked", "masking_report")}),
         ("Last error", {"fields": ("error", "updated")}),
     )
     readonly_fields = ("cluster_id", "target", "state_badge", "since", "source", "instance_id", "endpoint",
                        "aws_console", "created", "ready", "connected", "aborted", "deleted", "live_history", "error",
-                       "updated")
+                       "updated", "masked", "masking_report")
 
     def get_queryset(self, request):
         return with_moves(super().get_queryset(request))
 
     def get_fieldsets(self, request, obj=None):
-        return self.fieldsets if obj is not None and obj.last_error else self.fieldsets[:-1]
+        """Masking only for a masked clone or a masking target's; the error only when there is one."""
+        shown = {"Masking": obj is not None and (obj.masking or obj.target in _masking_targets()),
+                 "Last error": obj is not None and obj.last_error}
+        return [fieldset for fieldset in self.fieldsets if shown.get(fieldset[0], True)]
 
     # --- columns and fields -------------------------------------------------------------------------
 
@@ -275,6 +307,22 @@ class CloneRecordAdmin(ReadOnlyAdmin):
     @admin.display(description="record updated")
     def updated(self, obj):
         return format_time(obj.updated_at)
+
+    def get_list_display(self, request):
+        """The "masked" column appears when masking is configured (DEVDB["MASKING"] or a target's MASK)."""
+        from .masking.gate import masking_on
+
+        return (*self.list_display, "masked") if masking_on() else self.list_display
+
+    @admin.display(description="masked")
+    def masked(self, obj):
+        return masked_badge(obj, _masking_targets())
+
+    @admin.display(description="masking report")
+    def masking_report(self, obj):
+        if not obj.masking:
+            return None
+        return format_html("<pre>{}</pre>", json.dumps(obj.masking, indent=2, default=str))
 
     # --- pages ------------------------------------------------------------------------------------
 
