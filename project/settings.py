@@ -40,10 +40,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "devdb",
+    "project.shop",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's CSS and JS) as a deployment serves them, with DEBUG on or off.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -82,6 +85,16 @@ DATABASE_ROUTERS = ["devdb.routers.DevdbRouter"]
 # README): passed as the strings they are, so devdb.conf validates them and its errors name the
 # variable the user set, instead of a traceback from the settings module.
 DEVDB = from_environment(os.environ, also=("DEVDB_DATABASE_URL", "DEVDB_LOG_LEVEL", "DEVDB_SANDBOX_NOW"))
+# Masking: a decision for every field of the project's own models (mask_devdb --check enforces it).
+DEVDB["MASKING"] = {
+    "shop.Customer": {
+        "email": "email", "first_name": "first_name", "last_name": "last_name", "phone": "phone",
+        "birth_date": "shift_date", "notes": "text", "last_login_ip": "ip",
+    },
+    "shop.Address": {"customer": "keep", "street": "text", "city": "text", "postcode": "hash"},
+    "shop.Order": {"customer": "keep", "total": "keep", "placed_at": "keep"},
+    "sessions.Session": "truncate",
+}
 
 # DEVDB_LOG_LEVEL: how much the commands log on stderr (a command's -v 0 / -v 2 overrides it).
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -105,4 +118,9 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
+# WhiteNoise serves what `manage.py collectstatic` copies here and, before that (a fresh checkout),
+# finds the files in the installed apps: `runserver` with DEBUG off (the default) or gunicorn serve a
+# styled admin either way.
+STATIC_ROOT = BASE_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -1,8 +1,10 @@
 import argparse
 
+from django.db import DatabaseError
+
 from ... import history, lifecycle, runner
 from ...errors import DevdbError
-from ...models import CloneRecord
+from ...models import recent_failures
 from ..base import EXIT_STATUSES, DevdbCommand
 
 DEFAULT_MAX_AGE = 26  # hours: a daily refresh plus two hours of slack
@@ -24,7 +26,8 @@ def hours(text):
 
 def check(engine, report, max_age):
     """The problems a monitor should alert on, one line each: no live clone, a live clone older than
-    max_age hours, or a newest clone that failed (aborted before it was ever ready, per the records)."""
+    max_age hours, or a failed clone not yet made good (the newest of report["failures"]: aborted
+    before it was ever ready, since the stable name last moved)."""
     name, found = engine.target.name, []
     live = engine.clones.get(report["points_at_clone"]) if report["points_at_clone"] else None
     if live is None:
@@ -34,16 +37,20 @@ def check(engine, report, max_age):
         age = (engine.now() - created).total_seconds() / 3600
         if age > max_age:
             found.append(f"{name}: the live clone {live.id} is {age:.0f}h old (more than {max_age:g}h)")
-    newest = CloneRecord.objects.filter(target=name).order_by("-created_at", "-id").first()
-    if newest and newest.ready_at is None and newest.state in (lifecycle.ABORTED, lifecycle.DELETED):
-        reason = (newest.last_error or "aborted before it was ready").splitlines()[0]
-        found.append(f"{name}: the newest clone {newest.cluster_id} failed: {reason}")
+    if report.get("failures"):
+        newest = report["failures"][0]
+        found.append(f"{name}: the newest clone {newest['cluster']} failed: {newest['error'] or 'aborted before it was ready'}")
+    elif report.get("failures") is None:
+        found.append(f"{name}: the control database cannot be read, so failed runs cannot be checked")
     return found
 
 
 def _created(cluster):
     """When the clone was made: as recorded by the run that made it, else as AWS reports it."""
-    record = history.find(cluster.id)
+    try:
+        record = history.find(cluster.id)
+    except DatabaseError:
+        record = None
     return record.created_at if record else cluster.created
 
 
@@ -67,6 +74,7 @@ class Command(DevdbCommand):
 
         def status(engine):
             report = engine.status()
+            report["failures"] = failures(engine.target.name)
             reports[engine.target.name] = report
             if options["check"]:
                 problems[engine.target.name] = check(engine, report, options["max_age"])
@@ -79,6 +87,12 @@ class Command(DevdbCommand):
             result["problems"] = self.problems = [line for name in order for line in problems[name]]
         return result
 
+    def handle(self, *args, **options):
+        self.problems = []
+        super().handle(*args, **options)
+        if self.problems:
+            raise CheckFailed(f"--check found {len(self.problems)} problem(s), listed on stdout")
+
     def show(self, result, options):
         if options["json"] or not isinstance(result, dict):
             return super().show(result, options)
@@ -86,14 +100,26 @@ class Command(DevdbCommand):
             ok = [f"{r['target']}: ok, {r['points_at_clone']} is live" for r in result["targets"]
                   if not any(line.startswith(f"{r['target']}: ") for line in result["problems"])]
             self.stdout.write("\n".join(result["problems"] + ok))
-        else:
-            self.stdout.write(render(result["targets"]))
+            return
+        # Each target's block, then its failed clones from the records (AWS forgets them once deleted).
+        self.stdout.write("\n\n".join("\n".join([render([report]), *failure_lines(report)]) for report in result["targets"]))
 
-    def handle(self, *args, **options):
-        self.problems = []
-        super().handle(*args, **options)
-        if self.problems:
-            raise CheckFailed(f"--check found {len(self.problems)} problem(s), listed on stdout")
+
+def failures(target):
+    """The target's failed clones not yet made good, from the clone records (AWS forgets them once deleted);
+    None when the control database cannot be read (status itself needs only AWS)."""
+    try:
+        return [{"cluster": r.cluster_id, "aborted": lifecycle.format_time(r.aborted_at or r.state_since),
+                 "state": r.state, "error": (r.last_error.strip().splitlines() or [""])[0]}
+                for r in recent_failures(target)]
+    except DatabaseError:
+        return None
+
+
+def failure_lines(report):
+    return [f"  failed: {failure['cluster']} aborted {failure['aborted']} before it was ready"
+            f"{' (deleted since)' if failure['state'] == lifecycle.DELETED else ''}: {failure['error']}"
+            for failure in report.get("failures") or ()]
 
 
 def render(reports):
