@@ -219,7 +219,25 @@ def test_help_names_units_and_lists_the_exit_statuses(name, monkeypatch):
     text = " ".join(command.create_parser("manage.py", name).format_help().split())
     assert "Exit status: 0 done, or nothing to do; 1 " in text
     assert "2 usage error" in text
-    assert ("3 another run holds a target's lease" in text) == (name not in ("iam_policy_devdb", "status_devdb"))
-    for option, unit in (("--grace", "SECONDS"), ("--timeout", "SECONDS"), ("--parallel", "N"), ("--max-age", "HOURS")):
+    assert ("3 another run holds a target's lease" in text) == (name not in ("iam_policy_devdb", "status_devdb", "mask_devdb"))
+    for option, unit in (("--grace", "SECONDS"), ("--timeout", "SECONDS"), ("--parallel", "N"), ("--max-age", "HOURS"),
+                         ("--batch-size", "N")):
         if option in text:
             assert f"{option} {unit}" in text, (option, text)
+
+
+def test_the_readme_says_which_command_takes_which_option():
+    """The README's option table (Commands) matches the parsers, tick for tick."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    header = next(line for line in readme.splitlines() if line.startswith("| option | `refresh` |"))
+    commands = [cell.strip(" `") + "_devdb" for cell in header.strip("|").split("|")[1:]]
+    rows = readme[readme.index(header):].splitlines()[2:]
+    for row in rows[:next(i for i, r in enumerate(rows) if not r.startswith("|"))]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        options = re.findall(r"`(--[a-z-]+)", cells[0].split(":")[0])
+        for name, cell in zip(commands, cells[1:]):
+            help_text = load_command_class("devdb", name).create_parser("manage.py", name).format_help()
+            for option in options:
+                assert (f"{option} " in help_text or f"{option}\n" in help_text) == (cell == "✓"), (option, name)
