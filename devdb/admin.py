@@ -9,6 +9,7 @@ The changelist costs the same number of queries with 10 records or 10,000: no pe
 query for the "points now" banner, no full-table count (show_full_result_count = False).
 """
 
+import json
 from datetime import timedelta
 
 from django.conf import settings
@@ -16,6 +17,7 @@ from django.contrib import admin
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from . import lifecycle
 from .models import CloneRecord
@@ -93,6 +95,32 @@ def where_names_point():
     ]
 
 
+def _masking_targets():
+    """Names of targets configured with MASK (as written; no validation)."""
+    raw = getattr(settings, "DEVDB", None)
+    targets = raw.get("TARGETS") if isinstance(raw, dict) else None
+    if not isinstance(targets, dict):
+        return set()
+    return {str(n) for n, spec in targets.items() if isinstance(spec, dict) and spec.get("MASK") in (True, "true", "1")}
+
+
+def masked_badge(obj, masking_targets):
+    """'masked' (report in the title), 'masking failed', or for a masking target 'UNMASKED' in red."""
+    report = obj.masking
+    if report:
+        verification = report.get("verification") or {}
+        title = (f"rules {report.get('fingerprint')}: {report.get('rows')} rows in {report.get('seconds')}s, "
+                 f"{verification.get('checks', 0)} checks")
+        if verification.get("ok"):
+            return format_html('<span class="devdb-badge devdb-masked" title="{}">masked</span>', title)
+        return format_html('<span class="devdb-badge devdb-unmasked" style="background:#ba2121;color:#fff" '
+                           'title="{}">masking failed</span>', "; ".join(verification.get("failures", [])) or title)
+    if obj.target in masking_targets:
+        return mark_safe('<span class="devdb-badge devdb-unmasked" style="background:#ba2121;color:#fff" '
+                         'title="this target masks its clones, and this clone has no masking report">UNMASKED</span>')
+    return None
+
+
 @admin.register(CloneRecord)
 class CloneRecordAdmin(admin.ModelAdmin):
     list_display = ("cluster_id", "target", "state_badge", "created", "ready", "connected", "aborted", "deleted",
@@ -109,10 +137,11 @@ class CloneRecordAdmin(admin.ModelAdmin):
                            "endpoint")}),
         ("Times", {"fields": ("created_at", "ready_at", "connected_at", "aborted_at", "deleted_at", "live")}),
         ("Last error", {"fields": ("last_error", "updated_at")}),
+        ("Masking", {"fields": ("masked", "masking_report")}),
     )
     readonly_fields = ("cluster_id", "target", "state_badge", "state_since", "source", "instance_id", "endpoint",
                        "created_at", "ready_at", "connected_at", "aborted_at", "deleted_at", "live", "last_error",
-                       "updated_at")
+                       "updated_at", "masked", "masking_report")
 
     # --- read-only --------------------------------------------------------------------------------
 
@@ -163,6 +192,22 @@ class CloneRecordAdmin(admin.ModelAdmin):
         if not obj.endpoint:
             return None
         return format_html('<code class="devdb-endpoint" title="{}">{}</code>', obj.endpoint, obj.endpoint)
+
+    def get_list_display(self, request):
+        """The "masked" column appears when masking is configured (DEVDB["MASKING"] or a target's MASK)."""
+        from .masking.gate import masking_on
+
+        return (*self.list_display, "masked") if masking_on() else self.list_display
+
+    @admin.display(description="masked")
+    def masked(self, obj):
+        return masked_badge(obj, _masking_targets())
+
+    @admin.display(description="masking report")
+    def masking_report(self, obj):
+        if not obj.masking:
+            return None
+        return format_html("<pre>{}</pre>", json.dumps(obj.masking, indent=2, default=str))
 
     # --- pages ------------------------------------------------------------------------------------
 

@@ -24,6 +24,8 @@ class CloneRecord(models.Model):
     aborted_at = models.DateTimeField("aborted", null=True, blank=True)
     deleted_at = models.DateTimeField("deleted", null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # MaskingReport.as_dict(): rules fingerprint, tables, rows, seconds, verification. None: not masked.
+    masking = models.JSONField("masking report", null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

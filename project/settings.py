@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "devdb",
+    "project.shop",
 ]
 
 MIDDLEWARE = [
@@ -81,6 +82,16 @@ DATABASE_ROUTERS = ["devdb.routers.DevdbRouter"]
 # README): passed as the strings they are, so devdb.conf validates them and its errors name the
 # variable the user set, instead of a traceback from the settings module.
 DEVDB = from_environment(os.environ, also=("DEVDB_DATABASE_URL", "DEVDB_LOG_LEVEL", "DEVDB_SANDBOX_NOW"))
+# Masking: a decision for every field of the project's own models (mask_devdb --check enforces it).
+DEVDB["MASKING"] = {
+    "shop.Customer": {
+        "email": "email", "first_name": "first_name", "last_name": "last_name", "phone": "phone",
+        "birth_date": "shift_date", "notes": "text", "last_login_ip": "ip",
+    },
+    "shop.Address": {"customer": "keep", "street": "text", "city": "text", "postcode": "hash"},
+    "shop.Order": {"customer": "keep", "total": "keep", "placed_at": "keep"},
+    "sessions.Session": "truncate",
+}
 
 LOGGING = {
     "version": 1,

@@ -5,6 +5,7 @@
 - `clock`: a fake clock; nothing in the tests really sleeps.
 - `make_engine`: an Engine for a target on the fake clock.
 - `mariadb`: connection parameters of the MariaDB server; skips without one, fails under CI=true.
+- `postgresql`: the same for the PostgreSQL server (DEVDB_TEST_POSTGRES_URL).
 - `moto_server`: moto's standalone server on a free loopback port (session-wide; reset per use).
 
 Tests that touch the records need `@pytest.mark.django_db(databases="__all__")`.
@@ -151,6 +152,38 @@ def mariadb():
         if IN_CI:
             pytest.fail(f"MariaDB is not reachable on {params['host']}:{params['port']} under CI=true: {exc}")
         pytest.skip(f"no MariaDB server on {params['host']}:{params['port']}")
+    return params
+
+
+def postgres_params():
+    import environ
+
+    url = os.environ.get("DEVDB_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    cfg = environ.Env.db_url_config(url)
+    return {"host": cfg["HOST"] or "127.0.0.1", "port": int(cfg["PORT"] or 5432), "user": cfg["USER"] or "postgres",
+            "password": cfg["PASSWORD"] or "", "database": cfg["NAME"] or "postgres"}
+
+
+def postgresql_unreachable(params):
+    """The error connecting to the PostgreSQL server, or None when it answers."""
+    try:
+        import psycopg
+
+        psycopg.connect(host=params["host"], port=params["port"], user=params["user"], password=params["password"],
+                        dbname=params["database"], connect_timeout=3).close()
+    except Exception as exc:
+        return exc
+    return None
+
+
+@pytest.fixture
+def postgresql():
+    """The PostgreSQL server's parameters. Skips on a laptop without one; under CI=true it must be there."""
+    params = postgres_params()
+    if exc := postgresql_unreachable(params):
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is not reachable on {params['host']}:{params['port']} under CI=true: {exc}")
+        pytest.skip(f"no PostgreSQL server on {params['host']}:{params['port']}")
     return params
 
 
