@@ -13,6 +13,7 @@ vendor, a URL scheme or the source cluster's Engine (see devdb.flavours). Two ha
 """
 
 import sqlparse
+from sqlparse.tokens import Comment, Punctuation
 
 from ..errors import LoginRefused, ProbeError
 
@@ -118,6 +119,8 @@ class Flavour:
             cursor = conn.cursor()
             for number, statement in enumerate(self.statements(script), 1):
                 cursor.execute(statement)
+                while cursor.nextset():  # a procedure's several results: read before the next statement
+                    pass
             conn.commit()
         except Exception as exc:
             try:
@@ -130,8 +133,20 @@ class Flavour:
 
     @staticmethod
     def statements(script):
-        """The script's statements as sqlparse splits them (comments kept; comment-only parts dropped)."""
-        return [s for s in sqlparse.split(script) if sqlparse.format(s, strip_comments=True).strip()]
+        """The script's statements as sqlparse splits them, each without its closing semicolon and the
+        comments after it (mysqlclient would send those as a second, empty statement). Parts that are only
+        comments are dropped, except MySQL's executable comments (`/*!40014 SET ... */`, as in dumps)."""
+        def code(token):
+            return not (token.is_whitespace or token.ttype in Comment) or token.value.startswith("/*!")
+
+        found = []
+        for statement in sqlparse.parse(script):
+            tokens = list(statement.flatten())
+            while tokens and (not code(tokens[-1]) or tokens[-1].match(Punctuation, ";")):
+                tokens.pop()
+            if tokens:
+                found.append("".join(t.value for t in tokens).strip())
+        return found
 
     # --- Shared SQL ------------------------------------------------------------------------------
 
