@@ -6,9 +6,11 @@ sending it to 127.0.0.1, as for MySQL clones; the manage.py subprocess gets PGHO
 which libpq connects to instead of resolving the name. The port is always the clone's own.
 """
 
+from types import SimpleNamespace
+
 import pytest
 
-from devdb import probes
+from devdb import preflight, probes
 from devdb.errors import CloneFailed, ConfigError
 from devdb.models import CloneEvent, CloneRecord
 from tests.e2e import DAY1, DAY2, devdb_project, tags_of  # noqa: F401 (fixture)
@@ -123,6 +125,18 @@ def test_other_engines_are_refused_in_one_line(aws, devdb_settings, make_engine)
         make_engine().refresh()
     assert str(info.value) == "SOURCE_CLUSTER: prod-neptune is neptune, not Aurora MySQL or Aurora PostgreSQL"
     assert aws.cluster_ids() == ["prod-aurora", "prod-neptune"]
+
+
+@pytest.mark.parametrize("version, refused", [("13.4", True), ("13.6", False), ("14.3", False), ("16.3", False)])
+def test_db_serverless_needs_aurora_postgresql_13_6(version, refused):
+    target = SimpleNamespace(serverless=True, serverless_min_acu=0.5)
+    source = SimpleNamespace(id=SOURCE, engine="aurora-postgresql", engine_version=version)
+    if not refused:
+        preflight.check_serverless(target, source)
+        return
+    with pytest.raises(ConfigError) as info:
+        preflight.check_serverless(target, source)
+    assert str(info.value) == f"INSTANCE_CLASS: db.serverless needs Aurora PostgreSQL 13.6 or later; source {SOURCE} runs {version}"
 
 
 # --- end to end --------------------------------------------------------------------------------
