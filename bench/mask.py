@@ -95,7 +95,7 @@ def seed_sql(vendor, rows):
         "DATE '1950-01-01' + MOD(n * 37, 20000)::int, "
         "'Prefers delivery after 5pm; called ' || MOD(n, 9) || ' times about order ' || n || '.', "
         "((11 + MOD(n, 200)) || '.' || MOD(n, 256) || '.' || MOD(n / 256, 256) || '.' || (1 + MOD(n, 254)))::inet "
-        f"FROM generate_series(1, {rows}) AS n")
+        f"FROM generate_series(1::bigint, {rows}) AS n")
 
 
 class Scratch:

@@ -1,5 +1,6 @@
 """Masking on the real MariaDB and PostgreSQL servers: rules, keys, resumption, verification, gate."""
 
+import copy
 import hashlib
 import hmac
 
@@ -215,7 +216,7 @@ def test_admin_shows_masked_and_an_unmasked_clone_of_a_masking_target_stands_out
     from devdb import history
 
     at = datetime(2026, 11, 22, 5, tzinfo=timezone.utc)
-    settings.DEVDB = {**settings.DEVDB, "MASKING": RULES}
+    settings.DEVDB = {**copy.deepcopy(settings.DEVDB), "MASKING": RULES}
     settings.DEVDB["TARGETS"]["dev"]["MASK"] = True
     for cluster in ("dev-20261121", "dev-20261122"):
         history.mirror(target="dev", cluster_id=cluster, state="created", at=at, source="prod-aurora")
@@ -231,3 +232,14 @@ def test_admin_shows_masked_and_an_unmasked_clone_of_a_masking_target_stands_out
     assert record.masking == report and "masked and verified" in record.events.last().message
     page = admin_client.get(f"/admin/devdb/clonerecord/{record.pk}/change/").content.decode()
     assert "3c6f83fac380811f" in page and "masking report" in page.lower()
+
+
+def test_rules_resolve_through_model_meta_including_many_to_many_tables():
+    from devdb.masking.rules import resolve
+
+    tables = {t.table: t for t in resolve({"auth.User": {"password": "unusable_password", "groups": "truncate",
+                                                         "email": "email"}})}
+    assert set(tables) == {"auth_user", "auth_user_groups"}
+    assert tables["auth_user_groups"].truncate and tables["auth_user"].pk == "id"
+    assert [(column, rule.name) for column, _f, rule in tables["auth_user"].columns] == [
+        ("password", "unusable_password"), ("email", "email")]

@@ -116,7 +116,7 @@ class Masking:
         self.flavour = flavours.for_vendor(self.connection.vendor)
         self.key = key
         self.batch_size = batch_size
-        self.tables = rules_module.resolve(spec, self.connection, self.flavour)
+        self.tables = rules_module.resolve(spec)
         self.fingerprint = rules_module.fingerprint(self.tables)
         self.q = self.flavour.quote
 

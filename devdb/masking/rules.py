@@ -385,7 +385,7 @@ def problems(spec):
                 if rule not in MODEL_RULES:
                     found.append(("devdb.E032", f"{where}[{name!r}] is a many-to-many table: its rule is 'keep' or 'truncate'"))
                 continue
-            if not getattr(field, "concrete", False) or field.is_relation and not field.concrete:
+            if not getattr(field, "concrete", False):  # e.g. a reverse relation
                 found.append(("devdb.E031", f"{where}[{name!r}] is not a column of {label}"))
                 continue
             try:
@@ -395,7 +395,7 @@ def problems(spec):
     return found
 
 
-def resolve(spec, connection, flavour):
+def resolve(spec):
     """[TableRules] for the spec, or a ConfigError naming the first bad rule."""
     if found := problems(spec):
         raise ConfigError(found[0][1])

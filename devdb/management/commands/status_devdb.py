@@ -1,4 +1,7 @@
-from ... import runner
+from django.db import DatabaseError
+
+from ... import lifecycle, runner
+from ...models import recent_failures
 from ..base import DevdbCommand
 
 
@@ -11,12 +14,33 @@ class Command(DevdbCommand):
         outcomes = runner.run(options["targets"], lambda engine: reports.update({engine.target.name: engine.status()}),
                               lock=False)
         # Targets run in threads: report them in the order they were named (or configured).
-        return {"targets": [reports[o.target] for o in outcomes if o.target in reports]}
+        ordered = [reports[o.target] for o in outcomes if o.target in reports]
+        for report in ordered:
+            report["failures"] = failures(report["target"])
+        return {"targets": ordered}
 
     def show(self, result, options):
         if options["json"] or not isinstance(result, dict):
             return super().show(result, options)
-        self.stdout.write(render(result["targets"]))
+        # Each target's block, then its failed clones from the records (AWS forgets them once deleted).
+        self.stdout.write("\n\n".join("\n".join([render([report]), *failure_lines(report)]) for report in result["targets"]))
+
+
+def failures(target):
+    """The target's failed clones not yet made good, from the clone records (AWS forgets them once deleted);
+    None when the control database cannot be read (status itself needs only AWS)."""
+    try:
+        return [{"cluster": r.cluster_id, "aborted": lifecycle.format_time(r.aborted_at or r.state_since),
+                 "state": r.state, "error": (r.last_error.strip().splitlines() or [""])[0]}
+                for r in recent_failures(target)]
+    except DatabaseError:
+        return None
+
+
+def failure_lines(report):
+    return [f"  failed: {failure['cluster']} aborted {failure['aborted']} before it was ready"
+            f"{' (deleted since)' if failure['state'] == lifecycle.DELETED else ''}: {failure['error']}"
+            for failure in report.get("failures") or ()]
 
 
 def render(reports):
