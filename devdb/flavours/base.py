@@ -33,6 +33,7 @@ class Flavour:
     label = ""  # the Aurora engine, for people: "Aurora MySQL"
 
     # --- Methods that child classes must implement ------------------------------------------------
+    # Masking SQL:
 
     def quote(self, name):
         """An identifier (table or column name), quoted."""
@@ -63,6 +64,8 @@ class Flavour:
     def fit(self, expr, field, connection):
         """SQL: `expr` made storable in `field`'s column (cast or left as is)."""
         raise NotImplementedError
+
+    # Talking to a clone:
 
     def open(self, host, *, port, user, password, database, timeout):
         """A driver connection to `host` in a transaction (not autocommit), or the driver's error;
