@@ -429,7 +429,7 @@ def database_url(env, var, default):
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if not scheme or scheme not in env.DB_SCHEMES:
         what = f"unknown scheme {scheme!r}" if scheme else "not a URL"
-        raise ConfigError(f"{var} is not a valid database URL ({what}; expected e.g. mysql://USER:PASSWORD@HOST:3306/NAME)")
+        raise ConfigError(f"{var} is not a valid database URL ({what}; expected e.g. mysql://USER:PASSWORD@HOST:3306/NAME or postgres://USER:PASSWORD@HOST:5432/NAME)")
     try:
         # django-environ warns about some URLs quoting the user:password part; never let that out.
         with warnings.catch_warnings(record=True) as warned:

@@ -10,13 +10,12 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
-from . import history, lifecycle, parity, preflight, probes, signals
+from . import flavours, history, lifecycle, parity, preflight, probes, signals
 from .aws import AlreadyExists, NotFound, NotNow, has_failed
 from .errors import AwsError, CloneFailed, ConfigError, DevdbError
 from .lifecycle import ABORTED, CONNECTED, CREATED, DELETED, READY, TAG_STATE, TAG_STATE_SINCE
 from .output import Reporter
 
-MYSQL_ENGINES = {"aurora-mysql"}  # not "aurora": Aurora MySQL 5.6, retired by AWS
 INSYNC_TIMEOUT = 600
 DELETE_TIMEOUT = 3600
 STOPPED = "stopped"
@@ -100,8 +99,8 @@ class Engine:
         source = source or self._source
         if source is None:
             raise ConfigError(f"SOURCE_CLUSTER: cluster {self.target.source_cluster} does not exist")
-        if source.engine not in MYSQL_ENGINES:
-            raise ConfigError(f"SOURCE_CLUSTER: {source.id} is {source.engine}, not Aurora MySQL")
+        if source.engine not in flavours.ENGINES:
+            raise ConfigError(f"SOURCE_CLUSTER: {source.id} is {source.engine}, not {flavours.SUPPORTED}")
         if self.target.master_password_env and not os.environ.get(self.target.master_password_env):
             raise ConfigError(f"MASTER_PASSWORD_ENV: environment variable {self.target.master_password_env} is not set")
         if self._source is None or self._source.id != source.id:
@@ -413,7 +412,7 @@ class Engine:
 
             def check():
                 try:
-                    probes.sql_ready(cluster.endpoint, timeout=connect_timeout, port=cluster.port)
+                    probes.sql_ready(cluster.endpoint, timeout=connect_timeout, port=cluster.port, engine=cluster.engine)
                     return True, "SELECT 1 ok"
                 except probes.ProbeError as exc:  # refused logins included: a new password may lag
                     last["reason"] = str(exc)
@@ -432,7 +431,8 @@ class Engine:
 
         def attempt():
             try:
-                probes.run_script(cluster.endpoint, script, timeout=self.settings.sql_connect_timeout, port=cluster.port)
+                probes.run_script(cluster.endpoint, script, timeout=self.settings.sql_connect_timeout, port=cluster.port,
+                                  engine=cluster.engine)
                 return True, "done"
             except probes.LoginRefused as exc:
                 last["reason"] = str(exc)

@@ -23,3 +23,11 @@ class Locked(DevdbError):
     """Another run holds the target's lease."""
 
     exit_code = 3
+
+
+class ProbeError(DevdbError):
+    """A clone could not be logged in to, or a post-clone step failed; str() is one line without a password."""
+
+
+class LoginRefused(ProbeError):
+    """The server refused the credentials: right after a password reset AWS may still hold the old one."""

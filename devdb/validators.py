@@ -281,11 +281,12 @@ def targets_dict(value):
 
 
 def masking_rules(value):
-    """Only the shape ("app_label.ModelName" -> dict); devdb.masking checks the rules themselves."""
+    """Only the shape ("app_label.ModelName" -> a dict of rules, or a whole-table rule such as
+    "truncate"); devdb.masking checks the rules themselves."""
     if not isinstance(value, dict):
         raise Invalid('must be a dict of "app_label.ModelName" to a dict of masking rules')
     bad = [f'holds {k!r}, which is not "app_label.ModelName"' for k in value if not (isinstance(k, str) and _MODEL.match(k))]
-    bad += [f"gives {k!r} {v!r}, which is not a dict of masking rules" for k, v in value.items() if not isinstance(v, dict)]
+    bad += [f"gives {k!r} {v!r}, which is not a dict of masking rules" for k, v in value.items() if not isinstance(v, (dict, str))]
     if bad:
         raise Invalid(*bad)
     return dict(value)

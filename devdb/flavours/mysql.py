@@ -1,6 +1,18 @@
 """MySQL, MariaDB and Aurora MySQL."""
 
-from .base import Flavour
+from ..errors import ProbeError
+from .base import AUTHENTICATION, ERROR, TIMEOUT, UNREACHABLE, Flavour
+
+# MySQL client and server error codes a probe meets.
+CODES = {
+    1044: AUTHENTICATION,  # access denied to the database
+    1045: AUTHENTICATION,  # access denied for the user (wrong password)
+    1049: "unknown database",
+    2002: UNREACHABLE,
+    2003: UNREACHABLE,
+    2005: f"{UNREACHABLE} (unknown host)",
+    2013: TIMEOUT,  # lost connection while waiting for the server
+}
 
 
 class MySQL(Flavour):
@@ -8,6 +20,23 @@ class MySQL(Flavour):
     schemes = ("mysql", "mysql2", "mariadb", "mysqlgis")
     django_engine = "django.db.backends.mysql"
     default_port = 3306
+    label = "Aurora MySQL"
+
+    def open(self, host, *, port, user, password, database, timeout):
+        try:
+            import MySQLdb
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ProbeError("the sql probe needs mysqlclient: pip install 'django-devdb[mysql]'") from exc
+        kwargs = dict(host=host, port=port, user=user, passwd=password, connect_timeout=timeout,
+                      read_timeout=max(timeout, 60), write_timeout=max(timeout, 60))
+        if database:
+            kwargs["db"] = database
+        return MySQLdb.connect(**kwargs)
+
+    def classify(self, exc):
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        detail = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+        return CODES.get(code, ERROR), code, detail
 
     def quote(self, name):
         return "`" + name.replace("`", "``") + "`"
