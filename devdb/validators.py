@@ -117,6 +117,23 @@ def optional_text(value):
     return value
 
 
+def ping_url(value):
+    """An http(s) URL, or unset. Its path usually holds a secret token: never echoed back."""
+    from urllib.parse import urlsplit
+
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise Invalid(f"must be an http(s) URL, or unset (got a {type(value).__name__})")
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        raise Invalid("must be an http(s) URL such as https://hc-ping.com/UUID (it cannot be parsed)") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value.strip()):
+        raise Invalid("must be an http(s) URL such as https://hc-ping.com/UUID (the value is not shown: it may hold a secret)")
+    return value.strip()
+
+
 def choice(*choices, optional=False):
     def parse(value):
         if optional and value in (None, ""):

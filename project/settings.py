@@ -5,6 +5,7 @@ DATABASE_URL        the app's database; in a dev deployment the stable Route53 n
 DEVDB_DATABASE_URL  the control database holding the clone history (default: SQLite file).
                     Never the dev database: that one is replaced by a fresh clone every day.
 DEVDB_TARGET        the name of the one target configured from the DEVDB_* variables (default: dev).
+DEVDB_LOG_LEVEL     DEBUG, INFO (default), WARNING or ERROR: what the commands log on stderr.
 DEVDB_*             every setting devdb.conf declares with a variable (README, "Configuration"),
                     e.g. DEVDB_POLL_INITIAL / DEVDB_POLL_MAX to poll faster against a simulation.
 An optional .env file beside manage.py is read first.
@@ -95,12 +96,17 @@ DEVDB["MASKING"] = {
     "sessions.Session": "truncate",
 }
 
+# DEVDB_LOG_LEVEL: how much the commands log on stderr (a command's -v 0 / -v 2 overrides it).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_LEVEL = env.str("DEVDB_LOG_LEVEL", default="INFO").strip().upper() or "INFO"
+if LOG_LEVEL not in LOG_LEVELS:  # one line, not logging.config's traceback
+    sys.exit(f"error: DEVDB_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)} (got {LOG_LEVEL.lower()!r})")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(message)s", "datefmt": "%Y-%m-%dT%H:%M:%S%z"}},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"devdb": {"handlers": ["stderr"], "level": env.str("DEVDB_LOG_LEVEL", default="INFO"), "propagate": False}},
+    "loggers": {"devdb": {"handlers": ["stderr"], "level": LOG_LEVEL, "propagate": False}},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

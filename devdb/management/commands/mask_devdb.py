@@ -3,7 +3,7 @@ import json
 from ...errors import ConfigError, DevdbError
 from ...masking import gate, mask_clone
 from ...masking.rules import masking_spec, problems
-from ..base import DevdbCommand, positive_int
+from ..base import EXIT_STATUSES, DevdbCommand, positive_int
 
 
 class Undecided(DevdbError):
@@ -11,6 +11,8 @@ class Undecided(DevdbError):
 
 
 class Command(DevdbCommand):
+    exit_statuses = {0: EXIT_STATUSES[0], 1: "failed, or --check found a field without a masking decision",
+                     2: EXIT_STATUSES[2]}  # takes no lease
     help = ("Mask a database with DEVDB['MASKING'] (--url or --database), print the SQL (--dry-run), "
             "check every project field has a rule (--check) or print starter rules (--suggest).")
 
@@ -21,7 +23,7 @@ class Command(DevdbCommand):
         what.add_argument("--check", action="store_true", help="exit 1 if a project model field has no masking rule")
         what.add_argument("--suggest", action="store_true", help="print starter rules for the project's models")
         parser.add_argument("--dry-run", action="store_true", help="print the SQL it would run, change nothing")
-        parser.add_argument("--batch-size", type=positive_int, default=20_000, help="rows per UPDATE (default 20000)")
+        parser.add_argument("--batch-size", type=positive_int, default=20_000, metavar="N", help="rows per UPDATE (default 20000)")
         parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
 
     def handle(self, *args, **options):
