@@ -118,10 +118,10 @@ class _Rehearsal:
         self.alias = alias
         self.connection = connections[alias]
         self.flavour = flavours.for_vendor(self.connection.vendor)
-        self.password = self.connection.settings_dict.get("PASSWORD") or ""
+        config = self.connection.settings_dict
+        self.password = config.get("PASSWORD") or ""
         self.echo = echo
-        settings = self.connection.settings_dict
-        self.report = RehearsalReport(f"{self.flavour.schemes[0]}://{settings['HOST']}:{settings['PORT']}/{settings['NAME']}")
+        self.report = RehearsalReport(f"{self.flavour.schemes[0]}://{config['HOST']}:{config['PORT']}/{config['NAME']}")
         self.executor = None  # made in run(): it reads the database
         self.runs = {}  # (app, name) -> MigrationRun
         self.running = None  # the MigrationRun applied right now
