@@ -31,3 +31,12 @@ class ProbeError(DevdbError):
 
 class LoginRefused(ProbeError):
     """The server refused the credentials: right after a password reset AWS may still hold the old one."""
+
+
+class MigrationFailed(DevdbError):
+    """A migration could not be applied to a clone; str() names it with its one-line reason (no password).
+    `report` is the RehearsalReport of the run (devdb.rehearsal)."""
+
+    def __init__(self, message, report=None):
+        super().__init__(message)
+        self.report = report
