@@ -1,5 +1,6 @@
 """Start moto's standalone server on a free loopback port and seed it like a small AWS account."""
 
+import json
 import os
 import socket
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import boto3
 
+ROOT = Path(__file__).resolve().parent.parent
 CLOCK_DIR = Path(__file__).resolve().parent / "clock"
 REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
@@ -24,16 +26,23 @@ def free_port():
 
 
 class MotoServer:
-    def __init__(self, port=None, log=None):
+    """moto's server with AWS's rules (sandbox.server); realistic=True adds AWS's timing, throttling and state rules.
+
+    `env` adds to the server's environment (e.g. DEVDB_SANDBOX_SCALE, DEVDB_SANDBOX_THROTTLE).
+    """
+
+    def __init__(self, port=None, log=None, realistic=False, env=None):
         self.port = port or free_port()
+        self.realistic = realistic
         self.url = f"http://127.0.0.1:{self.port}"
         # The request recorder stays off until recorder("start-recording"); its file goes to /tmp.
         self.recording = os.path.join(tempfile.gettempdir(), f"devdb-moto-recording-{self.port}")
-        env = {**os.environ, **CREDENTIALS, "MOTO_RECORDER_FILEPATH": self.recording}
+        env = {**os.environ, **CREDENTIALS, "MOTO_RECORDER_FILEPATH": self.recording, **(env or {})}
         env.pop("MOTO_ENABLE_RECORDING", None)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env,
+            [sys.executable, "-m", "sandbox.server", "-H", "127.0.0.1", "-p", str(self.port),
+             *(["--realistic"] if realistic else [])],
+            stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
         )
         deadline = time.monotonic() + 30
         while True:
@@ -74,7 +83,15 @@ class MotoServer:
         }
 
     def reset(self):
+        """Empty the account; the sandbox's settings go back to the server's environment."""
         urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")).read()
+
+    def configure(self, **settings):
+        """Change the sandbox's settings until the next reset: scale, throttle, seed, cluster_quota, realistic."""
+        request = urllib.request.Request(f"{self.url}/moto-api/devdb/config", method="POST",
+                                         data=json.dumps(settings).encode(), headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request) as response:
+            return json.loads(response.read())
 
     def recorder(self, action):
         """start-recording / stop-recording / reset-recording / download-recording."""
