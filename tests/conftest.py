@@ -7,7 +7,11 @@
 - `mariadb`: connection parameters of the MariaDB server; skips without one, fails under CI=true.
 - `postgresql`: the same for the PostgreSQL server (DEVDB_TEST_POSTGRES_URL).
 - `postgresql_account`: a role with a password and its own database holding `users`, dropped afterwards.
-- `moto_server`: moto's standalone server on a free loopback port (session-wide; reset per use).
+- `moto_server`: the sandbox's moto server (AWS's data rules) on a free loopback port (session-wide; reset per use).
+- `realistic_moto_server`: the same in realistic mode (AWS's timing and state rules, throttling), delays
+  scaled down by DEVDB_SANDBOX_SCALE (default here 0.25), throttled share as the server's default.
+
+`aws` and both servers apply sandbox.aws_rules: a restore copies none of the source's configuration.
 
 Tests that touch the records need `@pytest.mark.django_db(databases="__all__")`.
 """
@@ -18,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from sandbox import aws_rules
 from sandbox.moto_server import CREDENTIALS, MotoServer, seed
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -79,6 +84,8 @@ def aws(monkeypatch):
         monkeypatch.setenv(key, value)
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(key, raising=False)
+    aws_rules.apply()
+    aws_rules.SIM.reset()
     with mock_aws():
         rds, route53 = boto3.client("rds"), boto3.client("route53")
         zone_id = seed(rds, route53)
@@ -227,6 +234,13 @@ def postgresql_account(postgresql):
 @pytest.fixture(scope="session")
 def moto_server():
     server = MotoServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def realistic_moto_server():
+    server = MotoServer(realistic=True, env={"DEVDB_SANDBOX_SCALE": os.environ.get("DEVDB_SANDBOX_SCALE", "0.25")})
     yield server
     server.stop()
 
