@@ -407,9 +407,9 @@ def _apply_rds():
         if SIM.realistic and cluster is not None and cluster.status != "available":
             raise _rds_error("InvalidDBClusterStateFault",
                              f"DB cluster {cluster.db_cluster_identifier} is not in available state: {cluster.status}.")
+        new_password = kwargs.get("master_user_password")
         result = original(backend, kwargs)
-        if SIM.realistic and kwargs.get("master_user_password"):
-            cluster = backend.clusters[kwargs.get("new_db_cluster_identifier") or kwargs["db_cluster_identifier"]]
+        if SIM.realistic and new_password:
             pending, resetting = SIM.delay("password-pending"), SIM.delay("password-resetting")
             SIM.later(pending, lambda: _set_status(cluster, "available", "resetting-master-credentials"))
             SIM.later(pending + resetting, lambda: _set_status(cluster, "resetting-master-credentials", "available"))
