@@ -23,9 +23,9 @@ import heapq
 import itertools
 import os
 import random
-import string
 import threading
 import time
+import uuid
 from functools import wraps
 
 DEFAULT_QUOTA = 40
@@ -369,9 +369,12 @@ def _apply_rds():
         if instance.deletion_protection:
             return original(backend, db_instance_identifier, *args, **kwargs)  # moto's own refusal
         instance.status = "deleting"
-        SIM.later(SIM.delay("instance-deleting"),
-                  lambda: backend.databases.get(db_instance_identifier) is instance
-                  and original(backend, db_instance_identifier, *args, **kwargs))
+
+        def vanish():
+            if backend.databases.get(db_instance_identifier) is instance:
+                original(backend, db_instance_identifier, *args, **kwargs)
+
+        SIM.later(SIM.delay("instance-deleting"), vanish)
         return instance
 
     @_patch(RDSBackend, "delete_db_cluster")
@@ -468,7 +471,7 @@ def _apply_rds():
 
 def _set_status(resource, expected, status):
     """A due transition, made only if nothing else moved the resource meanwhile (e.g. a delete)."""
-    if getattr(resource, "_status", resource.status) == expected:
+    if resource.status == expected:
         resource.status = status
 
 
@@ -479,7 +482,7 @@ def _apply_route53():
     def change_resource_record_sets(original, response):
         result = original(response)
         if SIM.realistic:
-            change_id = "C" + "".join(SIM.rng.choice(string.ascii_uppercase + string.digits) for _ in range(13))
+            change_id = "C" + uuid.uuid4().hex[:13].upper()
             SIM.changes[change_id] = time.monotonic() + SIM.delay("dns-pending")
             result.result["ChangeInfo"].update(Id=f"/change/{change_id}", Status="PENDING")
         return result
@@ -529,14 +532,14 @@ def _apply_dispatch():
 
 
 def _stop_members(cluster):
-    if cluster._status == "stopping":
+    if cluster.status == "stopping":
         cluster.status = "stopped"
         for member in cluster._members:
             member.status = "stopped"
 
 
 def _start_members(cluster):
-    if cluster._status == "starting":
+    if cluster.status == "starting":
         cluster.status = "available"
         for member in cluster._members:
             member.status = "available"
