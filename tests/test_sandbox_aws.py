@@ -47,10 +47,10 @@ def plain(request):
 
 @pytest.fixture
 def real(realistic_moto_server):
-    """A fresh account on the realistic server, seeded, with throttling off and delays a tenth of AWS's sandbox's."""
+    """A fresh account on the realistic server, seeded, with throttling off and delays a fifth of the sandbox's."""
     server = realistic_moto_server
     server.reset()
-    server.configure(throttle=0, scale=0.1)
+    server.configure(throttle=0, scale=0.2)
     rds, route53 = server.client("rds"), server.client("route53")
     seeded = seed(rds, route53)
     return SimpleNamespace(server=server, rds=rds, route53=route53, zone_id=seeded, source=seeded.source,
@@ -258,6 +258,7 @@ def test_a_cluster_is_deleted_only_once_its_instances_are_deleting_and_vanishes_
     with pytest.raises(ClientError) as refused:
         real.rds.delete_db_cluster(DBClusterIdentifier="dev-1", SkipFinalSnapshot=True)
     assert refused.value.response["Error"]["Code"] == "InvalidDBClusterStateFault"
+    real.server.configure(scale=0.5)  # the cluster lingers 1.5 s after its instance: room to see it under load
     real.rds.delete_db_instance(DBInstanceIdentifier="dev-1-1", SkipFinalSnapshot=True)
     deleted = real.rds.delete_db_cluster(DBClusterIdentifier="dev-1", SkipFinalSnapshot=True)["DBCluster"]
     assert deleted["Status"] == "deleting"
