@@ -76,7 +76,9 @@ class Account:
 
 
 @pytest.fixture
-def aws(monkeypatch):
+def aws(monkeypatch, request):
+    """moto in-process with AWS's data rules, seeded: a production-like source unless the test is marked
+    `@pytest.mark.seed(production=False)` (any seed() keyword arguments)."""
     from moto import mock_aws
     import boto3
 
@@ -88,7 +90,8 @@ def aws(monkeypatch):
     aws_rules.SIM.reset()
     with mock_aws():
         rds, route53 = boto3.client("rds"), boto3.client("route53")
-        zone_id = seed(rds, route53)
+        marker = request.node.get_closest_marker("seed")
+        zone_id = seed(rds, route53, **(marker.kwargs if marker else {}))
         yield Account(rds, route53, boto3.client("resourcegroupstaggingapi"), zone_id)
 
 
@@ -247,6 +250,7 @@ def realistic_moto_server():
 
 def pytest_configure(config):
     """The MariaDB pass needs the server: skip the pass on a laptop without one, fail under CI."""
+    config.addinivalue_line("markers", "seed(**kwargs): keyword arguments for seed() in the `aws` fixture")
     if os.environ.get("DEVDB_TEST_CONTROL_DB") != "mysql":
         return
     if exc := mariadb_unreachable(mysql_params()):
