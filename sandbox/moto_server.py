@@ -13,6 +13,8 @@ from pathlib import Path
 
 import boto3
 
+from . import aws_rules
+
 ROOT = Path(__file__).resolve().parent.parent
 CLOCK_DIR = Path(__file__).resolve().parent / "clock"
 REGION = "us-east-1"
@@ -145,6 +147,7 @@ def seed(rds, route53, *, source="prod-aurora", zone="dev.example.com", unrelate
     groups, its own DB subnet group, cluster and DB parameter groups, IAM database auth, a non-default port,
     I/O-Optimized storage, CloudWatch log exports and an associated IAM role. production=False is the bare
     source of old (every setting at AWS's default). engine is "aurora-mysql" or "aurora-postgresql".
+    With `unrelated` clusters, the account's DB-cluster quota is raised to leave the usual 40 free.
     Returns the hosted zone id (a `Seeded` str carrying the source's configuration).
     """
     version, port, family, logs, feature = ENGINES[engine]
@@ -163,6 +166,8 @@ def seed(rds, route53, *, source="prod-aurora", zone="dev.example.com", unrelate
     for n, name in enumerate(names):
         rds.create_db_cluster(DBClusterIdentifier=name, Engine="aurora-mysql", MasterUsername="admin",
                               MasterUserPassword="other-password", Tags=[{"Key": "team", "Value": f"t{n % 7}"}])
+    if unrelated:  # a busy account has had its DB-cluster quota (40 by default) raised
+        _control(rds, "config", cluster_quota=aws_rules.DEFAULT_QUOTA + 1 + unrelated)
     _settle(rds)  # CreateDBInstance needs an available cluster
     rds.create_db_instance(DBInstanceIdentifier=f"{source}-1", DBClusterIdentifier=source, DBInstanceClass="db.r6g.large",
                            Engine=engine, **({"DBParameterGroupName": writer_group} if writer_group else {}))
@@ -220,10 +225,18 @@ def _sibling(client, service):
 
 def _settle(client):
     """Finish every pending change of the sandbox's realistic mode now: seeding is setup, not under test."""
+    _control(client, "settle")
+
+
+def _control(client, name, **settings):
+    """POST to the sandbox's control endpoint `name` of the client's moto (server, or this process's mock)."""
     endpoint = client.meta.endpoint_url
     if endpoint.endswith(".amazonaws.com"):  # in-process moto: the rules live in this process
-        from .aws_rules import SIM
-
-        SIM.settle()
+        if name == "settle":
+            aws_rules.SIM.settle()
+        else:
+            aws_rules.SIM.configure(**settings)
         return
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/devdb/settle", method="POST")).read()
+    request = urllib.request.Request(f"{endpoint}/moto-api/devdb/{name}", method="POST", data=json.dumps(settings).encode(),
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request).read()
