@@ -94,7 +94,8 @@ def test_two_days_in_a_busy_account(devdb_project):
 
     day1 = project.refresh(DAY1)
     assert day1.returncode == 0
-    assert day1.stdout.strip() == "dev: 5 change(s); created dev-20261122; dev-20261122 is connected"
+    # restore, writer, the source's IAM role, record, tags (the seeded source is configured like production)
+    assert day1.stdout.strip() == "dev: 6 change(s); created dev-20261122; dev-20261122 is connected"
     assert "Traceback" not in day1.stderr
     assert clone_ids(project) == ["dev-20261122"]
     assert_connected_clone(project, "dev-20261122", day_at(DAY1))
@@ -113,7 +114,7 @@ def test_two_days_in_a_busy_account(devdb_project):
     day2 = project.refresh(DAY2)
     assert day2.returncode == 0
     assert day2.stdout.strip() == (
-        "dev: 8 change(s); created dev-20261123; deleted dev-20261122; dev-20261123 is connected")
+        "dev: 9 change(s); created dev-20261123; deleted dev-20261122; dev-20261123 is connected")
     assert clone_ids(project) == ["dev-20261123"]
     assert "dev-20261122-1" not in project.instances()
     assert_connected_clone(project, "dev-20261123", day_at(DAY2))

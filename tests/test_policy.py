@@ -386,6 +386,7 @@ def test_key_and_roles_given_on_the_command_line_match_what_aws_says(aws, shared
         call_command("iam_policy_devdb", "--kms-key-arn", "alias/prod")
 
 
+@pytest.mark.seed(production=False)
 def test_an_unencrypted_source_without_roles_needs_no_kms_or_iam(aws, devdb_settings):
     document = printed_policy("--from-aws")
     assert not {a for a in policy.actions(document) if a.startswith(("kms:", "iam:"))}
