@@ -14,8 +14,9 @@ Two layers, both installed by `apply()` (idempotent; class-level patches of moto
   GetResources lags behind tag changes, and a share of calls is throttled (see sandbox/server.py).
   Every status change is an entry in one timeline, advanced before each request: no handler sleeps.
   `SIM.history` records when each status change and Route53 change took effect on AWS's side (the
-  time it was due, not the request that noticed it), so a benchmark can tell how far behind AWS's own
-  readiness a job moved; GET /moto-api/devdb/history returns it.
+  time it was due, not the request that noticed it), each request that changes something and each
+  throttled call, so a benchmark can tell how far behind AWS's own readiness a job moved;
+  GET /moto-api/devdb/history returns it.
 
 Delays are base seconds times `SIM.scale` (env DEVDB_SANDBOX_SCALE). The settings are read from the
 environment at start and after `/moto-api/reset`; `configure()` (or POST /moto-api/devdb/config) changes
@@ -82,7 +83,9 @@ class Simulation:
             self.changes = {}  # Route53 change id -> monotonic time it becomes INSYNC
             self.snapshots = []  # [(monotonic time, {(account, region): [TaggedResource]})], oldest first
             self.regions = set()  # (account, region) pairs that have had requests
-            self.history = []  # {"at": epoch seconds, "resource", "type", "status"}, in the order they happened
+            # {"at": epoch seconds, "resource", "type", "status"}: type cluster / instance / change (a status),
+            # request (resource: the action, status: its HTTP status), throttled (resource: the service).
+            self.history = []
             self.due = None  # while advance() runs an action: the monotonic time it was due
 
     def configure(self, **values):
@@ -547,8 +550,10 @@ def _apply_dispatch():
             if SIM.advance():
                 SIM.snapshot()
             result = original(response)
-            if not (response._get_action() or "").startswith(READ_PREFIXES):
+            action = response._get_action() or ""
+            if not action.startswith(READ_PREFIXES):
                 SIM.snapshot()
+                SIM.record(action, "request", str(result[0]))  # a change asked for, and its HTTP status
             return result
 
 

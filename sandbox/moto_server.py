@@ -99,7 +99,8 @@ class MotoServer:
             return json.loads(response.read())
 
     def history(self):
-        """When each status and Route53 change took effect (realistic mode): [{"at", "resource", "type", "status"}]."""
+        """When each status and Route53 change took effect, each change asked for, each throttled call (realistic
+        mode): [{"at", "resource", "type", "status"}] by time (see sandbox.aws_rules.Simulation.reset)."""
         with urllib.request.urlopen(f"{self.url}/moto-api/devdb/history") as response:
             return json.loads(response.read())
 

@@ -5,7 +5,8 @@ It installs sandbox.aws_rules into moto, then serves moto's application behind a
     POST /moto-api/devdb/settle   finish every pending change now (seeding is setup, not under test)
     GET  /moto-api/devdb/config   the settings as JSON
     POST /moto-api/devdb/config   change them: {"realistic", "scale", "throttle", "seed", "cluster_quota"}
-    GET  /moto-api/devdb/history  when each status and Route53 change took effect (realistic mode), by time
+    GET  /moto-api/devdb/history  when each status and Route53 change took effect, each change asked
+                                  for and each throttled call (realistic mode), by time
 - clears the realistic state on POST /moto-api/reset (settings back to the environment's);
 - in realistic mode, throttles a share of the RDS, Route53 and tagging calls (never /moto-api/) with each
   service's own throttling error, which botocore's standard retry mode retries.
@@ -54,6 +55,8 @@ class SandboxApp:
         service = service.group(1) if service else None
         with SIM.lock:
             throttled = service in THROTTLED and SIM.throttled()
+            if throttled:
+                SIM.record(service, "throttled", "Throttling")
         if throttled:
             status, content_type, body = THROTTLED[service]
             request_id = str(uuid.uuid4())

@@ -243,7 +243,10 @@ def test_the_history_holds_when_each_change_took_effect_not_when_it_was_noticed(
     change = real.route53.change_resource_record_sets(HostedZoneId=real.zone_id, ChangeBatch={"Changes": [{
         "Action": "UPSERT", "ResourceRecordSet": {"Name": "db.dev.example.com", "Type": "CNAME", "TTL": 60,
                                                   "ResourceRecords": [{"Value": "x.example.com"}]}}]})["ChangeInfo"]
-    history = real.server.history()
+    history = [e for e in real.server.history() if e["at"] >= before]  # seeding's came before
+    assert [(e["resource"], e["status"]) for e in history if e["type"] == "request"] == [
+        ("RestoreDBClusterToPointInTime", "200"), ("ChangeResourceRecordSets", "200")]
+    history = [e for e in history if e["type"] != "request"]
     cluster = [(e["status"], e["at"]) for e in history if e["resource"] == "dev-1"]
     assert [status for status, _ in cluster] == ["creating", "available"]
     assert before <= cluster[0][1] and cluster[1][1] - cluster[0][1] == pytest.approx(creating, abs=0.05)
@@ -360,6 +363,8 @@ def test_a_share_of_calls_is_throttled_with_each_services_error_and_botocore_ret
             call(client(service))
         assert throttled.value.response["Error"]["Code"] == codes[service]
         assert throttled.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    throttled = [e["resource"] for e in server.history() if e["type"] == "throttled"]
+    assert throttled == ["rds", "route53", "tagging"]  # in the history, by the service's signing name
     with pytest.raises(ClientError) as retried:  # standard mode knows the code: it retries, then gives up
         client("rds", Config(retries={"mode": "standard", "total_max_attempts": 2})).describe_db_clusters()
     assert retried.value.response["ResponseMetadata"]["RetryAttempts"] == 1
