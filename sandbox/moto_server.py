@@ -98,6 +98,10 @@ class MotoServer:
         with urllib.request.urlopen(request) as response:
             return json.loads(response.read())
 
+    def settle(self):
+        """Finish every pending change of the realistic mode now (e.g. the night between two mornings)."""
+        _settle(self.client("rds"))
+
     def history(self):
         """When each status and Route53 change took effect, each change asked for, each throttled call (realistic
         mode): [{"at", "resource", "type", "status"}] by time (see sandbox.aws_rules.Simulation.reset)."""
