@@ -329,7 +329,9 @@ def day_at(text):
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
-def assert_status_json(project, now, live):
+def assert_status_json(project, now, live, leaving=None):
+    """status_devdb --json names `live` the one clone, like its source; `leaving` (yesterday's, deleted
+    this morning) may still be listed while AWS keeps it `deleting`."""
     status = project.status(now)
     assert set(status) == {"targets"}
     (report,) = status["targets"]
@@ -340,7 +342,10 @@ def assert_status_json(project, now, live):
     assert report["points_at_clone"] == live
     endpoint = project.clusters()[live]["Endpoint"]
     assert report["points_at"].rstrip(".") == endpoint
-    (clone,) = report["clones"]
+    clones = {clone["cluster"]: clone for clone in report["clones"]}
+    lingering = clones.pop(leaving, None)
+    assert lingering is None or (lingering["state"], lingering["status"], lingering["live"]) == ("aborted", "deleting", False)
+    (clone,) = clones.values()
     assert set(clone) == {"cluster", "state", "state_since", "status", "instances", "endpoint", "source", "live",
                           "parity", "like_source"}
     assert (clone["parity"], clone["like_source"]) == ("configured like prod-aurora", True)

@@ -67,8 +67,7 @@ def assert_morning(project, day, name, yesterday, before):
     assert_connected_clone(project, name, day)
     assert configuration(project, name) == project.zone_id.source
     assert unrelated_state(project) == before
-    report = assert_status_json(project, stamp(day), name)
-    assert report["points_at_clone"] == name
+    assert_status_json(project, stamp(day), name, leaving=yesterday)
 
 
 def without(snapshot, cluster_id):
