@@ -23,7 +23,9 @@ from devdb.engine import Engine
 from devdb.models import CloneRecord
 from tests.conftest import START, FakeClock
 
-pytestmark = pytest.mark.django_db(databases="__all__")
+# A bare source (port 3306, no IAM role): these tests pin call sequences and SQL against the MariaDB
+# server here; the production-like source is exercised by test_parity, test_e2e and the realistic tests.
+pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.seed(production=False)]
 
 AVAILABLE_AFTER = timedelta(minutes=15)
 DESCRIBES = ("DescribeDBInstances", "DescribeDBClusters")
