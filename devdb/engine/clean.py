@@ -38,11 +38,11 @@ class Cleaning:
         until = max((t for t in pending if t > self.now()), default=None)
         if until is None:
             return
-        if self.dry_run:
-            self._did(f"wait out the grace of {grace}s (until {lifecycle.format_time(until)})")
-            return
-        self._wait(f"the grace of {grace}s (clients to drop the old address)",
-                   lambda: (self.now() >= until, f"until {lifecycle.format_time(until)}"), until)
+        self.changes.step(
+            f"wait out the grace of {grace}s (until {lifecycle.format_time(until)})",
+            lambda: self._wait(f"the grace of {grace}s (clients to drop the old address)",
+                               lambda: (self.now() >= until, f"until {lifecycle.format_time(until)}"), until),
+        )
 
     def clean(self, grace=None):
         grace = self.target.clean_grace if grace is None else grace
@@ -75,54 +75,59 @@ class Cleaning:
         if fresh.status == STOPPED:
             # Its instances cannot be deleted while it is stopped: start it, a later run deletes it.
             self.reporter.warning("not deleting %s yet: it is stopped; starting it so that a later run can", cluster.id)
-            if not self.dry_run:
-                self._start(fresh)
+            self._start(fresh)
             return False
         self.reconcile_instances(fresh)
         for instance in fresh.instances:
             if instance.status != DELETING:
-                self._did(f"delete instance {instance.id}")
-                if not self.dry_run:
-                    instance.status = self._delete_instance(instance)
-        if self.dry_run:
-            self._did(f"delete clone {cluster.id} (aborted since {lifecycle.format_time(self.since(fresh))})")
-            return True
+                self.changes.make(f"delete instance {instance.id}", lambda instance=instance: self._delete_instance(instance))
         deadline = self.now() + timedelta(seconds=DELETE_TIMEOUT)
-        if any(i.status != DELETING for i in fresh.instances):
-            # AWS refused an instance (busy): retry until every instance is deleting or gone.
-            def check():
-                left = [i for i in self.aws.instances([cluster.id]) if i.status != DELETING]
-                for instance in left:
-                    instance.status = self._delete_instance(instance)
-                left = [i for i in left if i.status != DELETING]
-                return not left, ", ".join(f"{i.id} {i.status}" for i in left) or "all deleting"
-
-            if self._wait(f"the instances of {cluster.id} to be deleting", check, deadline) is None:
-                raise DevdbError(f"instances of {cluster.id} were not deleted within {DELETE_TIMEOUT}s; re-run to finish")
-            # Time has passed: the name must still not point here.
-            value, _ = self.points_at()
-            if cluster_serves(fresh, value):
-                self.reporter.warning("not deleting %s: %s now points at it", cluster.id, self.target.record_name)
-                return False
+        if not self.changes.step(None, lambda: self._instances_deleting(fresh, deadline), planned=True):
+            return False
         # AWS accepts deleting the cluster once every instance is deleting: no need to wait until they are gone.
-        self._did(f"delete clone {cluster.id} (aborted since {lifecycle.format_time(self.since(fresh))})")
+        self.changes.make(f"delete clone {cluster.id} (aborted since {lifecycle.format_time(self.since(fresh))})",
+                          lambda: self._delete_cluster(fresh, deadline))
+        self.changes.announce(signals.clone_deleted, target=self.target.name, cluster_id=cluster.id)
+        return True
+
+    def _instances_deleting(self, cluster, deadline):
+        """Whether every instance is deleting (AWS refuses one while busy: retried until the deadline)
+        and the name still does not point at the clone."""
+        if all(i.status == DELETING for i in cluster.instances):
+            return True
+
+        def check():
+            left = [i for i in self.aws.instances([cluster.id]) if i.status != DELETING]
+            left = [i for i in left if self._delete_instance(i) != DELETING]
+            return not left, ", ".join(f"{i.id} {i.status}" for i in left) or "all deleting"
+
+        if self._wait(f"the instances of {cluster.id} to be deleting", check, deadline) is None:
+            raise DevdbError(f"instances of {cluster.id} were not deleted within {DELETE_TIMEOUT}s; re-run to finish")
+        # Time has passed: the name must still not point here.
+        value, _ = self.points_at()
+        if cluster_serves(cluster, value):
+            self.reporter.warning("not deleting %s: %s now points at it", cluster.id, self.target.record_name)
+            return False
+        return True
+
+    def _delete_cluster(self, cluster, deadline):
         try:
             self._when_allowed(f"{cluster.id} to accept its deletion", lambda: self.aws.delete_cluster(cluster.id), deadline)
         except NotFound:
             pass
-        self._forget(fresh, "deleted (SkipFinalSnapshot)")
+        self._forget(cluster, "deleted (SkipFinalSnapshot)")
         self.outcome.deleted.append(cluster.id)
-        signals.send(signals.clone_deleted, target=self.target.name, cluster_id=cluster.id)
-        return True
 
     def _delete_instance(self, instance):
         """Ask AWS to delete one instance; its status afterwards (DELETING once accepted or already so)."""
         try:
             self.aws.delete_instance(instance.id)
         except NotFound:
-            return DELETING
+            pass
         except NotNow as exc:
-            return DELETING if "already being deleted" in str(exc).lower() else instance.status
+            if "already being deleted" not in str(exc).lower():
+                return instance.status
+        instance.status = DELETING
         return DELETING
 
     def _deletion_veto(self, cluster, grace):
@@ -142,5 +147,5 @@ class Cleaning:
 
     def _forget(self, cluster, message):
         self.clones.pop(cluster.id, None)
-        if not self.dry_run:
-            history.mirror(target=self.target.name, cluster_id=cluster.id, state=DELETED, at=self.now(), message=message)
+        self.changes.record(lambda: history.mirror(target=self.target.name, cluster_id=cluster.id, state=DELETED,
+                                                   at=self.now(), message=message))

@@ -28,9 +28,13 @@ class Cloning:
         now = self.now()
         tags = lifecycle.clone_tags(self.target.name, source.id, CREATED, now, dict(self.target.extra_tags))
         preflight.before_clone(self.aws, self.target, source, clones=self.clones, reporter=self.reporter)
-        self._did(f"create clone {self.today} of {source.id} (copy-on-write) with writer {lifecycle.instance_name(self.today)} ({self.target.instance_class})")
-        if self.dry_run:
-            return None
+        return self.changes.make(
+            f"create clone {self.today} of {source.id} (copy-on-write) with writer "
+            f"{lifecycle.instance_name(self.today)} ({self.target.instance_class})",
+            lambda: self._restore(source, config, tags, now),
+        )
+
+    def _restore(self, source, config, tags, now):
         serverless = None
         if self.target.serverless:
             serverless = (self.target.serverless_min_acu, self.target.serverless_max_acu,
@@ -58,9 +62,8 @@ class Cloning:
         writer_id = self.writer_id(cluster)
         has_writer = any(i.id == writer_id for i in cluster.instances)
         if not has_writer and self.state(cluster) == CREATED:
-            self._did(f"create writer instance {writer_id} ({self.target.instance_class}) in {cluster.id}")
-            if not self.dry_run:
-                self._create_writer(cluster, writer_id)
+            self.changes.make(f"create writer instance {writer_id} ({self.target.instance_class}) in {cluster.id}",
+                              lambda: self._create_writer(cluster, writer_id))
         elif not has_writer and self.state(cluster) in (READY, CONNECTED):
             self.reporter.warning("%s has no writer instance %s (deleted by hand?)", cluster.id, writer_id)
         self.reconcile_instances(cluster)

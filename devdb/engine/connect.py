@@ -15,7 +15,10 @@ class Connecting:
     """Moving the stable name; the name is the truth about what is connected."""
 
     def connect(self, to=None, planned=None):
-        """Point the stable name at `to`, or at the newest ready clone; abort what it replaces."""
+        """Point the stable name at `to`, or at the newest ready clone; abort what it replaces.
+
+        `planned`: the clone a dry run did not make (or make ready); what connecting it would change is listed.
+        """
         value, pointed = self.points_at()
         if pointed:
             if self.state(pointed) != CONNECTED:
@@ -28,11 +31,11 @@ class Connecting:
             chosen = self._rollback_candidate(to)
         elif planned:
             chosen = None
-            self._did(f"point {self.target.record_name} at {planned} (now {value or 'unset'})")
+            self.changes.make(f"point {self.target.record_name} at {planned} (now {value or 'unset'})")
             for cluster in self.in_state(CONNECTED, READY):
-                self._did(f"tag {cluster.id} aborted (superseded by {planned})")
+                self.changes.make(f"tag {cluster.id} aborted (superseded by {planned})")
                 if not self.target.keep_aborted:
-                    self._did(f"delete {cluster.id} once the grace of {self.target.clean_grace}s has passed")
+                    self.changes.make(f"delete {cluster.id} once the grace of {self.target.clean_grace}s has passed")
         else:
             ready = self.in_state(READY)
             chosen = ready[-1] if ready else None
@@ -49,9 +52,10 @@ class Connecting:
         """Whether the name may move to `cluster` now; a stopped clone is started and waited for first."""
         if cluster.status not in (STOPPED, "starting"):
             return cluster.status == probes.AVAILABLE
-        if self.dry_run:
-            self._did(f"start {cluster.id} (it is {cluster.status}) and wait until it is available")
-            return True
+        return self.changes.step(f"start {cluster.id} (it is {cluster.status}) and wait until it is available",
+                                 lambda: self._started(cluster), planned=True)
+
+    def _started(self, cluster):
         timeout = self.target.ready_timeout
         try:
             self._wait_cluster_available(cluster, self.now() + timedelta(seconds=timeout), timeout)
@@ -88,24 +92,27 @@ class Connecting:
 
     def _move_name(self, cluster, old_value, rollback=False):
         record = self.target.record_name
-        self._did(f"point {record} at {cluster.id} ({cluster.endpoint}; was {old_value or 'unset'})")
-        if not self.dry_run:
-            change_id, status = self.aws.upsert_cname(
-                self.target.zone_id, record, cluster.endpoint, self.target.record_ttl,
-                comment=f"django-devdb: {self.target.name} -> {cluster.id}",
-            )
-            deadline = self.now() + timedelta(seconds=INSYNC_TIMEOUT)
-            check = lambda: (lambda s: (s == "INSYNC", s))(self.aws.change_status(change_id))  # noqa: E731
-            if status != "INSYNC" and self._wait(f"{record} change {change_id} to be INSYNC", check, deadline) is None:
-                raise DevdbError(f"Route53 change {change_id} for {record} was not INSYNC within {INSYNC_TIMEOUT}s; re-run to finish")
-            self.outcome.points_at = (cluster.endpoint or "").lower()
+        self.changes.make(f"point {record} at {cluster.id} ({cluster.endpoint}; was {old_value or 'unset'})",
+                          lambda: self._point_name(cluster))
         previous = [c.id for c in self.in_state(CONNECTED) if c is not cluster]
         self.set_state(cluster, CONNECTED, rollback=rollback or self.state(cluster) == ABORTED,
                        message=f"{record} points here" + (" (rollback)" if rollback else ""))
         self._abort_superseded(cluster, older_ready=not rollback)
-        if not self.dry_run:
-            signals.send(signals.clone_connected, target=self.target.name, cluster_id=cluster.id,
-                                         endpoint=cluster.endpoint, record_name=record, previous=previous)
+        self.changes.announce(signals.clone_connected, target=self.target.name, cluster_id=cluster.id,
+                              endpoint=cluster.endpoint, record_name=record, previous=previous)
+
+    def _point_name(self, cluster):
+        """UPSERT the CNAME and wait until Route53 has applied it everywhere (INSYNC)."""
+        record = self.target.record_name
+        change_id, status = self.aws.upsert_cname(
+            self.target.zone_id, record, cluster.endpoint, self.target.record_ttl,
+            comment=f"django-devdb: {self.target.name} -> {cluster.id}",
+        )
+        deadline = self.now() + timedelta(seconds=INSYNC_TIMEOUT)
+        check = lambda: (lambda s: (s == "INSYNC", s))(self.aws.change_status(change_id))  # noqa: E731
+        if status != "INSYNC" and self._wait(f"{record} change {change_id} to be INSYNC", check, deadline) is None:
+            raise DevdbError(f"Route53 change {change_id} for {record} was not INSYNC within {INSYNC_TIMEOUT}s; re-run to finish")
+        self.outcome.points_at = (cluster.endpoint or "").lower()
 
     def _abort_superseded(self, connected, older_ready=True):
         for cluster in self.in_state(CONNECTED):

@@ -6,8 +6,6 @@ from ..lifecycle import ABORTED, CREATED
 
 
 class Refreshing:
-    """clone -> wait until ready -> connect -> wait out the grace -> clean."""
-
     def refresh(self, grace=None, timeout=None):
         """clone -> wait until ready -> connect -> wait out the grace -> clean.
 
@@ -20,31 +18,41 @@ class Refreshing:
         self.check_source()
         for cluster in list(self.clones.values()):
             self.reconcile_instances(cluster)
-        failure = None
-        try:
-            today = self.clone()
-        except (CloneFailed, AwsError) as exc:
-            failure, today = exc, None
-            self.reporter.warning("%s", exc)
-        planned = self.today if today is None and failure is None else None  # only in a dry run
-        if today is not None and self.state(today) == CREATED:
-            if self.dry_run:
-                self._did(f"wait until {today.id} is ready")
-                planned = today.id
-            else:
-                try:
-                    self.wait_ready(today, timeout)
-                except CloneFailed as exc:
-                    failure = exc
-        elif today is not None and self.state(today) == ABORTED:
-            record = history.find(today.id)
-            reason = (record.last_error if record else "") or "aborted"
-            failure = CloneFailed(f"today's clone {today.id} is aborted ({reason}); a new one is made tomorrow")
+        today, failure = self._todays_clone_ready(timeout)
         self.promote(timeout)
-        self.connect(planned=planned)
+        self.connect(planned=self._planned(today, failure))
         grace = self.target.clean_grace if grace is None else grace
         self.wait_grace(grace)
         self.clean(grace)
         if failure:
             raise failure
         return self.outcome
+
+    def _todays_clone_ready(self, timeout):
+        """(today's clone, why it is not ready or None): the failure is raised at the end of the run."""
+        try:
+            today = self.clone()
+        except (CloneFailed, AwsError) as exc:
+            self.reporter.warning("%s", exc)
+            return None, exc
+        if today is not None and self.state(today) == CREATED:
+            return today, self.changes.step(f"wait until {today.id} is ready", lambda: self._ready_or_failure(today, timeout))
+        if today is not None and self.state(today) == ABORTED:
+            record = history.find(today.id)
+            reason = (record.last_error if record else "") or "aborted"
+            return today, CloneFailed(f"today's clone {today.id} is aborted ({reason}); a new one is made tomorrow")
+        return today, None
+
+    def _ready_or_failure(self, cluster, timeout):
+        try:
+            self.wait_ready(cluster, timeout)
+        except CloneFailed as exc:
+            return exc
+        return None
+
+    def _planned(self, today, failure):
+        """Today's clone if it is still to be made or made ready, as only a dry run leaves it: the
+        clone it plans to connect."""
+        if failure is None and (today is None or self.state(today) == CREATED):
+            return self.today
+        return None

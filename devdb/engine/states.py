@@ -8,22 +8,15 @@ from ..lifecycle import ABORTED, TAG_STATE, TAG_STATE_SINCE
 class States:
     """Tagging states, and aborting a clone that failed."""
 
-    def _did(self, text):
-        """Note a change: logged when made; in a dry run only listed (the command prints the list)."""
-        if self.dry_run:
-            self.outcome.actions.append("would " + text)
-        else:
-            self.outcome.actions.append(text)
-            self.reporter.info(text)
-
     def set_state(self, cluster, new, *, rollback=False, message="", error=None):
         """Tag cluster and its instances with `new` (one TagResources call) and mirror it; the one way
         states change."""
         old = self.state(cluster)
         lifecycle.check_move(cluster.id, old, new, rollback=rollback)
-        self._did(f"tag {cluster.id} {new}" + (f" ({message})" if message else ""))
-        if self.dry_run:
-            return
+        self.changes.make(f"tag {cluster.id} {new}" + (f" ({message})" if message else ""),
+                          lambda: self._tag_state(cluster, new, message, error))
+
+    def _tag_state(self, cluster, new, message, error):
         now = self.now()
         tags = lifecycle.state_tags(new, now)
         instances = [i for i in cluster.instances if self._ours(i, cluster)]
@@ -50,10 +43,12 @@ class States:
             if not lifecycle.is_ours(instance.tags, self.target.name):
                 missing = {k: v for k, v in cluster.tags.items() if k.startswith("devdb:")}
             if missing:
-                self._did(f"finish tagging instance {instance.id} {wanted.get(TAG_STATE)}")
-                if not self.dry_run:
-                    self.aws.tag([instance.arn], missing)
-                    instance.tags.update(missing)
+                self.changes.make(f"finish tagging instance {instance.id} {wanted.get(TAG_STATE)}",
+                                  lambda instance=instance, missing=missing: self._tag_instance(instance, missing))
+
+    def _tag_instance(self, instance, tags):
+        self.aws.tag([instance.arn], tags)
+        instance.tags.update(tags)
 
     def _abort_failed(self, cluster, reason):
         self.set_state(cluster, ABORTED, message=f"failed: {reason}", error=reason)

@@ -13,11 +13,14 @@ class Syncing:
         self.lookup(also=open_ids)
         for cluster in self.clones.values():
             state = self.state(cluster)
-            if state in lifecycle.STATES and not self.dry_run:
-                self._mirror(cluster, state, self.since(cluster), created_at=cluster.created)
+            if state in lifecycle.STATES:
+                self.changes.record(lambda cluster=cluster, state=state: self._mirror(
+                    cluster, state, self.since(cluster), created_at=cluster.created))
         for cluster_id in open_ids:
             if cluster_id.lower() not in self.clones:
-                self._did(f"record {cluster_id} as deleted (the cluster no longer exists)")
-                if not self.dry_run:
-                    history.mirror(target=self.target.name, cluster_id=cluster_id, state=DELETED, at=self.now(),
-                                   message="cluster no longer exists (deleted outside django-devdb)")
+                self.changes.make(
+                    f"record {cluster_id} as deleted (the cluster no longer exists)",
+                    lambda cluster_id=cluster_id: history.mirror(
+                        target=self.target.name, cluster_id=cluster_id, state=DELETED, at=self.now(),
+                        message="cluster no longer exists (deleted outside django-devdb)"),
+                )

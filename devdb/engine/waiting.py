@@ -40,11 +40,13 @@ class Waiting:
 
     def _start(self, cluster):
         """Start a stopped clone (someone stopped it to save costs) so that it can be used."""
-        self._did(f"start {cluster.id} (it is stopped)")
-        try:
-            cluster.status = self.aws.start_cluster(cluster.id).status
-        except NotNow:  # already starting: keep waiting
-            pass
+        def start():
+            try:
+                cluster.status = self.aws.start_cluster(cluster.id).status
+            except NotNow:  # already starting: keep waiting
+                pass
+
+        self.changes.make(f"start {cluster.id} (it is stopped)", start)
 
     def _when_allowed(self, what, change, deadline):
         """Make a change AWS refuses while the resource is busy (NotNow): retry it until the deadline.

@@ -106,7 +106,7 @@ class DevdbCommand(BaseCommand):
     def summary(self, outcome):
         """Dry run: each change it would make. Otherwise one line (the log on stderr has the detail)."""
         name = outcome.target
-        if outcome.actions and outcome.actions[0].startswith("would "):
+        if outcome.dry_run and outcome.actions:
             lines = [f"{name}: {action}" for action in outcome.actions]
         else:
             facts = [f"{len(outcome.actions)} change(s)" if outcome.actions else "nothing to do"]
