@@ -8,16 +8,9 @@ runs SELECT 1. Failure reasons never include the password.
 from django.conf import settings
 
 from .aws import has_failed
+from .errors import LoginRefused, ProbeError
 
 AVAILABLE = "available"
-
-
-class ProbeError(Exception):
-    """str() is a one-line reason safe to show: no password."""
-
-
-class LoginRefused(ProbeError):
-    """The server refused the credentials: right after a password reset AWS may still hold the old one."""
 
 
 AUTH_FAILED = {1044, 1045}

@@ -11,17 +11,9 @@ from django.db import DatabaseError, connections
 from . import conf
 from .aws import Gateway
 from .engine import Engine
-from .errors import DevdbError, Locked
+from .errors import DevdbError, Locked, RunFailed
 from .locks import Lease
 from .output import Reporter
-
-
-class RunFailed(DevdbError):
-    def __init__(self, outcomes, exit_code):
-        failed = [o for o in outcomes if o.error]
-        super().__init__("; ".join(f"{o.target}: {o.error}" for o in failed))
-        self.outcomes = outcomes
-        self.exit_code = exit_code
 
 
 def run(names, step, *, dry_run=False, lock=True, parallel=None, gateway=None, engine_options=None):

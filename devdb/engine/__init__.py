@@ -35,4 +35,3 @@ class Engine(Refreshing, Lookup, States, Waiting, Cloning, Readiness, Connecting
         self.changes = (DryRun if dry_run else Changes)(self.outcome, self.reporter, sender=Engine)
         self.clones = {}  # cluster id -> aws.Cluster, this target's clones as last seen
         self._source = None
-        self._zone = None

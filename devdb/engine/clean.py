@@ -4,8 +4,7 @@ against fresh facts (the cluster and the live DNS record) right before deleting.
 from datetime import timedelta
 
 from .. import history, lifecycle, signals
-from ..aws import NotFound, NotNow
-from ..errors import DevdbError
+from ..errors import DevdbError, NotFound, NotNow
 from ..lifecycle import ABORTED, DELETED
 from .clones import cluster_serves
 from .waiting import STOPPED

@@ -2,9 +2,8 @@
 
 from datetime import timedelta
 
-from .. import history, lifecycle, parity, preflight, probes
-from ..aws import AlreadyExists
-from ..errors import AwsError, CloneFailed
+from .. import history, lifecycle, parity, preflight
+from ..errors import AlreadyExists, AwsError, CloneFailed, ProbeError
 from ..lifecycle import CONNECTED, CREATED, READY
 
 
@@ -91,7 +90,7 @@ class Cloning:
             )
         except AlreadyExists:  # a retry after a lost response
             instance = next(i for i in self.aws.instances([cluster.id]) if i.id == writer_id)
-        except probes.ProbeError as exc:
+        except ProbeError as exc:
             self._abort_failed(cluster, str(exc))
         except AwsError as exc:
             self._abort_failed(cluster, f"writer {writer_id} could not be created: {exc}")

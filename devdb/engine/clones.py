@@ -7,8 +7,7 @@ moment and started again finishes the same job.
 import os
 
 from .. import lifecycle, parity, preflight
-from ..aws import NotFound
-from ..errors import ConfigError, DevdbError
+from ..errors import ConfigError, DevdbError, NotFound
 from ..lifecycle import TAG_STATE, TAG_STATE_SINCE
 
 MYSQL_ENGINES = {"aurora-mysql"}  # not "aurora": Aurora MySQL 5.6, retired by AWS
@@ -34,7 +33,6 @@ class Lookup:
             raise ConfigError(
                 f"RECORD_NAME: {self.target.record_name} is not inside hosted zone {zone.id} ({zone.name.rstrip('.')})"
             )
-        self._zone = zone
         if not source:
             return None
         preflight.check_stable_name(self.aws, self.target)

@@ -3,8 +3,7 @@
 from datetime import timedelta
 
 from .. import history, lifecycle, probes, signals
-from ..aws import NotFound
-from ..errors import ConfigError, DevdbError
+from ..errors import ConfigError, DevdbError, NotFound, ProbeError
 from ..lifecycle import ABORTED, CONNECTED, DELETED, READY
 from .waiting import STOPPED
 
@@ -59,7 +58,7 @@ class Connecting:
         timeout = self.target.ready_timeout
         try:
             self._wait_cluster_available(cluster, self.now() + timedelta(seconds=timeout), timeout)
-        except probes.ProbeError:
+        except ProbeError:
             return False
         return True
 

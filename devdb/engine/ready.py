@@ -9,8 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from .. import history, probes, signals
-from ..aws import AlreadyExists
-from ..errors import AwsError, CloneFailed
+from ..errors import AlreadyExists, AwsError, CloneFailed, LoginRefused, ProbeError
 from ..lifecycle import CREATED, READY
 from .waiting import STOPPED
 
@@ -38,7 +37,7 @@ class Readiness:
         try:
             for step in self.readiness_steps():
                 step(cluster, deadline, timeout)
-        except probes.ProbeError as exc:
+        except ProbeError as exc:
             self._abort_failed(cluster, str(exc))
         usable = f"usable ({self.target.readiness_probe} probe)"
         likeness = self.parity(cluster)
@@ -54,7 +53,7 @@ class Readiness:
         def check():
             self._refresh_cluster(cluster)
             if not any(i.id == writer_id for i in cluster.instances):
-                raise probes.ProbeError(f"writer instance {writer_id} does not exist")
+                raise ProbeError(f"writer instance {writer_id} does not exist")
             if cluster.status == STOPPED:
                 self._start(cluster)
             return probes.status_ready(cluster, writer_id)
@@ -73,7 +72,7 @@ class Readiness:
             try:
                 probes.sql_ready(cluster.endpoint, timeout=connect_timeout, port=cluster.port)
                 return True, "SELECT 1 ok"
-            except probes.ProbeError as exc:  # refused logins included: a new password may lag
+            except ProbeError as exc:  # refused logins included: a new password may lag
                 last["reason"] = str(exc)
                 return False, f"sql probe: {exc}"
 
@@ -94,12 +93,12 @@ class Readiness:
             try:
                 probes.run_script(cluster.endpoint, script, timeout=self.settings.sql_connect_timeout, port=cluster.port)
                 return True, "done"
-            except probes.LoginRefused as exc:
+            except LoginRefused as exc:
                 last["reason"] = str(exc)
                 return False, f"login: {exc}"
 
         if self._wait(f"{cluster.id} to accept the login for {script}", attempt, deadline) is None:
-            raise probes.ProbeError(f"{script}: login refused until READY_TIMEOUT ({timeout}s): {last['reason']}")
+            raise ProbeError(f"{script}: login refused until READY_TIMEOUT ({timeout}s): {last['reason']}")
         history.note(cluster.id, self.now(), f"ran {script}")
 
     def _add_roles(self, cluster, deadline, timeout):
@@ -169,7 +168,7 @@ class Readiness:
             self._start(cluster)  # promoted by a later run once it is up
         try:
             ready, status = probes.status_ready(cluster, self.writer_id(cluster))
-        except probes.ProbeError as exc:
+        except ProbeError as exc:
             self._abort_quietly(cluster, str(exc))
             return
         if ready:

@@ -4,7 +4,8 @@ import time
 from datetime import datetime, timezone
 
 from .. import probes
-from ..aws import NotNow, has_failed
+from ..aws import has_failed
+from ..errors import NotNow, ProbeError
 
 STOPPED = "stopped"
 
@@ -28,7 +29,7 @@ class Waiting:
         def check():
             self._refresh_cluster(cluster, instances=False)
             if has_failed(cluster.status):
-                raise probes.ProbeError(f"AWS reports cluster {cluster.status}")
+                raise ProbeError(f"AWS reports cluster {cluster.status}")
             if cluster.status == STOPPED:
                 self._start(cluster)
             return cluster.status == probes.AVAILABLE, f"cluster {cluster.status}"
@@ -36,7 +37,7 @@ class Waiting:
         if cluster.status == probes.AVAILABLE:
             return
         if self._wait(f"{cluster.id} to be available", check, deadline) is None:
-            raise probes.ProbeError(f"did not become available within READY_TIMEOUT ({timeout}s)")
+            raise ProbeError(f"did not become available within READY_TIMEOUT ({timeout}s)")
 
     def _start(self, cluster):
         """Start a stopped clone (someone stopped it to save costs) so that it can be used."""

@@ -7,9 +7,8 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from .. import conf
-from ..errors import DevdbError
+from ..errors import DevdbError, RunFailed
 from ..output import ensure_handler
-from ..runner import RunFailed
 
 
 def non_negative_int(text):
