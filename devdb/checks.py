@@ -43,3 +43,20 @@ def check_environment(app_configs=None, **kwargs):
             id="devdb.W001",
         ))
     return warnings
+
+
+@checks.register("devdb")
+def check_masking(app_configs=None, **kwargs):
+    """Rules must name real models, fields and rules (errors); while masking is on, every project
+    model field needs a decision (warning: mask_devdb --check makes it fatal in CI)."""
+    from .masking import gate
+    from .masking.rules import masking_spec, problems
+
+    if any(problem.id == "devdb.E016" for problem in conf.problems()):
+        return []  # a malformed MASKING is reported once, by check_settings
+    spec = masking_spec()
+    found = [checks.Error(message, id=code) for code, message in problems(spec)]
+    if not found and gate.masking_on():
+        found += [checks.Warning(f"{name} has no masking rule", hint="Add a rule or 'keep' to DEVDB['MASKING'].",
+                                 id="devdb.W030") for name in gate.undecided(spec)]
+    return found

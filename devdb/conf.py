@@ -12,6 +12,7 @@ setting fails the same way everywhere, before the first AWS call.
 """
 
 import warnings
+from pathlib import Path
 from dataclasses import dataclass, make_dataclass
 from typing import Callable
 
@@ -21,7 +22,7 @@ from . import lifecycle
 from .errors import ConfigError
 from .validators import (
     LIFECYCLE_SUPPORT, PROBES, Invalid, acus, boolean, choice, control_alias, extra_tags, instance_class, integer,
-    masking_rules, number, optional_integer, optional_text, password_env, record_name, security_groups, source_cluster,
+    masking_rules, number, optional_integer, optional_text, password_env, ping_url, record_name, security_groups, source_cluster,
     sql_files, subnet_group, targets_dict, zone_id,
 )
 
@@ -108,6 +109,9 @@ TARGET_SETTINGS = (
             "mask the clone (the `MASKING` rules) before it counts as ready"),
     Setting("MASKING_SECURITY_GROUP_IDS", "DEVDB_MASKING_SECURITY_GROUP_IDS", None, security_groups, "devdb.E003",
             "security groups of the clone while it is masked (comma-separated in env)", "`[]`"),
+    Setting("PING_URL", "DEVDB_PING_URL", None, ping_url, "devdb.E017",
+            "http(s) URL `refresh_devdb` pings: `/start`, then the URL itself on success or `/fail` "
+            "(healthchecks.io / Cronitor style)"),
 )
 
 GLOBAL_SETTINGS = (
@@ -243,13 +247,19 @@ def unknown_target(name, targets):
     return f"unknown target {name!r} (configured: {known})"
 
 
-def _values(declarations, raw, bad):
-    """Parse every declared key of raw (defaults for the missing ones); report unknown and missing keys."""
+def _values(declarations, raw, bad, only=None):
+    """Parse every declared key of raw (defaults for the missing ones); report unknown and missing keys.
+
+    only: the keys a command uses; the others are left unparsed at their defaults (None if required).
+    """
     declared = {s.key: s for s in declarations}
     for key in sorted(set(raw) - set(declared), key=str):
         bad("devdb.E012", key, "is not a known setting", f"Known settings: {', '.join(declared)}.")
     values = {}
     for setting in declarations:
+        if only is not None and setting.key not in only:
+            values[setting.key] = None if setting.required else setting.default
+            continue
         value = raw.get(setting.key, None if setting.required else setting.default)
         if setting.required and value in (None, ""):
             hint = f"Set it, or the environment variable {setting.env}." if setting.env else ""
@@ -279,7 +289,7 @@ def _reporter(path, raw, problems, declarations):
     return bad
 
 
-def _parse_target(name, raw, problems):
+def _parse_target(name, raw, problems, only=None):
     """Validate one target's dict; append Problems; return a Target or None."""
     path = f"DEVDB['TARGETS'][{name!r}]"
     before = len(problems)
@@ -289,7 +299,7 @@ def _parse_target(name, raw, problems):
     bad = _reporter(path, raw, problems, TARGET_SETTINGS)
     if name_problem := lifecycle.identifier_problem(name):
         bad("devdb.E003", None, f"target name {name_problem}", "Target names become tag values and clone prefixes.")
-    values = _values(TARGET_SETTINGS, raw, bad)
+    values = _values(TARGET_SETTINGS, raw, bad, only)
 
     # RDS stores identifiers in lower case; so are clone names.
     given = values.get("CLONE_PREFIX")
@@ -316,7 +326,7 @@ def _parse_target(name, raw, problems):
     return Target(name=name, **{s.attr: values[s.key] for s in TARGET_SETTINGS})
 
 
-def _parse(raw):
+def _parse(raw, only=None):
     problems = []
     if raw is None:
         problems.append(Problem("devdb.E001", "DEVDB", "is not set", "Add a DEVDB dict with at least one target to your settings."))
@@ -324,18 +334,15 @@ def _parse(raw):
     if not isinstance(raw, dict):
         problems.append(Problem("devdb.E001", "DEVDB", "must be a dict"))
         return None, problems
-    values = _values(GLOBAL_SETTINGS, raw, _reporter("DEVDB", raw, problems, GLOBAL_SETTINGS))
+    global_only = None if only is None else {*only, "TARGETS"}
+    values = _values(GLOBAL_SETTINGS, raw, _reporter("DEVDB", raw, problems, GLOBAL_SETTINGS), global_only)
 
     targets = {}
     for name, target_raw in (values.get("TARGETS") or {}).items():
-        if target := _parse_target(name, target_raw, problems):
+        if target := _parse_target(name, target_raw, problems, only):
             targets[name] = target
-    host = (getattr(django_settings, "DATABASES", {}).get(values.get("DATABASE")) or {}).get("HOST") or ""
-    for target in targets.values():
-        if host and normalize_name(host) == target.fqdn:
-            problems.append(Problem("devdb.E009", "DEVDB['DATABASE']",
-                                    f"points at {target.record_name}, the dev database of target {target.name!r}",
-                                    "The history would be replaced with each clone; use a separate control database."))
+    if only is None or "DATABASE" in only:
+        problems.extend(_control_is_dev(values.get("DATABASE"), targets.values()))
     prefixes = [t.clone_prefix for t in targets.values()]
     for prefix in sorted({p for p in prefixes if prefixes.count(p) > 1}):
         problems.append(Problem("devdb.E004", "DEVDB['TARGETS']", f"two targets share the clone prefix {prefix!r}"))
@@ -346,14 +353,60 @@ def _parse(raw):
     return DevdbSettings(**{s.attr: values[s.key] for s in GLOBAL_SETTINGS}), []
 
 
+def _control_is_dev(alias, targets):
+    """devdb.E009: every way the control database can be a dev database, which is replaced by a
+    fresh clone every day (the history would vanish with it): the app's own database (same SQLite
+    file, or same host, port and name), or a host that is a target's stable name."""
+    databases = getattr(django_settings, "DATABASES", {})
+    control = databases.get(alias) if isinstance(alias, str) else None
+    if not isinstance(control, dict):
+        return []
+    hint = "The history would be replaced with each clone; use a separate control database (DEVDB_DATABASE_URL)."
+    found = []
+    app = databases.get("default")
+    if alias != "default" and isinstance(app, dict) and _same_database(control, app):
+        found.append(Problem("devdb.E009", "DEVDB['DATABASE']",
+                             f"{alias!r} is the same database as 'default', the app's dev database", hint))
+    host = str(control.get("HOST") or "")
+    for target in targets:
+        if host and normalize_name(host) == target.fqdn:
+            found.append(Problem("devdb.E009", "DEVDB['DATABASE']",
+                                 f"points at {target.record_name}, the dev database of target {target.name!r}", hint))
+    return found
+
+
+def _same_database(one, other):
+    """Whether two DATABASES entries open the same database: one SQLite file, or one server's database."""
+    sqlite = "django.db.backends.sqlite3"
+    if (one.get("ENGINE") == sqlite) != (other.get("ENGINE") == sqlite):
+        return False
+    if one.get("ENGINE") == sqlite:
+        def where(entry):
+            name = str(entry.get("NAME") or "")
+            if name.startswith("file:") or name in ("", ":memory:"):
+                return None  # an in-memory database (the test runner's) is never shared
+            return Path(name).expanduser().resolve()
+        return where(one) is not None and where(one) == where(other)
+
+    def server(entry):
+        engine = str(entry.get("ENGINE") or "")
+        port = str(entry.get("PORT") or ("5432" if "postgres" in engine else "3306" if "mysql" in engine else ""))
+        return str(entry.get("HOST") or "localhost").rstrip(".").lower(), port, str(entry.get("NAME") or "")
+    return server(one) == server(other)
+
+
 def problems():
     """Everything wrong with settings.DEVDB, as Problems (empty when it is fine)."""
     return _parse(getattr(django_settings, "DEVDB", None))[1]
 
 
-def get_settings():
-    """settings.DEVDB as a DevdbSettings, or a ConfigError listing every problem, one per line."""
-    parsed, found = _parse(getattr(django_settings, "DEVDB", None))
+def get_settings(only=None):
+    """settings.DEVDB as a DevdbSettings, or a ConfigError listing every problem, one per line.
+
+    only: the keys (target or global) a command uses; the others are neither parsed nor checked, so
+    an unrelated bad value does not stop it (the other attributes then hold raw defaults).
+    """
+    parsed, found = _parse(getattr(django_settings, "DEVDB", None), only)
     if found:
         raise ConfigError("\n".join(str(problem) for problem in found))
     return parsed
@@ -376,7 +429,7 @@ def database_url(env, var, default):
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if not scheme or scheme not in env.DB_SCHEMES:
         what = f"unknown scheme {scheme!r}" if scheme else "not a URL"
-        raise ConfigError(f"{var} is not a valid database URL ({what}; expected e.g. mysql://USER:PASSWORD@HOST:3306/NAME)")
+        raise ConfigError(f"{var} is not a valid database URL ({what}; expected e.g. mysql://USER:PASSWORD@HOST:3306/NAME or postgres://USER:PASSWORD@HOST:5432/NAME)")
     try:
         # django-environ warns about some URLs quoting the user:password part; never let that out.
         with warnings.catch_warnings(record=True) as warned:

@@ -42,7 +42,7 @@ class TransitionError(DevdbError):
 
 
 class ProbeError(DevdbError):
-    """A clone is not usable (yet); str() is a one-line reason safe to show: no password."""
+    """A clone could not be logged in to, or a post-clone step failed; str() is one line without a password."""
 
 
 class LoginRefused(ProbeError):

@@ -70,6 +70,22 @@ def note(cluster_id, at, message):
     return record
 
 
+@_atomic
+def record_masking(cluster_id, at, report):
+    """Keep the clone's masking report (MaskingReport.as_dict()) and note the verdict as an event."""
+    record = find(cluster_id)
+    if record is None:
+        return None
+    record.masking = report
+    record.save(update_fields=["masking", "updated_at"])
+    verification = report.get("verification") or {}
+    verdict = "masked and verified" if verification.get("ok") else "masking FAILED verification"
+    CloneEvent.objects.create(record=record, at=at, from_state=record.state, to_state=record.state,
+                              message=f"{verdict}: rules {report.get('fingerprint')}, {report.get('rows')} rows "
+                                      f"in {report.get('seconds')}s")
+    return record
+
+
 def find(cluster_id):
     """The record of cluster_id, matched case-insensitively (RDS stores identifiers in lower case)."""
     return CloneRecord.objects.filter(cluster_id__iexact=cluster_id).first()

@@ -1,6 +1,9 @@
 """The clone history in the control database: AWS tags are the truth, these rows mirror them."""
 
+from datetime import timedelta
+
 from django.db import models
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 
 from . import lifecycle
@@ -24,6 +27,8 @@ class CloneRecord(models.Model):
     aborted_at = models.DateTimeField("aborted", null=True, blank=True)
     deleted_at = models.DateTimeField("deleted", null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # MaskingReport.as_dict(): rules fingerprint, tables, rows, seconds, verification. None: not masked.
+    masking = models.JSONField("masking report", null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -38,14 +43,62 @@ class CloneRecord(models.Model):
         return f"{self.cluster_id} ({self.state})"
 
     @property
+    def failed(self):
+        """Whether the clone failed: aborted before it was ever ready (created -> aborted), also once deleted."""
+        return any(e.from_state == lifecycle.CREATED and e.to_state == lifecycle.ABORTED for e in self._moves())
+
+    @property
+    def live_periods(self):
+        """[(start, end)] of each time the stable name pointed at this clone, from the timeline (a clone
+        rolled back to was live twice); end is None while it still is."""
+        periods = []
+        for event in self._moves():
+            if periods and periods[-1][1] is None and lifecycle.CONNECTED in (event.from_state, event.to_state):
+                periods[-1][1] = event.at  # out of connected (or, in a garbled history, into it again)
+            if event.to_state == lifecycle.CONNECTED:
+                periods.append([event.at, None])
+        return [tuple(period) for period in periods]
+
+    @property
     def live_for(self):
-        """How long the stable name pointed at this clone (so far), or None if it never did."""
-        if not self.connected_at:
+        """How long the stable name pointed at this clone in all (so far), or None if it never did."""
+        periods = self.live_periods
+        if not periods:
             return None
-        end = self.aborted_at or self.deleted_at
-        if end is None or end < self.connected_at:
-            end = timezone.now() if self.state == lifecycle.CONNECTED else self.state_since
-        return end - self.connected_at
+        now = timezone.now()
+        return sum(((end or now) - start for start, end in periods), timedelta())
+
+    def _moves(self):
+        """The events into and out of `connected` and a failure, oldest first (prefetched by with_moves())."""
+        if not hasattr(self, "moves"):
+            self.moves = list(self.events.filter(MOVES))
+        return self.moves
+
+
+def with_moves(records):
+    """records with the events that live_for and failed read, in one query for all of them."""
+    return records.prefetch_related(Prefetch("events", queryset=CloneEvent.objects.filter(MOVES), to_attr="moves"))
+
+
+def failed_filter():
+    """A filter() argument: the record failed (created -> aborted), as CloneRecord.failed."""
+    return Exists(CloneEvent.objects.filter(record=OuterRef("pk"), from_state=lifecycle.CREATED,
+                                            to_state=lifecycle.ABORTED))
+
+
+def recent_failures(target):
+    """The target's failed clones since its stable name last moved (a failed morning not yet made good by a
+    new clone or a rollback), newest first, with last_error: what `status_devdb` shows below the clones."""
+    records = CloneRecord.objects.filter(target=target)
+    moved = records.exclude(connected_at=None)
+    last_move = Subquery(moved.order_by("-connected_at").values("connected_at")[:1])
+    return (records.filter(failed_filter()).filter(Q(created_at__gt=last_move) | ~Exists(moved))
+            .order_by("-created_at", "-id"))
+
+
+# Events that live_for and failed read: into or out of `connected`, and created -> aborted; notes excluded.
+MOVES = (Q(to_state=lifecycle.CONNECTED) | Q(from_state=lifecycle.CONNECTED)
+         | Q(from_state=lifecycle.CREATED, to_state=lifecycle.ABORTED)) & ~Q(from_state=F("to_state"))
 
 
 class CloneEvent(models.Model):

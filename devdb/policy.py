@@ -20,6 +20,8 @@ Every statement follows from what the engine does (devdb.aws.Gateway makes each 
   them from --role-arn / --kms-key-arn, or reads the sources with --from-aws);
 - Route53 is scoped to the configured hosted zones, and changes to UPSERTs of the configured
   CNAME names; GetChange is on change/* (change ids are not known in advance).
+
+Nothing depends on the source's engine: Aurora MySQL and Aurora PostgreSQL sources need the same policy.
 """
 
 from . import lifecycle

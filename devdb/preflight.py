@@ -2,19 +2,21 @@
 
 Route53 rejects (InvalidChangeBatch) an UPSERT of a plain CNAME over a name that holds any other record,
 an alias or a record with a routing policy. RDS refuses an instance class the source's engine version
-does not offer, db.serverless before Aurora MySQL 3.02, a minimum of 0 ACUs where the version cannot
+does not offer, db.serverless before Aurora MySQL 3.02 or Aurora PostgreSQL 13.6, a minimum of 0 ACUs where the version cannot
 auto-pause, and a restore past the account's DB-cluster quota; a shared, encrypted source needs a key
 of this account. Each refusal is one ConfigError line naming the setting; nothing here changes AWS.
 """
 
+from . import flavours
 from .aws import cname_value
 from .errors import AwsError, ConfigError
 
 SERVERLESS_CLASS = "db.serverless"
 EXTENDED_SUPPORT_DISABLED = "open-source-rds-extended-support-disabled"
-# Aurora User Guide, "Aurora Serverless v2 capacity": db.serverless from Aurora MySQL 3.02.0; a minimum
-# of 0 ACUs (auto-pause) from Aurora MySQL 3.08.0 and Aurora PostgreSQL 13.15, 14.12, 15.7, 16.3.
-SERVERLESS_SINCE = {"aurora-mysql": (3, 2)}
+# Aurora User Guide, "Aurora Serverless v2 capacity": db.serverless from Aurora MySQL 3.02.0 and Aurora
+# PostgreSQL 13.6 (every 14, 15, 16 release has it); a minimum of 0 ACUs (auto-pause) from Aurora MySQL
+# 3.08.0 and Aurora PostgreSQL 13.15, 14.12, 15.7, 16.3.
+SERVERLESS_SINCE = {"aurora-mysql": (3, 2), "aurora-postgresql": (13, 6)}
 AUTO_PAUSE_SINCE = {"aurora-mysql": {3: (3, 8, 0)}, "aurora-postgresql": {13: (13, 15), 14: (14, 12), 15: (15, 7), 16: (16, 3)}}
 
 
@@ -64,7 +66,7 @@ def check_serverless(target, source):
     since = SERVERLESS_SINCE.get(source.engine)
     if version and since and version < since:
         raise ConfigError(
-            f"INSTANCE_CLASS: db.serverless needs Aurora MySQL {'.'.join(map(str, since))} or later; "
+            f"INSTANCE_CLASS: db.serverless needs {flavours.for_engine(source.engine).label} {'.'.join(map(str, since))} or later; "
             f"source {source.id} runs {source.engine_version}"
         )
     if target.serverless_min_acu == 0 and version and not supports_auto_pause(source.engine, version):

@@ -1,19 +1,19 @@
-"""Readiness probes and the post-clone steps that talk SQL to a clone.
+"""Readiness probes and the post-clone scripts that talk SQL to a clone, through its database flavour.
 
 The "status" probe trusts AWS (cluster and writer instance `available`); the "sql" probe logs in
-with the app's own credentials (DATABASES['default'] with HOST replaced by the clone's endpoint) and
-runs SELECT 1. Failure reasons never include the password.
+with the app's own credentials (DATABASES['default'] with HOST replaced by the clone's endpoint and
+PORT by the clone's) and runs SELECT 1. `engine` is the clone's Engine ("aurora-mysql",
+"aurora-postgresql"), which picks the flavour (devdb.flavours). Failure reasons never include the password.
 """
 
 from django.conf import settings
 
+from . import flavours
 from .aws import has_failed
-from .errors import LoginRefused, ProbeError
+from .errors import LoginRefused, ProbeError  # noqa: F401  (their old home: probes.ProbeError)
 
 AVAILABLE = "available"
-
-
-AUTH_FAILED = {1044, 1045}
+DEFAULT_ENGINE = "aurora-mysql"  # as devdb.aws reads a cluster that does not say
 
 
 def status_ready(cluster, writer_id):
@@ -26,91 +26,41 @@ def status_ready(cluster, writer_id):
     return cluster.status == AVAILABLE and writer_status == AVAILABLE, text
 
 
-def app_credentials(alias="default", port=None):
-    """The app's login; `port` (the clone's real port) wins over DATABASES' PORT."""
+def app_credentials(alias="default", port=None, engine=DEFAULT_ENGINE):
+    """The app's login; `port` (the clone's real port) wins over DATABASES' PORT, then the engine's default."""
     db = settings.DATABASES.get(alias, {})
     return {
         "user": db.get("USER") or "",
         "password": db.get("PASSWORD") or "",
         "database": db.get("NAME") or "",
-        "port": int(port or db.get("PORT") or 3306),
+        "port": int(port or db.get("PORT") or flavours.for_engine(engine).default_port),
     }
 
 
-def connect(host, *, port, user, password, database, timeout, multi_statements=False):
-    """A MySQLdb connection to the clone (mysqlclient is imported only when a SQL step runs)."""
-    try:
-        import MySQLdb
-        from MySQLdb.constants import CLIENT
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ProbeError("the sql probe needs mysqlclient: pip install 'django-devdb[mysql]'") from exc
-    kwargs = dict(host=host, port=port, user=user, passwd=password, connect_timeout=timeout,
-                  read_timeout=max(timeout, 60), write_timeout=max(timeout, 60))
-    if database:
-        kwargs["db"] = database
-    if multi_statements:
-        kwargs["client_flag"] = CLIENT.MULTI_STATEMENTS
-    try:
-        return MySQLdb.connect(**kwargs)
-    except MySQLdb.Error as exc:
-        code = exc.args[0] if exc.args else None
-        raise (LoginRefused if code in AUTH_FAILED else ProbeError)(describe_error(exc, password)) from None
+def connect(host, *, flavour, port, user, password, database, timeout):
+    """A driver connection to the clone: the one place both steps connect (tests send the clone's
+    fake AWS endpoint to a real server here)."""
+    return flavour.connect(host, port=port, user=user, password=password, database=database, timeout=timeout)
 
 
-def describe_error(exc, password=""):
-    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
-    detail = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
-    if password:
-        detail = detail.replace(password, "***")
-    kind = {
-        1045: "authentication failed",
-        1044: "authentication failed",
-        1049: "unknown database",
-        2002: "unreachable",
-        2003: "unreachable",
-        2005: "unreachable (unknown host)",
-        2013: "timeout",
-    }.get(code, "error")
-    return f"{kind} ({code}): {detail}" if code else f"{kind}: {detail}"
-
-
-def sql_ready(host, *, timeout, credentials=None, port=None):
+def sql_ready(host, *, timeout, engine=DEFAULT_ENGINE, credentials=None, port=None):
     """Log in to host with the app's credentials and run SELECT 1; ProbeError with the reason if not."""
-    creds = credentials or app_credentials(port=port)
-    conn = connect(host, timeout=timeout, **creds)
-    try:
-        cursor = conn.cursor()
-        cursor.execute("SELECT 1")
-        if cursor.fetchone() != (1,):
-            raise ProbeError("SELECT 1 did not return 1")
-    except ProbeError:
-        raise
-    except Exception as exc:
-        raise ProbeError(describe_error(exc, creds["password"])) from None
-    finally:
-        conn.close()
+    flavour = flavours.for_engine(engine)
+    creds = credentials or app_credentials(port=port, engine=engine)
+    flavour.probe(connect(host, flavour=flavour, timeout=timeout, **creds), creds["password"])
 
 
-def run_script(host, path, *, timeout, credentials=None, port=None):
+def run_script(host, path, *, timeout, engine=DEFAULT_ENGINE, credentials=None, port=None):
     """Run one .sql file against host, statement by statement, committing at the end.
 
     LoginRefused (nothing ran yet) may be retried; any other ProbeError may not.
     """
-    creds = credentials or app_credentials(port=port)
+    flavour = flavours.for_engine(engine)
+    creds = credentials or app_credentials(port=port, engine=engine)
     with open(path, encoding="utf-8") as handle:
         script = handle.read()
-    conn = connect(host, timeout=timeout, multi_statements=True, **creds)
-    statement = 0
+    conn = connect(host, flavour=flavour, timeout=timeout, **creds)
     try:
-        cursor = conn.cursor()
-        if script.strip():
-            cursor.execute(script)
-            statement = 1
-            while cursor.nextset():
-                statement += 1
-        conn.commit()
-    except Exception as exc:
-        conn.rollback()
-        raise ProbeError(f"{path}: statement {statement + 1} failed: {describe_error(exc, creds['password'])}") from None
-    finally:
-        conn.close()
+        flavour.run_script(conn, script, creds["password"])
+    except ProbeError as exc:
+        raise ProbeError(f"{path}: {exc}") from None

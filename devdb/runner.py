@@ -8,18 +8,37 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.db import DatabaseError, connections
 
-from . import conf
+from . import conf, ping
 from .aws import Gateway
 from .engine import Engine
 from .errors import DevdbError, Locked, RunFailed
 from .locks import Lease
+from .models import TargetLease
 from .output import Reporter
 
 
-def run(names, step, *, dry_run=False, lock=True, parallel=None, gateway=None, engine_options=None):
+def control_database_error(alias, exc):
+    """Why the lease could not be taken, in one line: the control database cannot be reached (a
+    wrong URL, a server down: migrating would not help), or it has no tables yet (run migrate)."""
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    try:
+        tables = connections[alias].introspection.table_names()
+    except DatabaseError as unreachable:
+        why = str(unreachable).splitlines()[0] if str(unreachable) else reason
+        return DevdbError(f"control database {alias!r} cannot be reached ({why}); check its settings "
+                          f"(DATABASES[{alias!r}], DEVDB_DATABASE_URL in the example project)")
+    if TargetLease._meta.db_table not in tables:
+        return DevdbError(f"control database {alias!r} has no django-devdb tables; "
+                          f"run `manage.py migrate --database {alias}`")
+    return DevdbError(f"control database {alias!r} is not usable ({reason}); "
+                      f"is it migrated (`manage.py migrate --database {alias}`)?")
+
+
+def run(names, step, *, dry_run=False, lock=True, parallel=None, gateway=None, engine_options=None, pings=False):
     """Call step(engine) for each target; return the Outcomes or raise RunFailed.
 
-    Settings (and target names) are validated before any AWS call.
+    Settings (and target names) are validated before any AWS call. pings: ping each target's
+    PING_URL around its step (refresh_devdb: the run a monitor expects every morning).
     """
     settings = conf.get_settings()
     targets = settings.select(names)
@@ -29,17 +48,15 @@ def run(names, step, *, dry_run=False, lock=True, parallel=None, gateway=None, e
     def one(target):
         engine = Engine(target, gateway, settings, reporter=Reporter(target.name), dry_run=dry_run, **(engine_options or {}))
         lease = Lease(target.name, settings.lock_expiry) if lock and not dry_run else None
+        ping_url = target.ping_url if pings and not dry_run else None
         try:
             if lease:
                 try:
                     lease.acquire()
                 except DatabaseError as exc:
-                    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                    raise DevdbError(
-                        f"control database {settings.database!r} is not usable ({reason}); "
-                        f"did you run `manage.py migrate --database {settings.database}`?"
-                    ) from exc
+                    raise control_database_error(settings.database, exc) from exc
                 engine.heartbeat = lease.renew
+            ping.ping(ping_url, "start", engine.reporter)
             step(engine)
         except DevdbError as exc:
             engine.outcome.error = str(exc)
@@ -48,11 +65,15 @@ def run(names, step, *, dry_run=False, lock=True, parallel=None, gateway=None, e
             first = str(exc).splitlines()[0] if str(exc) else ""
             engine.outcome.error = f"unexpected {type(exc).__name__}: {first}"
             engine.outcome.exit_code = 1
+        else:
+            ping.ping(ping_url, "success", engine.reporter)
         finally:
             if lease and lease.token_held:
                 lease.release()
             if workers > 1:
                 connections.close_all()
+        if engine.outcome.error and engine.outcome.exit_code != Locked.exit_code:
+            ping.ping(ping_url, "fail", engine.reporter, engine.outcome.error)  # another run's lease is no failure
         return engine.outcome
 
     if workers == 1:

@@ -110,6 +110,23 @@ def optional_text(value):
     return value
 
 
+def ping_url(value):
+    """An http(s) URL, or unset. Its path usually holds a secret token: never echoed back."""
+    from urllib.parse import urlsplit
+
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise Invalid(f"must be an http(s) URL, or unset (got a {type(value).__name__})")
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        raise Invalid("must be an http(s) URL such as https://hc-ping.com/UUID (it cannot be parsed)") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value.strip()):
+        raise Invalid("must be an http(s) URL such as https://hc-ping.com/UUID (the value is not shown: it may hold a secret)")
+    return value.strip()
+
+
 def choice(*choices, optional=False):
     def parse(value):
         if optional and value in (None, ""):
@@ -257,11 +274,12 @@ def targets_dict(value):
 
 
 def masking_rules(value):
-    """Only the shape ("app_label.ModelName" -> dict); devdb.masking checks the rules themselves."""
+    """Only the shape ("app_label.ModelName" -> a dict of rules, or a whole-table rule such as
+    "truncate"); devdb.masking checks the rules themselves."""
     if not isinstance(value, dict):
         raise Invalid('must be a dict of "app_label.ModelName" to a dict of masking rules')
     bad = [f'holds {k!r}, which is not "app_label.ModelName"' for k in value if not (isinstance(k, str) and _MODEL.match(k))]
-    bad += [f"gives {k!r} {v!r}, which is not a dict of masking rules" for k, v in value.items() if not isinstance(v, dict)]
+    bad += [f"gives {k!r} {v!r}, which is not a dict of masking rules" for k, v in value.items() if not isinstance(v, (dict, str))]
     if bad:
         raise Invalid(*bad)
     return dict(value)

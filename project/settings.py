@@ -5,6 +5,7 @@ DATABASE_URL        the app's database; in a dev deployment the stable Route53 n
 DEVDB_DATABASE_URL  the control database holding the clone history (default: SQLite file).
                     Never the dev database: that one is replaced by a fresh clone every day.
 DEVDB_TARGET        the name of the one target configured from the DEVDB_* variables (default: dev).
+DEVDB_LOG_LEVEL     DEBUG, INFO (default), WARNING or ERROR: what the commands log on stderr.
 DEVDB_*             every setting devdb.conf declares with a variable (README, "Configuration"),
                     e.g. DEVDB_POLL_INITIAL / DEVDB_POLL_MAX to poll faster against a simulation.
 An optional .env file beside manage.py is read first.
@@ -39,10 +40,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "devdb",
+    "project.shop",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's CSS and JS) as a deployment serves them, with DEBUG on or off.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -81,13 +85,28 @@ DATABASE_ROUTERS = ["devdb.routers.DevdbRouter"]
 # README): passed as the strings they are, so devdb.conf validates them and its errors name the
 # variable the user set, instead of a traceback from the settings module.
 DEVDB = from_environment(os.environ, also=("DEVDB_DATABASE_URL", "DEVDB_LOG_LEVEL", "DEVDB_SANDBOX_NOW"))
+# Masking: a decision for every field of the project's own models (mask_devdb --check enforces it).
+DEVDB["MASKING"] = {
+    "shop.Customer": {
+        "email": "email", "first_name": "first_name", "last_name": "last_name", "phone": "phone",
+        "birth_date": "shift_date", "notes": "text", "last_login_ip": "ip",
+    },
+    "shop.Address": {"customer": "keep", "street": "text", "city": "text", "postcode": "hash"},
+    "shop.Order": {"customer": "keep", "total": "keep", "placed_at": "keep"},
+    "sessions.Session": "truncate",
+}
 
+# DEVDB_LOG_LEVEL: how much the commands log on stderr (a command's -v 0 / -v 2 overrides it).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_LEVEL = env.str("DEVDB_LOG_LEVEL", default="INFO").strip().upper() or "INFO"
+if LOG_LEVEL not in LOG_LEVELS:  # one line, not logging.config's traceback
+    sys.exit(f"error: DEVDB_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)} (got {LOG_LEVEL.lower()!r})")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(message)s", "datefmt": "%Y-%m-%dT%H:%M:%S%z"}},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"devdb": {"handlers": ["stderr"], "level": env.str("DEVDB_LOG_LEVEL", default="INFO"), "propagate": False}},
+    "loggers": {"devdb": {"handlers": ["stderr"], "level": LOG_LEVEL, "propagate": False}},
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -99,4 +118,9 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
+# WhiteNoise serves what `manage.py collectstatic` copies here and, before that (a fresh checkout),
+# finds the files in the installed apps: `runserver` with DEBUG off (the default) or gunicorn serve a
+# styled admin either way.
+STATIC_ROOT = BASE_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -18,7 +18,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["serve"]:  # python -m sandbox serve: keep a sandbox running for a shell (sandbox/serve.py)
+        from .serve import main as serve
+
+        return serve(argv[1:])
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0],
+                                     epilog="`python -m sandbox serve` keeps a sandbox running instead (see --help there).")
     parser.add_argument("--days", type=int, default=2, help="simulated mornings to run (default 2)")
     args = parser.parse_args(argv)
 

@@ -5,12 +5,15 @@
 - `clock`: a fake clock; nothing in the tests really sleeps.
 - `make_engine`: an Engine for a target on the fake clock.
 - `mariadb`: connection parameters of the MariaDB server; skips without one, fails under CI=true.
+- `postgresql`: the same for the PostgreSQL server (DEVDB_TEST_POSTGRES_URL).
+- `postgresql_account`: a role with a password and its own database holding `users`, dropped afterwards.
 - `moto_server`: moto's standalone server on a free loopback port (session-wide; reset per use).
 
 Tests that touch the records need `@pytest.mark.django_db(databases="__all__")`.
 """
 
 import os
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -152,6 +155,73 @@ def mariadb():
             pytest.fail(f"MariaDB is not reachable on {params['host']}:{params['port']} under CI=true: {exc}")
         pytest.skip(f"no MariaDB server on {params['host']}:{params['port']}")
     return params
+
+
+def postgres_params():
+    import environ
+
+    url = os.environ.get("DEVDB_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    cfg = environ.Env.db_url_config(url)
+    return {"host": cfg["HOST"] or "127.0.0.1", "port": int(cfg["PORT"] or 5432), "user": cfg["USER"] or "postgres",
+            "password": cfg["PASSWORD"] or "", "database": cfg["NAME"] or "postgres"}
+
+
+def postgresql_unreachable(params):
+    """The error connecting to the PostgreSQL server, or None when it answers."""
+    try:
+        import psycopg
+
+        psycopg.connect(host=params["host"], port=params["port"], user=params["user"], password=params["password"],
+                        dbname=params["database"], connect_timeout=3).close()
+    except Exception as exc:
+        return exc
+    return None
+
+
+@pytest.fixture
+def postgresql():
+    """The PostgreSQL server's parameters. Skips on a laptop without one; under CI=true it must be there."""
+    params = postgres_params()
+    if exc := postgresql_unreachable(params):
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is not reachable on {params['host']}:{params['port']} under CI=true: {exc}")
+        pytest.skip(f"no PostgreSQL server on {params['host']}:{params['port']}")
+    return params
+
+
+@pytest.fixture
+def postgresql_account(postgresql):
+    """A login role with a password owning its own database, which holds `users` (id, email, name) with two
+    rows, on the PostgreSQL server; both dropped afterwards. Names carry DEVDB_TEST_DB_SUFFIX."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"devdb{os.environ.get('DEVDB_TEST_DB_SUFFIX', '')}_helper_{uuid.uuid4().hex[:10]}"
+    password = "pg-Pw-" + uuid.uuid4().hex[:12]
+
+    def admin(database=None):
+        return psycopg.connect(host=postgresql["host"], port=postgresql["port"], user=postgresql["user"],
+                               password=postgresql["password"], dbname=database or postgresql["database"], autocommit=True)
+
+    def rows():
+        with admin(name) as conn:
+            return [tuple(r) for r in conn.execute("SELECT id, email, name FROM users ORDER BY id").fetchall()]
+
+    root = admin()
+    try:
+        root.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(name), sql.Literal(password)))
+        root.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(name)))
+        with admin(name) as conn:
+            conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(name)))
+            conn.execute("CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(200), name VARCHAR(200))")
+            conn.cursor().executemany("INSERT INTO users VALUES (%s, %s, %s)",
+                                      [(1, "alice@corp.example", "Alice Smith"), (2, "bob@corp.example", "Bob Jones")])
+        yield {"host": postgresql["host"], "port": postgresql["port"], "user": name, "password": password,
+               "database": name, "rows": rows}
+    finally:
+        root.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        root.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+        root.close()
 
 
 @pytest.fixture(scope="session")

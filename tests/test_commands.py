@@ -8,6 +8,7 @@ project's settings against moto's standalone server.
 import io
 import json
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -56,6 +57,16 @@ def snapshot(aws):
     return clusters, instances, records
 
 
+STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ", re.M)
+
+
+def unstamped(summary):
+    """The summary lines without their UTC timestamp (each must have one)."""
+    lines = summary.strip().splitlines()
+    assert all(STAMP.match(line) for line in lines), summary
+    return STAMP.sub("", summary.strip())
+
+
 def morning(clock, day):
     from tests.conftest import START
 
@@ -86,7 +97,7 @@ def test_refresh_with_nothing_to_do_succeeds(aws, devdb_settings, fake_time):
     run("refresh_devdb")
     before = snapshot(aws)
     out = run("refresh_devdb")
-    assert out.strip() == "dev: nothing to do; dev-20261122 is connected"
+    assert unstamped(out) == "dev: nothing to do; dev-20261122 is connected"
     assert snapshot(aws) == before
 
 
@@ -303,7 +314,7 @@ def test_connect_to_dry_run_lists_the_rollback_and_changes_nothing(aws, devdb_se
 
 def test_clean_dry_run_lists_each_deletion_changes_nothing_and_clean_then_deletes_it(aws, devdb_settings, fake_time):
     two_days(aws, fake_time)
-    assert run("clean_devdb", "--dry-run", "--grace", "7200").strip() == "dev: nothing to do"
+    assert unstamped(run("clean_devdb", "--dry-run", "--grace", "7200")) == "dev: nothing to do"
     before = snapshot(aws)
     out = run("clean_devdb", "--dry-run")
     assert out.splitlines() == [
@@ -494,7 +505,7 @@ def test_manage_py_exit_0_when_done_and_when_nothing_to_do(project):
     assert "is connected" in first.stdout
     again = project.manage("clean_devdb")
     assert again.returncode == 0, again.stderr
-    assert again.stdout.strip() == "dev: nothing to do"
+    assert unstamped(again.stdout) == "dev: nothing to do"
 
 
 def test_manage_py_exit_1_names_a_missing_hosted_zone_and_changes_nothing(project):
@@ -575,4 +586,115 @@ def test_manage_py_traceback_option_shows_the_traceback(project):
     assert result.returncode == 1
     assert "Traceback (most recent call last)" in result.stderr
     assert "RECORD_NAME: db.example.org is not inside hosted zone" in result.stderr
+    assert project.clusters() == ["prod-aurora"]
+
+
+# --- what a failed run and the log level look like ------------------------------------------------
+
+
+def test_a_failed_run_says_so_first_once_with_a_timestamp(aws, devdb_settings, fake_time, monkeypatch):
+    from devdb import probes
+
+    def failed(cluster, writer_id):
+        raise probes.ProbeError("AWS reports cluster available, writer failed")
+    monkeypatch.setattr(probes, "status_ready", failed)
+    out = io.StringIO()
+    with pytest.raises(CommandError) as error:
+        call_command("refresh_devdb", stdout=out, stderr=io.StringIO())
+    summary = unstamped(out.getvalue())
+    assert summary == (f"dev: FAILED: clone {DAY1} aborted: AWS reports cluster available, writer failed "
+                       f"(before failing: created {DAY1}; deleted {DAY1})")
+    assert "change(s)" not in summary and "nothing to do" not in summary
+    assert str(error.value) == f"dev: clone {DAY1} aborted: AWS reports cluster available, writer failed"
+
+
+def test_manage_py_a_failure_is_one_line_on_each_stream(project):
+    result = project.manage("refresh_devdb", DEVDB_SOURCE_CLUSTER="prod-missing")
+    assert result.returncode == 1
+    assert len(result.stdout.strip().splitlines()) == 1 and "dev: FAILED: " in unstamped(result.stdout)
+    failures = [line for line in result.stderr.splitlines() if "prod-missing" in line]
+    assert len(failures) == 1 and failures[0].startswith("refresh_devdb: error: dev: "), result.stderr
+
+
+def test_manage_py_verbosity_overrides_the_example_projects_log_level(project):
+    quiet = project.manage("clone_devdb", "-v", "0")  # LOGGING says INFO (DEVDB_LOG_LEVEL's default)
+    assert quiet.returncode == 0 and " INFO " not in quiet.stderr, quiet.stderr
+    assert "created dev-" in unstamped(quiet.stdout)
+    loud = project.manage("connect_devdb", "-v", "2", DEVDB_LOG_LEVEL="warning")
+    assert loud.returncode == 0 and " INFO [dev] point db.dev.example.com at " in loud.stderr, loud.stderr
+    again = project.manage("refresh_devdb", DEVDB_LOG_LEVEL="WARNING")
+    assert again.returncode == 0 and " INFO " not in again.stderr
+
+
+def test_manage_py_a_bad_log_level_is_one_line(project):
+    result = project.manage("status_devdb", DEVDB_LOG_LEVEL="LOUD")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: DEVDB_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR (got 'loud')"
+
+
+# --- the control database ------------------------------------------------------------------------
+
+
+def _server_database(kind):
+    """A fresh, empty database named for this test run on the MariaDB / PostgreSQL server: (url, drop)."""
+    import uuid
+
+    name = f"devdb_operator_{uuid.uuid4().hex[:8]}"
+    if kind == "mysql":
+        from tests.e2e import _mysql_connect, require_mariadb
+
+        params = require_mariadb()
+        conn = _mysql_connect(params)
+        conn.cursor().execute(f"CREATE DATABASE `{name}`")
+        conn.close()
+
+        def drop():
+            c = _mysql_connect(params)
+            c.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+            c.close()
+        return f"mysql://{params['user']}@{params['host']}:{params['port']}/{name}", drop
+    import psycopg
+
+    try:
+        admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        from tests.conftest import IN_CI
+
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is not reachable under CI=true: {exc}")
+        pytest.skip(f"no PostgreSQL server: {exc}")
+    admin.execute(f'CREATE DATABASE "{name}"')
+
+    def drop():
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.close()
+    return f"postgres://postgres@127.0.0.1:5432/{name}", drop
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "mysql", "postgresql"])
+def test_manage_py_a_control_database_without_tables_says_to_migrate(project, kind, tmp_path):
+    if kind == "sqlite":
+        url, drop = f"sqlite:///{tmp_path}/empty.sqlite3", (lambda: None)
+    else:
+        url, drop = _server_database(kind)
+    try:
+        result = project.manage("clone_devdb", DEVDB_DATABASE_URL=url)
+    finally:
+        drop()
+    assert result.returncode == 1
+    assert one_line(result, "clone_devdb: error: ") == (
+        "clone_devdb: error: dev: control database 'devdb' has no django-devdb tables; "
+        "run `manage.py migrate --database devdb`")
+
+
+@pytest.mark.parametrize("url", [
+    "sqlite:////nonexistent-folder-operator/devdb.sqlite3",
+    "mysql://root@127.0.0.1:1/devdb_operator",
+    "postgres://postgres@127.0.0.1:1/devdb_operator",
+])
+def test_manage_py_an_unreachable_control_database_says_so(project, url):
+    result = project.manage("clone_devdb", DEVDB_DATABASE_URL=url)
+    assert result.returncode == 1
+    line = one_line(result, "clone_devdb: error: dev: control database 'devdb' cannot be reached (")
+    assert "migrate" not in line
     assert project.clusters() == ["prod-aurora"]

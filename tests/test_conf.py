@@ -777,3 +777,75 @@ def test_the_example_projects_own_variables_are_not_taken_for_typos(tmp_path):
     result = manage("check", **project_env(tmp_path, DEVDB_LOG_LEVEL="INFO", DEVDB_TARGET="qa"))
     assert result.returncode == 0, result.stderr
     assert "devdb.W001" not in result.stderr + result.stdout
+
+
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+def test_control_database_in_the_same_sqlite_file_as_the_app_is_refused(devdb, no_aws, settings, tmp_path):
+    databases = copy.deepcopy(settings.DATABASES)
+    databases["default"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "app.sqlite3")}
+    databases["devdb"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "sub" / ".." / "app.sqlite3")}
+    settings.DATABASES = databases
+    assert_refused("devdb.E009", "DEVDB['DATABASE']", "'devdb' is the same database as 'default', the app's dev database")
+
+
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+@pytest.mark.parametrize("engine, port", [("django.db.backends.mysql", 3306), ("django.db.backends.postgresql", "")])
+def test_control_database_with_the_apps_host_and_name_is_refused(devdb, no_aws, settings, engine, port):
+    databases = copy.deepcopy(settings.DATABASES)
+    databases["default"] = {"ENGINE": engine, "NAME": "app", "HOST": "DB-Server.internal", "PORT": port}
+    databases["devdb"] = {"ENGINE": engine, "NAME": "app", "HOST": "db-server.internal.", "PORT": ""}
+    settings.DATABASES = databases
+    assert_refused("devdb.E009", "DEVDB['DATABASE']", "'devdb' is the same database as 'default', the app's dev database")
+
+
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+def test_control_database_beside_the_apps_on_one_server_is_fine(devdb, no_aws, settings, tmp_path):
+    databases = copy.deepcopy(settings.DATABASES)
+    databases["default"] = {"ENGINE": "django.db.backends.mysql", "NAME": "app", "HOST": "db-server.internal"}
+    databases["devdb"] = {"ENGINE": "django.db.backends.mysql", "NAME": "devdb_history", "HOST": "db-server.internal"}
+    settings.DATABASES = databases
+    assert conf.problems() == []
+
+
+@pytest.mark.parametrize("url", ["ftp://monitor.test/abc", "monitor.test/abc", "https:///abc", "https://monitor test/abc"])
+def test_a_ping_url_must_be_http_and_is_never_echoed(devdb, no_aws, url):
+    devdb["TARGETS"]["dev"]["PING_URL"] = url
+    found = conf.problems()
+    assert [(p.id, p.setting) for p in found] == [("devdb.E017", f"{TARGET}['PING_URL']")]
+    assert "must be an http(s) URL" in found[0].message
+    assert "monitor" not in found[0].message and "abc" not in found[0].message
+
+
+def test_a_ping_url_from_the_environment_names_its_variable(settings, no_aws):
+    settings.DEVDB = conf.from_environment({"DEVDB_SOURCE_CLUSTER": "prod-aurora", "DEVDB_HOSTED_ZONE_ID": "Z0123456789ABC",
+                                            "DEVDB_RECORD_NAME": "db.dev.example.com", "DEVDB_INSTANCE_CLASS": "db.t4g.medium",
+                                            "DEVDB_PING_URL": "https://hc-ping.com/0f1e2d3c-secret"})
+    assert conf.get_settings().targets["dev"].ping_url == "https://hc-ping.com/0f1e2d3c-secret"
+    settings.DEVDB["TARGETS"]["dev"]["PING_URL"] = "mailto:ops@example.com"
+    assert [str(p) for p in conf.problems()] == [
+        "DEVDB_PING_URL must be an http(s) URL such as https://hc-ping.com/UUID (the value is not shown: it may hold a secret)"]
+
+
+def test_only_the_settings_a_command_uses_are_checked(devdb, no_aws):
+    devdb["TARGETS"]["dev"]["READY_TIMEOUT"] = "soon"
+    devdb["TARGETS"]["dev"].pop("INSTANCE_CLASS")
+    devdb["POLL_MAX"] = -1
+    assert len(conf.problems()) == 3
+    target = conf.get_settings(only=("SOURCE_CLUSTER", "HOSTED_ZONE_ID", "RECORD_NAME")).targets["dev"]
+    assert target.source_cluster == "prod-aurora"
+    with pytest.raises(ConfigError, match="RECORD_NAME"):
+        devdb["TARGETS"]["dev"]["RECORD_NAME"] = "db..example.com"
+        conf.get_settings(only=("SOURCE_CLUSTER", "HOSTED_ZONE_ID", "RECORD_NAME"))
+
+
+def test_iam_policy_is_printed_despite_a_bad_setting_it_does_not_use(devdb, no_aws):
+    import io
+    import json
+
+    devdb["TARGETS"]["dev"]["READY_TIMEOUT"] = "soon"
+    out = io.StringIO()
+    call_command("iam_policy_devdb", stdout=out)
+    assert json.loads(out.getvalue())["Version"] == "2012-10-17"
+    devdb["TARGETS"]["dev"]["HOSTED_ZONE_ID"] = ""
+    with pytest.raises(CommandError, match="HOSTED_ZONE_ID"):
+        call_command("iam_policy_devdb", stdout=io.StringIO())

@@ -16,7 +16,7 @@ LAYERS = [
     {"lifecycle", "output", "parity"},  # pure rules and wording
     {"validators", "conf"},  # settings, declared once
     {"models", "routers", "history", "locks", "signals", "migrations"},  # the control database, signals
-    {"aws"},  # the one AWS adapter
+    {"aws", "ping"},  # the adapters to outside systems: AWS, the monitoring ping
     {"flavours", "masking", "probes", "preflight", "policy"},  # what talks SQL; checks before a change
     {"engine"},
     {"runner", "checks", "apps"},

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import load_command_class
+from django.core.management.base import CommandError
 
 from devdb import output
 from devdb.engine import Engine
@@ -71,7 +72,8 @@ def test_a_message_during_a_wait_starts_on_its_own_line(wide, caplog):
     assert "[dev] tag dev-20261121 aborted" in caplog.messages
 
 
-def test_tty_progress_never_wraps(monkeypatch):
+def test_tty_progress_never_wraps(monkeypatch, caplog):
+    caplog.set_level(logging.INFO, logger="devdb")
     monkeypatch.setenv("COLUMNS", "40")
     stream = FakeTTY()
     Reporter("dev", stream=stream).progress("dev-20261122 to be available", "writer creating", 5)
@@ -94,6 +96,58 @@ def test_not_a_tty_each_poll_is_a_devdb_log_line(caplog):
         "[dev] waiting for dev-20261122 to be available: writer available, 1m 35s elapsed",
     ]
     assert all(r.levelno == logging.INFO for r in records)
+
+
+def test_a_wait_logs_when_the_status_changes_and_every_few_minutes_not_every_poll(caplog):
+    reporter = Reporter("dev", stream=io.StringIO())
+    caplog.set_level(logging.INFO, logger="devdb")
+    polls = [(0, "creating"), *((t, "creating") for t in range(30, 700, 30)), (720, "backing-up"), (750, "available")]
+    for elapsed, status in polls:
+        reporter.progress("dev-20261122 to be available", status, elapsed)
+    reporter.done_waiting()
+    assert [m.split(": ", 1)[1] for m in caplog.messages] == [
+        "creating, 30s elapsed",      # the wait began
+        "creating, 5m 30s elapsed",   # no change: one line every LOG_EVERY seconds
+        "creating, 10m 30s elapsed",
+        "backing-up, 12m 00s elapsed",  # each change of the AWS status at once
+        "available, 12m 30s elapsed",
+    ]
+    assert output.LOG_EVERY == 300
+
+
+def test_a_wait_done_at_the_first_look_shows_nothing(caplog, wide):
+    caplog.set_level(logging.INFO, logger="devdb")
+    reporter = Reporter("dev", stream=io.StringIO())
+    reporter.progress("db.dev.example.com change C1 to be INSYNC", "INSYNC", 0)
+    reporter.done_waiting()
+    assert not [m for m in caplog.messages if "waiting for" in m]
+    stream = FakeTTY()
+    reporter = Reporter("dev", stream=stream)
+    reporter.progress("db.dev.example.com change C1 to be INSYNC", "INSYNC", 0)
+    reporter.done_waiting()
+    reporter.info("tag dev-20261122 connected")
+    assert "\n" not in stream.getvalue() and stream.getvalue().endswith("\r\x1b[K")  # drawn, then wiped
+
+
+def test_an_80_column_live_line_keeps_the_status_and_the_time_elapsed(monkeypatch, caplog):
+    caplog.set_level(logging.INFO, logger="devdb")
+    monkeypatch.setenv("COLUMNS", "80")
+    stream = FakeTTY()
+    Reporter("dev", stream=stream).progress("the grace of 120s (clients to drop the old address)",
+                                            "until 2026-11-22T05:14:00Z", 65)
+    line = stream.getvalue().split("\r")[-1].replace("\x1b[K", "")
+    assert len(line) < 80
+    assert line.startswith("[dev] waiting for the grace of 1")
+    assert line.endswith("\u2026: until 2026-11-22T05:14:00Z, 1m 05s elapsed")
+
+
+def test_verbosity_0_silences_the_live_line_too(wide, monkeypatch):
+    monkeypatch.setattr(output.logger, "level", logging.INFO)
+    stream = FakeTTY()
+    with output.verbosity(0):
+        Reporter("dev", stream=stream).progress("dev-20261122 to be available", "creating", 5)
+    assert stream.getvalue() == ""
+    assert output.logger.level == logging.INFO  # restored after the command
 
 
 def test_fallback_handler_lines_are_timestamped(monkeypatch, capsys):
@@ -141,10 +195,49 @@ def test_the_commands_are_all_there():
     assert {"refresh_devdb", "clone_devdb", "connect_devdb", "clean_devdb", "status_devdb", "sync_devdb"} <= set(devdb_commands())
 
 
+JSON_ANYWAY = {"iam_policy_devdb"}  # prints JSON whatever the options: --json would change nothing
+
+
 @pytest.mark.parametrize("name", devdb_commands())
-def test_every_command_accepts_json(name):
+def test_json_is_accepted_only_where_it_changes_the_output(name):
     command = load_command_class("devdb", name)
     parser = command.create_parser("manage.py", name)
+    if name in JSON_ANYWAY:
+        assert "--json" not in parser.format_help()
+        with pytest.raises((SystemExit, CommandError)):
+            parser.parse_args(["--json"])
+        return
     assert parser.parse_args(["--json"]).json is True
     assert parser.parse_args([]).json is False
     assert "--json" in parser.format_help()
+
+
+@pytest.mark.parametrize("name", devdb_commands())
+def test_help_names_units_and_lists_the_exit_statuses(name, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    command = load_command_class("devdb", name)
+    text = " ".join(command.create_parser("manage.py", name).format_help().split())
+    assert "Exit status: 0 done, or nothing to do; 1 " in text
+    assert "2 usage error" in text
+    assert ("3 another run holds a target's lease" in text) == (name not in ("iam_policy_devdb", "status_devdb", "mask_devdb"))
+    for option, unit in (("--grace", "SECONDS"), ("--timeout", "SECONDS"), ("--parallel", "N"), ("--max-age", "HOURS"),
+                         ("--batch-size", "N")):
+        if option in text:
+            assert f"{option} {unit}" in text, (option, text)
+
+
+def test_the_readme_says_which_command_takes_which_option():
+    """The README's option table (Commands) matches the parsers, tick for tick."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    header = next(line for line in readme.splitlines() if line.startswith("| option | `refresh` |"))
+    commands = [cell.strip(" `") + "_devdb" for cell in header.strip("|").split("|")[1:]]
+    rows = readme[readme.index(header):].splitlines()[2:]
+    for row in rows[:next(i for i, r in enumerate(rows) if not r.startswith("|"))]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        options = re.findall(r"`(--[a-z-]+)", cells[0].split(":")[0])
+        for name, cell in zip(commands, cells[1:]):
+            help_text = load_command_class("devdb", name).create_parser("manage.py", name).format_help()
+            for option in options:
+                assert (f"{option} " in help_text or f"{option}\n" in help_text) == (cell == "✓"), (option, name)

@@ -158,7 +158,7 @@ def test_serverless_clone_gets_its_scaling_with_auto_pause(aws, prod, devdb_sett
 def test_probes_use_the_clones_real_port(aws, prod, devdb_settings, make_engine, monkeypatch):
     devdb_settings["TARGETS"]["dev"]["READINESS_PROBE"] = "sql"
     ports = []
-    monkeypatch.setattr(probes, "sql_ready", lambda host, *, timeout, port=None, credentials=None: ports.append(port))
+    monkeypatch.setattr(probes, "sql_ready", lambda host, *, timeout, port=None, **_: ports.append(port))
     refresh(make_engine)
     assert ports == [3307]
 

@@ -243,7 +243,7 @@ def test_the_retired_aurora_engine_is_refused(aws, make_engine):
 
     made.rds.meta.events.register("after-call.rds.DescribeDBClusters", retired)  # moto no longer creates one
     line = refused(aws, make_engine(gateway=made), "SOURCE_CLUSTER")
-    assert line == "SOURCE_CLUSTER: prod-aurora is aurora, not Aurora MySQL"
+    assert line == "SOURCE_CLUSTER: prod-aurora is aurora, not Aurora MySQL or Aurora PostgreSQL"
 
 
 def test_an_aurora_postgresql_source_passes_the_checks(aws, devdb_settings, make_engine):

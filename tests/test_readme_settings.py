@@ -35,5 +35,5 @@ def test_readme_global_table_is_the_declared_global_settings():
 
 
 def test_every_environment_variable_of_the_example_project_is_documented():
-    for variable in ("DATABASE_URL", "DEVDB_DATABASE_URL", conf.TARGET_VARIABLE, "DJANGO_DEBUG"):
+    for variable in ("DATABASE_URL", "DEVDB_DATABASE_URL", "DEVDB_LOG_LEVEL", conf.TARGET_VARIABLE, "DJANGO_DEBUG"):
         assert f"| `{variable}` |" in README, variable

@@ -6,11 +6,10 @@ moment and started again finishes the same job.
 
 import os
 
-from .. import lifecycle, parity, preflight
+from .. import flavours, lifecycle, parity, preflight
 from ..errors import ConfigError, DevdbError, NotFound
 from ..lifecycle import TAG_STATE, TAG_STATE_SINCE
 
-MYSQL_ENGINES = {"aurora-mysql"}  # not "aurora": Aurora MySQL 5.6, retired by AWS
 
 
 class Lookup:
@@ -47,8 +46,8 @@ class Lookup:
         source = source or self._source
         if source is None:
             raise ConfigError(f"SOURCE_CLUSTER: cluster {self.target.source_cluster} does not exist")
-        if source.engine not in MYSQL_ENGINES:
-            raise ConfigError(f"SOURCE_CLUSTER: {source.id} is {source.engine}, not Aurora MySQL")
+        if source.engine not in flavours.ENGINES:
+            raise ConfigError(f"SOURCE_CLUSTER: {source.id} is {source.engine}, not {flavours.SUPPORTED}")
         if self.target.master_password_env and not os.environ.get(self.target.master_password_env):
             raise ConfigError(f"MASTER_PASSWORD_ENV: environment variable {self.target.master_password_env} is not set")
         if self._source is None or self._source.id != source.id:

@@ -70,7 +70,7 @@ class Readiness:
 
         def check():
             try:
-                probes.sql_ready(cluster.endpoint, timeout=connect_timeout, port=cluster.port)
+                probes.sql_ready(cluster.endpoint, timeout=connect_timeout, port=cluster.port, engine=cluster.engine)
                 return True, "SELECT 1 ok"
             except ProbeError as exc:  # refused logins included: a new password may lag
                 last["reason"] = str(exc)
@@ -91,7 +91,8 @@ class Readiness:
 
         def attempt():
             try:
-                probes.run_script(cluster.endpoint, script, timeout=self.settings.sql_connect_timeout, port=cluster.port)
+                probes.run_script(cluster.endpoint, script, timeout=self.settings.sql_connect_timeout, port=cluster.port,
+                                  engine=cluster.engine)
                 return True, "done"
             except LoginRefused as exc:
                 last["reason"] = str(exc)

@@ -5,10 +5,18 @@ import json
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
-from .. import conf
+from .. import conf, lifecycle
 from ..errors import DevdbError, RunFailed
-from ..output import ensure_handler
+from ..output import verbosity
+
+EXIT_STATUSES = {
+    0: "done, or nothing to do",
+    1: "failed (one line on stderr per failure)",
+    2: "usage error (a bad option or an unknown TARGET)",
+    3: "another run holds a target's lease",
+}
 
 
 def non_negative_int(text):
@@ -44,6 +52,12 @@ class DevdbCommand(BaseCommand):
     requires_system_checks = []  # bad settings are reported by the command itself, in one line
     takes_many_targets = True
     dry_run = True
+    json_output = True  # False where the output is JSON anyway: --json would change nothing
+    exit_statuses = EXIT_STATUSES
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        statuses = "; ".join(f"{code} {meaning}" for code, meaning in self.exit_statuses.items())
+        return super().create_parser(prog_name, subcommand, epilog=f"Exit status: {statuses}.", **kwargs)
 
     def add_arguments(self, parser):
         if self.takes_many_targets:
@@ -54,12 +68,13 @@ class DevdbCommand(BaseCommand):
                                 help="a configured target name")
         if self.dry_run:
             parser.add_argument("--dry-run", action="store_true", help="print each AWS change it would make, make none")
-        parser.add_argument("--json", action="store_true", help="print the outcome as JSON on stdout")
+        if self.json_output:
+            parser.add_argument("--json", action="store_true", help="print the outcome as JSON on stdout")
 
     def execute(self, *args, **options):
-        ensure_handler(options.get("verbosity", 1))
         try:
-            return super().execute(*args, **options)
+            with verbosity(options.get("verbosity", 1)):
+                return super().execute(*args, **options)
         except DevdbError as exc:
             if options.get("traceback") or not getattr(self, "_called_from_command_line", False):
                 raise CommandError(str(exc), returncode=exc.exit_code) from exc
@@ -94,7 +109,7 @@ class DevdbCommand(BaseCommand):
         raise NotImplementedError
 
     def show(self, result, options):
-        if options["json"]:
+        if options.get("json"):
             data = [o.as_dict() for o in result] if isinstance(result, list) else result
             self.stdout.write(json.dumps(data, indent=2, default=str))
         elif isinstance(result, list):
@@ -103,19 +118,21 @@ class DevdbCommand(BaseCommand):
             self.stdout.write(str(result))
 
     def summary(self, outcome):
-        """Dry run: each change it would make. Otherwise one line (the log on stderr has the detail)."""
+        """Dry run: each change it would make. Otherwise one timestamped line (the log on stderr has
+        the detail): what the run did, or, when it failed, the failure first and what it did before."""
         name = outcome.target
         if outcome.dry_run and outcome.actions:
             lines = [f"{name}: {action}" for action in outcome.actions]
-        else:
-            facts = [f"{len(outcome.actions)} change(s)" if outcome.actions else "nothing to do"]
-            if outcome.created:
-                facts.append("created " + ", ".join(outcome.created))
-            if outcome.deleted:
-                facts.append("deleted " + ", ".join(outcome.deleted))
-            if outcome.connected:
-                facts.append(f"{outcome.connected} is connected")
-            lines = [f"{name}: " + "; ".join(facts)]
+            return "\n".join(lines + ([f"{name}: FAILED: {outcome.error}"] if outcome.error else []))
+        facts = []
+        if outcome.created:
+            facts.append("created " + ", ".join(outcome.created))
+        if outcome.deleted:
+            facts.append("deleted " + ", ".join(outcome.deleted))
+        if outcome.connected:
+            facts.append(f"{outcome.connected} is connected")
+        stamp = lifecycle.format_time(timezone.now())
         if outcome.error:
-            lines.append(f"{name}: FAILED: {outcome.error}")
-        return "\n".join(lines)
+            done = f" (before failing: {'; '.join(facts)})" if facts and outcome.actions else ""
+            return f"{stamp} {name}: FAILED: {outcome.error}{done}"
+        return f"{stamp} {name}: " + "; ".join([f"{len(outcome.actions)} change(s)" if outcome.actions else "nothing to do", *facts])

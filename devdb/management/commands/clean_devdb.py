@@ -16,7 +16,8 @@ class Command(DevdbCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--grace", type=non_negative_int, help="seconds an aborted clone is kept (default CLEAN_GRACE)")
+        parser.add_argument("--grace", type=non_negative_int, metavar="SECONDS",
+                            help="seconds an aborted clone is kept before deletion (default CLEAN_GRACE)")
 
     def run(self, options):
         return runner.run(options["targets"], clean(options["grace"]), dry_run=options["dry_run"])

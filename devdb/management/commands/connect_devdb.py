@@ -10,7 +10,8 @@ class Command(DevdbCommand):
     def add_arguments(self, parser):
         super().add_arguments(parser)
         parser.add_argument("--to", metavar="CLUSTER", help="roll back: connect this ready or aborted clone instead")
-        parser.add_argument("--timeout", type=positive_int, help="READY_TIMEOUT for clones still being created")
+        parser.add_argument("--timeout", type=positive_int, metavar="SECONDS",
+                            help="seconds a clone still being created may take to become ready (default READY_TIMEOUT)")
 
     def run(self, options):
         names = options["targets"]

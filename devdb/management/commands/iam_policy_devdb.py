@@ -5,7 +5,11 @@ import re
 from ... import conf, policy
 from ...aws import Gateway
 from ...errors import ConfigError
-from ..base import DevdbCommand
+from ..base import EXIT_STATUSES, DevdbCommand
+
+# What the policy is made of: a bad value of any other setting does not stop it from being printed.
+USED_SETTINGS = ("SOURCE_CLUSTER", "HOSTED_ZONE_ID", "RECORD_NAME", "CLONE_PREFIX", "KMS_KEY_ID", "MASTER_PASSWORD_ENV",
+                 "AWS_MAX_ATTEMPTS")
 
 
 def _account(text):
@@ -36,6 +40,8 @@ class Command(DevdbCommand):
             "The source's KMS key and IAM roles come from --kms-key-arn / --role-arn, or from the sources "
             "themselves with --from-aws.")
     dry_run = False
+    json_output = False  # the policy is JSON anyway, for `aws iam put-role-policy` or Terraform
+    exit_statuses = {code: meaning for code, meaning in EXIT_STATUSES.items() if code != 3}  # takes no lease
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
@@ -52,12 +58,13 @@ class Command(DevdbCommand):
                             help="read each source's KMS key and IAM roles from AWS (one DescribeDBClusters per target)")
 
     def run(self, options):
-        targets = conf.get_settings().select(options["targets"])
+        settings = conf.get_settings(only=USED_SETTINGS)
+        targets = settings.select(options["targets"])
         if not targets:
             raise ConfigError("DEVDB['TARGETS'] is empty")
         keys, roles = set(options["kms_key_arn"]), set(options["role_arn"])
         if options["from_aws"]:
-            gateway = Gateway(max_attempts=conf.get_settings().aws_max_attempts)
+            gateway = Gateway(max_attempts=settings.aws_max_attempts)
             for target in targets:
                 access = gateway.source_access(target.source_cluster)
                 keys.update([access.kms_key_id] if access.kms_key_id else [])
@@ -66,5 +73,4 @@ class Command(DevdbCommand):
                             account=options["account"], source_keys=keys, source_roles=roles)
 
     def show(self, result, options):
-        # JSON with or without --json: the output is meant for `aws iam put-role-policy` or Terraform.
         self.stdout.write(json.dumps(result, indent=2))

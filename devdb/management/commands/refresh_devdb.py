@@ -7,9 +7,12 @@ class Command(DevdbCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--grace", type=non_negative_int, help="seconds an aborted clone is kept (default CLEAN_GRACE)")
-        parser.add_argument("--timeout", type=positive_int, help="seconds to wait for the clone (default READY_TIMEOUT)")
-        parser.add_argument("--parallel", type=positive_int, help="targets run at once (default min(4, targets))")
+        parser.add_argument("--grace", type=non_negative_int, metavar="SECONDS",
+                            help="seconds an aborted clone is kept before deletion (default CLEAN_GRACE)")
+        parser.add_argument("--timeout", type=positive_int, metavar="SECONDS",
+                            help="seconds the clone may take to become ready (default READY_TIMEOUT)")
+        parser.add_argument("--parallel", type=positive_int, metavar="N",
+                            help="targets run at once (default min(4, number of targets))")
 
     def run(self, options):
         return runner.run(
@@ -17,4 +20,5 @@ class Command(DevdbCommand):
             lambda engine: engine.refresh(grace=options["grace"], timeout=options["timeout"]),
             dry_run=options["dry_run"],
             parallel=options["parallel"],
+            pings=True,
         )

@@ -1,0 +1,75 @@
+"""PostgreSQL (and Aurora PostgreSQL)."""
+
+import re
+
+from ..errors import ProbeError
+from .base import AUTHENTICATION, ERROR, TIMEOUT, UNREACHABLE, Flavour
+
+# libpq reports a failed login without an SQLSTATE: the server's FATAL message says what happened.
+REFUSED = re.compile(r'authentication failed|role ".*" does not exist|no pg_hba\.conf entry|pg_hba\.conf rejects'
+                     r"|not permitted to log in")
+UNKNOWN_HOST = re.compile(r"failed to resolve host|could not translate host name")
+NO_SERVER = re.compile(r"Connection refused|No route to host|Network is unreachable|server closed the connection"
+                       r"|could not connect")
+
+
+class PostgreSQL(Flavour):
+    vendor = "postgresql"
+    schemes = ("postgres", "postgresql", "pgsql", "psql", "postgis")
+    django_engine = "django.db.backends.postgresql"
+    default_port = 5432
+    label = "Aurora PostgreSQL"
+
+    def open(self, host, *, port, user, password, database, timeout):
+        try:
+            import psycopg
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ProbeError("the sql probe needs psycopg: pip install 'django-devdb[postgresql]'") from exc
+        # psycopg waits at least 2 seconds for a connection, whatever connect_timeout says.
+        kwargs = {"dbname": database} if database else {}  # without one, libpq takes the user's name
+        return psycopg.connect(host=host, port=port, user=user, password=password, connect_timeout=timeout, **kwargs)
+
+    def classify(self, exc):
+        sqlstate = getattr(exc, "sqlstate", None)
+        message = str(exc)
+        if (sqlstate or "").startswith("28") or REFUSED.search(message):
+            kind = AUTHENTICATION
+        elif sqlstate == "3D000" or re.search(r'database ".*" does not exist', message):
+            kind = "unknown database"
+        elif type(exc).__name__ == "ConnectionTimeout" or "timeout expired" in message:
+            kind = TIMEOUT
+        elif UNKNOWN_HOST.search(message):
+            kind = f"{UNREACHABLE} (unknown host)"
+        elif NO_SERVER.search(message):
+            kind = UNREACHABLE
+        else:
+            kind = ERROR
+        return kind, sqlstate, message
+
+    def quote(self, name):
+        return '"' + name.replace('"', '""') + '"'
+
+    def hmac_sha256(self, value, ipad, opad):
+        inner = f"sha256(decode(%({ipad})s, 'hex') || convert_to(({value})::text, 'UTF8'))"
+        return f"encode(sha256(decode(%({opad})s, 'hex') || {inner}), 'hex')"
+
+    def hex_to_int(self, hex_expr, digits=8):
+        digits = int(digits)
+        return f"(('x' || lpad(substr({hex_expr}, 1, {digits}), 16, '0'))::bit(64)::bigint)"
+
+    def concat(self, *parts):
+        return "(" + " || ".join(f"({p})::text" for p in parts) + ")"
+
+    def pick(self, index, choices):
+        listed = ", ".join(f"'{c}'" for c in choices)
+        return f"(ARRAY[{listed}])[1 + MOD({index}, {len(choices)})]"
+
+    def add_days(self, value, days):
+        return f"({value} + ({days}) * INTERVAL '1 day')"
+
+    def text(self, expr):
+        return f"({expr})::text"
+
+    def fit(self, expr, field, connection):
+        # PostgreSQL does not convert text into date, inet, ... on assignment: cast to the column type.
+        return f"CAST({expr} AS {field.db_type(connection)})"

@@ -1,0 +1,433 @@
+"""Masking rules, declared per model and field in DEVDB["MASKING"], resolved through model meta.
+
+    DEVDB["MASKING"] = {
+        "shop.Customer": {"email": "email", "first_name": "first_name", "notes": Text(max_length=40),
+                          "birth_date": "shift_date", "id": "keep"},
+        "sessions.Session": "truncate",        # a model-level rule
+        "shop.Order": "keep",                  # every field kept, as one decision
+    }
+
+A field rule is a name from RULES, a Rule instance, or a callable ``f(column) -> SQL expression``
+(a custom rule; ``column`` is the Column below). A rule writes one SQL expression computing the
+masked value from the column's current value; all of a table's expressions go into one UPDATE.
+Generated values keep NULL as NULL. Keyed rules use HMAC-SHA256 with DEVDB_MASKING_KEY, computed in
+SQL, so the same input gives the same output every day and across tables, and nothing can be
+reversed without the key.
+"""
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
+
+from ..errors import ConfigError
+
+SAFE_DOMAIN = "example.invalid"  # RFC 2606: can never deliver mail
+KEY_ENV = "DEVDB_MASKING_KEY"
+# Choices are written into SQL: plain letters only.
+FIRST_NAMES = ("Alex", "Blair", "Casey", "Dana", "Eden", "Finley", "Gray", "Harper", "Indigo", "Jules", "Kai",
+               "Logan", "Morgan", "Noor", "Oakley", "Parker", "Quinn", "Reese", "Sage", "Taylor", "Uma", "Val",
+               "Wren", "Yael", "Zuri", "Ari", "Bo", "Cruz", "Dale", "Emery", "Fran", "Gale")
+LAST_NAMES = ("Ashdown", "Brookfield", "Carrow", "Dunmore", "Elsworth", "Fenwick", "Glenholm", "Hartwell",
+              "Ivesdale", "Jarrow", "Kestrel", "Langley", "Marlow", "Northcote", "Oakhurst", "Pemberly",
+              "Quarry", "Rowntree", "Stanway", "Thornby", "Underhill", "Vantage", "Westbury", "Yarrow",
+              "Alder", "Birch", "Copse", "Dell", "Elm", "Fallow", "Grove", "Heath")
+LOREM = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore "
+         "et dolore magna aliqua ut enim ad minim veniam quis nostrud exercitation ullamco laboris")
+
+
+class Key:
+    """DEVDB_MASKING_KEY as HMAC pads, passed to SQL as parameters (never written into SQL text)."""
+
+    def __init__(self, secret):
+        raw = secret.encode() if isinstance(secret, str) else bytes(secret)
+        if not raw:
+            raise ConfigError(f"{KEY_ENV} is empty")
+        self.raw = raw
+        block = hashlib.sha256(raw).digest() if len(raw) > 64 else raw
+        block = block.ljust(64, b"\0")
+        self.params = {"ipad": bytes(b ^ 0x36 for b in block).hex(), "opad": bytes(b ^ 0x5C for b in block).hex()}
+
+    def hmac(self, text):
+        """What the SQL computes, in Python (for tests and checks)."""
+        return hmac.new(self.raw, str(text).encode(), hashlib.sha256).hexdigest()
+
+    @classmethod
+    def from_env(cls, environ):
+        secret = environ.get(KEY_ENV, "")
+        if not secret:
+            raise ConfigError(f"{KEY_ENV} is not set: masking needs a secret key (same key -> same masked values)")
+        return cls(secret)
+
+
+@dataclass
+class Column:
+    """What a rule sees of one column: its quoted SQL name, the row's primary key, the field, the
+    flavour (SQL helpers) and the HMAC helper. Custom rules build their expression from these."""
+
+    sql: str  # quoted column name
+    pk: str  # quoted primary key column
+    field: object  # the Django field
+    flavour: object
+    connection: object = None
+    params: dict = None  # filled by param()
+
+    @property
+    def unique(self):
+        return bool(self.field.unique or self.field.primary_key)
+
+    @property
+    def max_length(self):
+        return getattr(self.field, "max_length", None)
+
+    def param(self, value):
+        """A placeholder for value, passed to the database as a parameter."""
+        name = f"p{len(self.params)}_{''.join(ch for ch in self.field.column if ch.isalnum())}"
+        self.params[name] = value
+        return f"%({name})s"
+
+    def hmac(self, expr=None):
+        """SQL: hex HMAC-SHA256 (DEVDB_MASKING_KEY) of expr (default: this column)."""
+        return self.flavour.hmac_sha256(expr or self.sql, "ipad", "opad")
+
+    def number(self, expr=None, digits=8):
+        """SQL: a keyed, non-negative integer derived from expr (default: this column)."""
+        return self.flavour.hex_to_int(self.hmac(expr), digits)
+
+
+class Rule:
+    """One masking decision for a column. Subclasses set `name` and implement sql(column).
+
+    `constant` rules give every row the same value (verified by checking the value directly);
+    the others produce a value derived from the row (verified against a sample of source values).
+    """
+
+    name = ""
+    constant = False
+
+    def sql(self, column):
+        """The SQL expression of the masked value (may use column.sql, column.pk, column.hmac())."""
+        raise NotImplementedError
+
+    def describe(self):
+        """A stable text for the rules fingerprint: name and arguments."""
+        args = {k: v for k, v in sorted(vars(self).items())}
+        return f"{self.name}{json.dumps(args, sort_keys=True, default=str) if args else ''}"
+
+    def __repr__(self):
+        return self.describe()
+
+
+class Keep(Rule):
+    """An explicit decision to keep the column as it is (not personal)."""
+
+    name = "keep"
+
+    def sql(self, column):
+        return None
+
+
+class Null(Rule):
+    name = "null"
+    constant = True
+    value = None
+
+    def sql(self, column):
+        return "NULL"
+
+
+class Empty(Rule):
+    name = "empty"
+    constant = True
+    value = ""
+
+    def sql(self, column):
+        return "''"
+
+
+class Fixed(Rule):
+    """Every row gets `value` (passed as a parameter)."""
+
+    name = "fixed"
+    constant = True
+
+    def __init__(self, value):
+        self.value = value
+
+    def sql(self, column):
+        return column.param(self.value)
+
+
+class Email(Rule):
+    """u<keyed hash of the address>@example.invalid: the same address gives the same mask in every
+    table. In a unique column the row's primary key is added, so uniqueness is guaranteed."""
+
+    name = "email"
+
+    def __init__(self, domain=SAFE_DOMAIN):
+        self.domain = domain
+
+    def sql(self, column):
+        parts = ["'u'", column.flavour.left(column.hmac(), 16)]
+        if column.unique:
+            parts += ["'.'", column.flavour.text(column.pk)]
+        return column.flavour.concat(*parts, f"'@{self.domain}'")
+
+
+class _Pick(Rule):
+    """A fake name with a keyed tag, e.g. 'Casey-3f2': readable, chosen by the keyed hash of the value,
+    and never a real person's name (so never the source value nor another row's)."""
+
+    choices = ()
+
+    def sql(self, column):
+        f = column.flavour
+        h = column.hmac()
+        return f.concat(f.pick(f.hex_to_int(h, 8), self.choices), "'-'", f"SUBSTR({h}, 9, 3)")
+
+
+class FirstName(_Pick):
+    name = "first_name"
+    choices = FIRST_NAMES
+
+
+class LastName(_Pick):
+    name = "last_name"
+    choices = LAST_NAMES
+
+
+class FullName(Rule):
+    name = "full_name"
+
+    def sql(self, column):
+        f = column.flavour
+        h = column.hmac()
+        first = f.pick(f.hex_to_int(h, 8), FIRST_NAMES)
+        last = f.pick(f.hex_to_int(f"SUBSTR({h}, 9, 8)", 8), LAST_NAMES)
+        return f.concat(first, "' '", last, "' '", f.left(h, 4))
+
+
+class Phone(Rule):
+    """+1 555 01xx xxxx: in the range reserved for fiction, keyed by the number."""
+
+    name = "phone"
+
+    def sql(self, column):
+        f = column.flavour
+        h = column.hmac()
+        return f.concat("'+1 555 01'", f.lpad(f"MOD({f.hex_to_int(h, 8)}, 100)", 2),
+                        "' '", f.lpad(f"MOD({f.hex_to_int(f'SUBSTR({h}, 9, 8)', 8)}, 10000)", 4))
+
+
+class Text(Rule):
+    """Free text replaced by filler of at most max_length characters (and the field's max_length)."""
+
+    name = "text"
+
+    def __init__(self, max_length=64):
+        self.max_length = int(max_length)
+
+    def sql(self, column):
+        f = column.flavour
+        limit = min(self.max_length, column.max_length or self.max_length)
+        return f.left(f.concat("'masked '", f.left(column.hmac(), 8), f"' {LOREM}'"), limit)
+
+
+class IPAddress(Rule):
+    """An address in 192.0.2.0/24 (TEST-NET-1, RFC 5737), keyed by the original."""
+
+    name = "ip"
+
+    def sql(self, column):
+        f = column.flavour
+        return f.concat("'192.0.2.'", f.text(f"1 + MOD({column.number()}, 254)"))
+
+
+class ShiftDate(Rule):
+    """The date (or datetime) moved by 1..max_days days, forward or back, keyed by the row."""
+
+    name = "shift_date"
+
+    def __init__(self, max_days=180):
+        self.max_days = int(max_days)
+
+    def sql(self, column):
+        f = column.flavour
+        r = f"MOD({column.number(f.text(column.pk), 8)}, {2 * self.max_days})"
+        days = f"({r} - {self.max_days} + CASE WHEN {r} >= {self.max_days} THEN 1 ELSE 0 END)"  # never 0
+        return f"CASE WHEN {column.sql} IS NULL THEN NULL ELSE {f.add_days(column.sql, days)} END"
+
+
+class Hash(Rule):
+    """HMAC-SHA256 (hex) of the value: consistent across tables and days, irreversible without the key.
+
+    The first `length` hex digits (default: 64, cut to the column's max_length): give joined columns
+    of different lengths the same `length` so that their values still match."""
+
+    name = "hash"
+
+    def __init__(self, length=None):
+        self.length = length
+
+    def sql(self, column):
+        return column.flavour.left(column.hmac(), self.length) if self.length else column.hmac()
+
+
+class UnusablePassword(Rule):
+    """Django's unusable password: '!' and 40 characters (check_password() is always False)."""
+
+    name = "unusable_password"
+
+    def sql(self, column):
+        f = column.flavour
+        return f.concat("'!'", f.left(column.hmac(f.text(column.pk)), 40))
+
+
+class Custom(Rule):
+    """A callable ``f(column) -> SQL expression``, as a rule."""
+
+    name = "custom"
+
+    def __init__(self, function):
+        self.function = function
+
+    def sql(self, column):
+        return self.function(column)
+
+    def describe(self):
+        return f"custom:{getattr(self.function, '__module__', '')}.{getattr(self.function, '__qualname__', repr(self.function))}"
+
+
+class Truncate(Rule):
+    """Model-level: delete every row of the table (sessions, tokens, logs)."""
+
+    name = "truncate"
+
+
+RULES = {cls.name: cls for cls in (Keep, Null, Empty, Email, FirstName, LastName, FullName, Phone, Text,
+                                   IPAddress, ShiftDate, Hash, UnusablePassword, Truncate)}
+MODEL_RULES = ("keep", "truncate")
+
+
+def make_rule(spec):
+    """A Rule from a setting value: a name, a Rule, or a callable; ValueError if it is none of them."""
+    if isinstance(spec, Rule):
+        return spec
+    if isinstance(spec, str):
+        if spec not in RULES or spec == "truncate":
+            raise ValueError(f"unknown rule {spec!r} (known: {', '.join(sorted(n for n in RULES if n != 'truncate'))}, "
+                             "or a Rule, or a callable returning SQL)")
+        return RULES[spec]()
+    if isinstance(spec, type) and issubclass(spec, Rule):
+        return spec()
+    if callable(spec):
+        return Custom(spec)
+    raise ValueError(f"{spec!r} is not a rule (a rule name, a Rule, or a callable returning SQL)")
+
+
+@dataclass
+class TableRules:
+    """The rules of one database table, resolved through model meta."""
+
+    label: str  # app_label.ModelName (for an M2M table: ...ModelName.field)
+    model: object
+    table: str
+    pk: str | None  # primary key column; None when there is no single-column key
+    pk_field: object
+    columns: list  # [(column name, field, Rule)] for columns that change
+    truncate: bool = False
+
+
+def masking_spec(settings=None):
+    """DEVDB["MASKING"] as written (a dict; {} when unset)."""
+    if settings is None:
+        from django.conf import settings
+    raw = getattr(settings, "DEVDB", None)
+    spec = raw.get("MASKING") if isinstance(raw, dict) else None
+    return spec or {}
+
+
+def _model(label):
+    try:
+        return apps.get_model(label)
+    except (LookupError, ValueError):
+        return None
+
+
+def problems(spec):
+    """[(id, message)] for rules naming models, fields or rules that do not exist."""
+    found = []
+    if not isinstance(spec, dict):
+        return [("devdb.E030", "DEVDB['MASKING'] must be a dict of 'app_label.ModelName' to rules")]
+    for label, rules in spec.items():
+        model = _model(label) if isinstance(label, str) else None
+        where = f"DEVDB['MASKING'][{label!r}]"
+        if model is None:
+            found.append(("devdb.E030", f"{where} names a model that does not exist (use 'app_label.ModelName')"))
+            continue
+        if isinstance(rules, str):
+            if rules not in MODEL_RULES:
+                found.append(("devdb.E032", f"{where} is {rules!r}: a model-level rule must be one of {', '.join(MODEL_RULES)}"))
+            continue
+        if not isinstance(rules, dict):
+            found.append(("devdb.E032", f"{where} must be a dict of field name to rule, or 'keep' / 'truncate'"))
+            continue
+        for name, rule in rules.items():
+            try:
+                field = model._meta.get_field(name)
+            except FieldDoesNotExist:
+                found.append(("devdb.E031", f"{where}[{name!r}] names a field that {label} does not have"))
+                continue
+            if field.many_to_many:
+                if rule not in MODEL_RULES:
+                    found.append(("devdb.E032", f"{where}[{name!r}] is a many-to-many table: its rule is 'keep' or 'truncate'"))
+                continue
+            if not getattr(field, "concrete", False):  # e.g. a reverse relation
+                found.append(("devdb.E031", f"{where}[{name!r}] is not a column of {label}"))
+                continue
+            try:
+                make_rule(rule)
+            except ValueError as exc:
+                found.append(("devdb.E032", f"{where}[{name!r}]: {exc}"))
+    return found
+
+
+def resolve(spec):
+    """[TableRules] for the spec, or a ConfigError naming the first bad rule."""
+    if found := problems(spec):
+        raise ConfigError(found[0][1])
+    tables = []
+    for label, rules in spec.items():
+        model = apps.get_model(label)
+        meta = model._meta
+        pk = meta.pk if meta.pk is not None and getattr(meta.pk, "column", None) else None
+        if rules in MODEL_RULES:
+            if rules == "truncate":
+                tables.append(TableRules(label, model, meta.db_table, pk and pk.column, pk, [], truncate=True))
+            continue
+        columns = []
+        for name, spec_rule in rules.items():
+            field = meta.get_field(name)
+            if field.many_to_many:
+                if spec_rule == "truncate":
+                    through = field.remote_field.through._meta
+                    tables.append(TableRules(f"{label}.{name}", field.remote_field.through, through.db_table,
+                                             through.pk.column, through.pk, [], truncate=True))
+                continue
+            rule = make_rule(spec_rule)
+            if not isinstance(rule, Keep):
+                columns.append((field.column, field, rule))
+        if columns:
+            if pk is None:
+                raise ConfigError(f"DEVDB['MASKING'][{label!r}]: masking needs a single-column primary key")
+            tables.append(TableRules(label, model, meta.db_table, pk.column, pk, columns))
+    return tables
+
+
+def fingerprint(tables):
+    """sha256 of what the rules do (tables, columns, rules), short: the same rules, the same print."""
+    canonical = [[t.table, t.truncate, [[c, r.describe()] for c, _f, r in t.columns]] for t in tables]
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,245 @@
+"""Masking on the real MariaDB and PostgreSQL servers: rules, keys, resumption, verification, gate."""
+
+import copy
+import hashlib
+import hmac
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from devdb.masking import MaskingError, mask_clone, verify
+from devdb.masking.rules import FIRST_NAMES, LAST_NAMES, Fixed, Hash, Key, Text
+from tests.masking_db import ShopDatabase
+
+KEY = "correct horse battery staple"
+PERSONAL = {"shop_customer": ("email", "first_name", "last_name", "phone", "birth_date", "notes", "last_login_ip"),
+            "shop_address": ("street", "city", "postcode")}
+RULES = {
+    "shop.Customer": {"email": "email", "first_name": "first_name", "last_name": "last_name", "phone": "phone",
+                      "birth_date": "shift_date", "notes": "text", "last_login_ip": "ip"},
+    "shop.Address": {"customer": "keep", "street": "full_name", "city": Fixed("Nowhere"), "postcode": "hash"},
+    "shop.Order": "keep",
+    "sessions.Session": "truncate",
+}
+
+
+@pytest.fixture(autouse=True)
+def _db_access(django_db_blocker):
+    with django_db_blocker.unblock():
+        yield
+
+
+@pytest.fixture(params=["mysql", "postgresql"])
+def shop(request):
+    params = request.getfixturevalue("mariadb" if request.param == "mysql" else "postgresql")
+    db = ShopDatabase(request.param, {k: v for k, v in params.items() if k != "database"} | (
+        {"database": params["database"]} if request.param == "postgresql" else {}))
+    db.seed(300)
+    yield db
+    db.drop()
+
+
+def test_hmac_in_sql_matches_pythons_hmac(shop):
+    from devdb import flavours
+
+    flavour = flavours.for_vendor(shop.vendor)
+    for secret in (KEY, "k" * 100):  # a key longer than SHA-256's block is hashed first, as hmac does
+        key = Key(secret)
+        for value in ("alice@example.com", "Jörg Müller – 東京", ""):
+            (got,) = shop.query(f"SELECT {flavour.hmac_sha256('%(v)s', 'ipad', 'opad')}", {**key.params, "v": value})[0]
+            assert got == hmac.new(secret.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def test_each_rule_masks_its_column(shop):
+    before = shop.snapshot()
+    shop.query("INSERT INTO django_session (session_key, session_data, expire_date) VALUES ('abc', 'x', '2030-01-01')")
+    report = mask_clone(shop.params, RULES, KEY, batch_size=64)
+    assert report.ok, report.verification
+    assert report.rows == 600 and {t["table"] for t in report.tables} == {"shop_customer", "shop_address", "django_session"}
+    after = shop.snapshot()
+    key = Key(KEY)
+    for old, new in zip(before["shop_customer"], after["shop_customer"]):
+        pk, email, first, last, phone, birth, notes, ip = new
+        assert email == f"u{key.hmac(old[1])[:16]}.{pk}@example.invalid"  # unique column: the key adds the pk
+        assert first.split("-")[0] in FIRST_NAMES and len(first.split("-")[1]) == 3
+        assert last.split("-")[0] in LAST_NAMES and last != old[3]
+        assert phone.startswith("+1 555 01") and len(phone) == 16
+        assert 1 <= abs((birth - old[5]).days) <= 180
+        assert notes.startswith("masked ") and len(notes) == 64
+        assert str(ip).startswith("192.0.2.")
+    for old, new in zip(before["shop_address"], after["shop_address"]):
+        assert new[0] == old[0] and new[-1] == old[-1]  # id, customer kept
+        assert new[1].split()[0] in FIRST_NAMES and new[2] == "Nowhere" and new[3] == key.hmac(old[3])[:16]
+    assert shop.query("SELECT COUNT(*) FROM django_session")[0][0] == 0
+    assert len(set(shop.column("shop_customer", "email"))) == 300
+
+
+def test_null_empty_unusable_password_custom_and_bounded_text(shop):
+    rules = {"shop.Customer": {"last_login_ip": "null", "phone": "empty", "first_name": "unusable_password",
+                               "notes": Text(max_length=10),
+                               "last_name": lambda c: c.flavour.concat("'x-'", c.flavour.text(c.pk))}}
+    assert mask_clone(shop.params, rules, KEY).ok
+    rows = shop.query("SELECT id, last_login_ip, phone, first_name, notes, last_name FROM shop_customer ORDER BY id")
+    from django.contrib.auth.hashers import check_password, is_password_usable
+
+    for pk, ip, phone, password, notes, last in rows:
+        assert ip is None and phone == "" and last == f"x-{pk}" and len(notes) == 10
+        assert password.startswith("!") and len(password) == 41
+        assert not is_password_usable(password) and not check_password("anything", password)
+
+
+def test_hash_keeps_joins_consistent_across_tables(shop):
+    shop.query("UPDATE shop_address SET postcode = (SELECT LEFT(email, 16) FROM shop_customer "
+               "WHERE shop_customer.id = shop_address.customer_id)")
+    shop.query("UPDATE shop_customer SET phone = LEFT(email, 16)")
+    join = "SELECT COUNT(*) FROM shop_customer c JOIN shop_address a ON a.postcode = c.phone"
+    (matches,) = shop.query(join)[0]
+    rules = {"shop.Customer": {"phone": Hash(length=16)}, "shop.Address": {"postcode": Hash(length=16)}}
+    assert mask_clone(shop.params, rules, KEY).ok
+    joined = shop.query("SELECT c.phone, a.postcode FROM shop_customer c JOIN shop_address a ON a.customer_id = c.id")
+    assert len(joined) == 300 and all(phone == postcode for phone, postcode in joined)
+    assert shop.query(join)[0][0] == matches >= 300  # a join on the masked values finds what it found before
+
+
+def test_same_key_same_output_every_day_another_key_differs(shop):
+    with time_machine.travel("2026-11-22T05:00:00Z"):
+        mask_clone(shop.params, RULES, KEY)
+    day1 = shop.snapshot()
+    shop.reset(300)
+    with time_machine.travel("2026-11-23T05:00:00Z"):
+        mask_clone(shop.params, RULES, KEY)
+    assert shop.snapshot() == day1
+    shop.reset(300)
+    mask_clone(shop.params, RULES, "another key")
+    other = shop.snapshot()
+    for table in ("shop_customer", "shop_address"):
+        assert all(a != b for a, b in zip(day1[table], other[table]))
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL between two batches."""
+
+
+def test_a_killed_run_finishes_on_the_next_run_and_masks_each_row_once(shop):
+    mask_clone(shop.params, RULES, KEY)
+    reference = shop.snapshot()
+    shop.reset(300)
+    batches = []
+
+    def kill_after_three(text):
+        batches.append(text)
+        if len(batches) == 3:
+            raise Killed()
+
+    with pytest.raises(Killed):
+        mask_clone(shop.params, RULES, KEY, batch_size=50, echo=kill_after_three)
+    assert shop.query("SELECT COUNT(*) FROM shop_customer WHERE email LIKE %s", ["%@example.invalid"])[0][0] == 150
+    with pytest.raises(MaskingError):  # half-masked: verification names the unfinished table
+        raise MaskingError("; ".join(verify(shop.params, RULES, KEY)["failures"]))
+    report = mask_clone(shop.params, RULES, KEY, batch_size=50)
+    assert report.ok and report.tables[0]["resumed"] == "after id 150"
+    assert shop.snapshot() == reference
+    again = mask_clone(shop.params, RULES, KEY)  # done with these rules: nothing is masked twice
+    assert again.ok and all(t["resumed"] == "already done" for t in again.tables)
+    assert shop.snapshot() == reference
+
+
+def test_verification_fails_when_a_source_value_survives(shop):
+    original = shop.column("shop_customer", "first_name")[0]
+    assert mask_clone(shop.params, RULES, KEY).ok
+    shop.query("UPDATE shop_customer SET first_name = %s, email = 'leak@example.com' WHERE id = 1", [original])
+    result = verify(shop.params, RULES, KEY)
+    assert not result["ok"]
+    assert any("first_name: 1 sampled values equal their source value" in f for f in result["failures"])
+    assert any("email: 1 rows not masked as email" in f for f in result["failures"])
+
+
+def test_dry_run_prints_the_sql_and_changes_nothing(shop):
+    before = shop.snapshot()
+    report = mask_clone(shop.params, RULES, KEY, dry_run=True)
+    text = "\n".join(report.sql)
+    assert "UPDATE" in text and "shop_customer" in text and "TRUNCATE TABLE" in text
+    assert all(pad not in text for pad in Key(KEY).params.values()) and KEY not in text
+    assert shop.snapshot() == before
+    schema = "DATABASE()" if shop.vendor == "mysql" else "current_schema()"
+    assert not shop.query("SELECT table_name FROM information_schema.tables "
+                          f"WHERE table_name = 'devdb_masking_progress' AND table_schema = {schema}")
+
+
+def test_errors_name_neither_the_password_nor_the_key(mariadb):
+    params = {**mariadb, "vendor": "mysql", "password": "Sup3rSecretPw", "user": "nobody_masking",
+              "database": "test_masking_nowhere"}
+    with pytest.raises(MaskingError) as caught:
+        mask_clone(params, RULES, KEY)
+    assert "Sup3rSecretPw" not in str(caught.value) and "access denied" in str(caught.value).lower()
+
+
+def test_rules_for_missing_models_fields_or_rules_are_check_errors(settings):
+    from devdb.checks import check_masking
+
+    settings.DEVDB = {**settings.DEVDB, "MASKING": {
+        "shop.Nope": {"x": "keep"}, "shop.Customer": {"nope": "email", "email": "bogus"}, "shop.Order": "scramble"}}
+    ids = sorted(e.id for e in check_masking())
+    assert ids == ["devdb.E030", "devdb.E031", "devdb.E032", "devdb.E032"]
+
+
+def test_gate_fails_on_an_undecided_field(settings, capsys):
+    rules = {label: dict(fields) if isinstance(fields, dict) else fields for label, fields in RULES.items()}
+    del rules["shop.Customer"]["phone"]
+    settings.DEVDB = {**settings.DEVDB, "MASKING": rules}
+    with pytest.raises(CommandError) as caught:
+        call_command("mask_devdb", "--check")
+    assert caught.value.returncode == 1 and "1 field(s) have no masking decision" in str(caught.value)
+    assert "shop.Customer.phone: no masking rule" in capsys.readouterr().out
+    from devdb.checks import check_masking
+
+    assert [(w.id, w.msg) for w in check_masking()] == [("devdb.W030", "shop.Customer.phone has no masking rule")]
+    settings.DEVDB["MASKING"]["shop.Customer"]["phone"] = "keep"  # keep is a decision
+    call_command("mask_devdb", "--check")
+    assert check_masking() == []
+
+
+def test_suggest_prints_starter_rules_for_personal_looking_fields(capsys):
+    call_command("mask_devdb", "--suggest")
+    out = capsys.readouterr().out
+    for line in ("'email': 'email'", "'first_name': 'first_name'", "'phone': 'phone'", "'birth_date': 'shift_date'",
+                 "'last_login_ip': 'ip'", "'street': 'text'", "'total': 'keep'"):
+        assert line in out
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_admin_shows_masked_and_an_unmasked_clone_of_a_masking_target_stands_out(settings, admin_client):
+    from datetime import datetime, timezone
+
+    from devdb import history
+
+    at = datetime(2026, 11, 22, 5, tzinfo=timezone.utc)
+    settings.DEVDB = {**copy.deepcopy(settings.DEVDB), "MASKING": RULES}
+    settings.DEVDB["TARGETS"]["dev"]["MASK"] = True
+    for cluster in ("dev-20261121", "dev-20261122"):
+        history.mirror(target="dev", cluster_id=cluster, state="created", at=at, source="prod-aurora")
+    report = {"fingerprint": "3c6f83fac380811f", "rows": 6000, "seconds": 0.3, "tables": [],
+              "verification": {"ok": True, "checks": 8, "failures": []}}
+    history.record_masking("dev-20261122", at, report)
+    html = admin_client.get("/admin/devdb/clonerecord/").content.decode()
+    masked_row = next(r for r in html.split("<tr") if "dev-20261122" in r)
+    unmasked_row = next(r for r in html.split("<tr") if "dev-20261121" in r)
+    assert "devdb-masked" in masked_row and "rules 3c6f83fac380811f: 6000 rows" in masked_row
+    assert ">UNMASKED</span>" in unmasked_row
+    record = history.find("dev-20261122")
+    assert record.masking == report and "masked and verified" in record.events.last().message
+    page = admin_client.get(f"/admin/devdb/clonerecord/{record.pk}/change/").content.decode()
+    assert "3c6f83fac380811f" in page and "masking report" in page.lower()
+
+
+def test_rules_resolve_through_model_meta_including_many_to_many_tables():
+    from devdb.masking.rules import resolve
+
+    tables = {t.table: t for t in resolve({"auth.User": {"password": "unusable_password", "groups": "truncate",
+                                                         "email": "email"}})}
+    assert set(tables) == {"auth_user", "auth_user_groups"}
+    assert tables["auth_user_groups"].truncate and tables["auth_user"].pk == "id"
+    assert [(column, rule.name) for column, _f, rule in tables["auth_user"].columns] == [
+        ("password", "unusable_password"), ("email", "email")]

@@ -1,0 +1,56 @@
+"""`python -m sandbox serve`: a sandbox that stays up, and exports with which every command works against it."""
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def read_exports(process, deadline=90):
+    """The export lines `serve` prints, as a dict, once it says it is ready."""
+    exports, lines = {}, []
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("export "):
+            key, value = line[len("export "):].strip().split("=", 1)
+            exports[key] = shlex.split(value)[0]
+        if line.startswith("sandbox: ready"):
+            return exports, "".join(lines)
+    raise AssertionError("serve did not get ready:\n" + "".join(lines))
+
+
+def test_serve_keeps_a_sandbox_up_that_every_command_and_the_admin_can_use(tmp_path):
+    process = subprocess.Popen([sys.executable, "-m", "sandbox", "serve", "--dir", str(tmp_path)], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        exports, printed = read_exports(process)
+        assert "unset AWS_PROFILE" in printed
+        assert exports["DEVDB_DATABASE_URL"] == f"sqlite:///{tmp_path}/devdb.sqlite3"
+        assert (tmp_path / "env.sh").read_text().count("export ") == len(exports)
+        env = {k: v for k, v in os.environ.items() if k != "AWS_PROFILE"}
+        env.update(exports)
+        for command in (["refresh_devdb"], ["status_devdb", "--check"], ["clean_devdb", "--dry-run"], ["sync_devdb"]):
+            result = subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, capture_output=True,
+                                    text=True, timeout=120)
+            assert result.returncode == 0, (command, result.stdout, result.stderr)
+        admin = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c",
+             "from django.contrib.auth import authenticate; from devdb.models import CloneRecord; "
+             "print(bool(authenticate(username='admin', password='sandbox')), CloneRecord.objects.count())"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert admin.stdout.splitlines()[-1].split() == ["True", "1"], admin.stderr
+        assert process.poll() is None  # still serving
+    finally:
+        process.send_signal(signal.SIGTERM)
+        rest = process.communicate(timeout=30)[0]
+    assert process.returncode == 0, rest
+    assert "sandbox: stopped." in rest
