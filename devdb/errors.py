@@ -67,3 +67,12 @@ class RunFailed(DevdbError):
         super().__init__("; ".join(f"{o.target}: {o.error}" for o in failed))
         self.outcomes = outcomes
         self.exit_code = exit_code
+
+
+class MigrationFailed(DevdbError):
+    """A migration could not be applied to a clone; str() names it with its one-line reason (no password).
+    `report` is the RehearsalReport of the run (devdb.rehearsal)."""
+
+    def __init__(self, message, report=None):
+        super().__init__(message)
+        self.report = report

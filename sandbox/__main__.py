@@ -2,6 +2,10 @@
 
 Day 1 creates and connects the first clone; day 2 connects a fresh one and cleans day 1's. Ends
 with status_devdb. Everything lives in a temporary folder (SQLite control DB) and is thrown away.
+The source is configured like production (own security groups, subnet and parameter groups, IAM auth,
+port 3307). --realistic runs the same mornings with AWS's timing and rules (restores take a while,
+deletes linger, DNS changes stay PENDING, some calls are throttled), so you watch the waits;
+DEVDB_SANDBOX_SCALE stretches or shrinks every delay. --engine postgresql seeds an Aurora PostgreSQL source.
 """
 
 import argparse
@@ -26,15 +30,24 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0],
                                      epilog="`python -m sandbox serve` keeps a sandbox running instead (see --help there).")
     parser.add_argument("--days", type=int, default=2, help="simulated mornings to run (default 2)")
+    parser.add_argument("--realistic", action="store_true",
+                        help="AWS's timing and rules: statuses take seconds to change, some calls are throttled")
+    parser.add_argument("--engine", choices=("mysql", "postgresql"), default="mysql",
+                        help="the source cluster's engine: Aurora MySQL (default) or Aurora PostgreSQL")
     args = parser.parse_args(argv)
+    engine = f"aurora-{args.engine}"
 
     first = datetime.now(timezone.utc).replace(hour=5, minute=0, second=0, microsecond=0)
-    with tempfile.TemporaryDirectory(prefix="devdb-sandbox-") as tmp, running() as server:
-        zone_id = seed(server.client("rds"), server.client("route53"))
-        print(f"sandbox: moto server at {server.url}, source cluster prod-aurora, hosted zone {zone_id} (dev.example.com)", flush=True)
+    with tempfile.TemporaryDirectory(prefix="devdb-sandbox-") as tmp, running(realistic=args.realistic) as server:
+        zone_id = seed(server.client("rds"), server.client("route53"), engine=engine)
+        mode = "realistic mode" if args.realistic else "instant mode"
+        print(f"sandbox: moto server at {server.url} ({mode}), source cluster prod-aurora ({engine}, port "
+              f"{zone_id.source['Port']}), hosted zone {zone_id} (dev.example.com)", flush=True)
+        # Short polls (read by project/settings.py): waits of a few seconds are not stretched by 30-second polls.
+        polls = {"DEVDB_POLL_INITIAL": "1", "DEVDB_POLL_MAX": "2"}
 
         def manage(*command, now=None):
-            env = server.project_env(zone_id, tmp, now, DEVDB_RECORD_TTL="5", DEVDB_CLEAN_GRACE="2")
+            env = server.project_env(zone_id, tmp, now, DEVDB_RECORD_TTL="5", DEVDB_CLEAN_GRACE="2", **polls)
             print(f"\n$ python manage.py {' '.join(command)}" + (f"    # simulated time {now}" if now else ""), flush=True)
             result = subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env)
             if result.returncode:

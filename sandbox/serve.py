@@ -36,16 +36,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m sandbox serve", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="moto server port (default: a free one)")
     parser.add_argument("--dir", type=Path, help="keep the SQLite databases and env.sh here (default: a temporary folder)")
+    parser.add_argument("--realistic", action="store_true",
+                        help="AWS's timing and rules: statuses take seconds to change, some calls are throttled")
     args = parser.parse_args(argv)
     # SIGTERM (docker stop, kill) ends like Ctrl-C: the moto server is stopped and the temporary folder removed.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         if args.dir:
             args.dir.mkdir(parents=True, exist_ok=True)
-            serve(args.dir.resolve(), args.port)
+            serve(args.dir.resolve(), args.port, args.realistic)
         else:
             with tempfile.TemporaryDirectory(prefix="devdb-sandbox-") as tmp:
-                serve(Path(tmp), args.port)
+                serve(Path(tmp), args.port, args.realistic)
     except KeyboardInterrupt:
         pass
     print("sandbox: stopped.", flush=True)
@@ -55,8 +57,8 @@ def _interrupt(*_):
     raise KeyboardInterrupt
 
 
-def serve(folder, port):
-    with running(port=port or None) as server:
+def serve(folder, port, realistic=False):
+    with running(port=port or None, realistic=realistic) as server:
         zone_id = seed(server.client("rds"), server.client("route53"))
         env = server.project_env(zone_id, folder, DEVDB_RECORD_TTL="5", DEVDB_CLEAN_GRACE="2",
                                  DEVDB_POLL_INITIAL="0.2", DEVDB_POLL_MAX="1")

@@ -7,7 +7,11 @@
 - `mariadb`: connection parameters of the MariaDB server; skips without one, fails under CI=true.
 - `postgresql`: the same for the PostgreSQL server (DEVDB_TEST_POSTGRES_URL).
 - `postgresql_account`: a role with a password and its own database holding `users`, dropped afterwards.
-- `moto_server`: moto's standalone server on a free loopback port (session-wide; reset per use).
+- `moto_server`: the sandbox's moto server (AWS's data rules) on a free loopback port (session-wide; reset per use).
+- `realistic_moto_server`: the same in realistic mode (AWS's timing and state rules, throttling), delays
+  scaled down by DEVDB_SANDBOX_SCALE (default here 0.25), throttled share as the server's default.
+
+`aws` and both servers apply sandbox.aws_rules: a restore copies none of the source's configuration.
 
 Tests that touch the records need `@pytest.mark.django_db(databases="__all__")`.
 """
@@ -18,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from sandbox import aws_rules
 from sandbox.moto_server import CREDENTIALS, MotoServer, seed
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -71,7 +76,9 @@ class Account:
 
 
 @pytest.fixture
-def aws(monkeypatch):
+def aws(monkeypatch, request):
+    """moto in-process with AWS's data rules, seeded: a production-like source unless the test is marked
+    `@pytest.mark.seed(production=False)` (any seed() keyword arguments)."""
     from moto import mock_aws
     import boto3
 
@@ -79,9 +86,12 @@ def aws(monkeypatch):
         monkeypatch.setenv(key, value)
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(key, raising=False)
+    aws_rules.apply()
+    aws_rules.SIM.reset()
     with mock_aws():
         rds, route53 = boto3.client("rds"), boto3.client("route53")
-        zone_id = seed(rds, route53)
+        marker = request.node.get_closest_marker("seed")
+        zone_id = seed(rds, route53, **(marker.kwargs if marker else {}))
         yield Account(rds, route53, boto3.client("resourcegroupstaggingapi"), zone_id)
 
 
@@ -231,8 +241,16 @@ def moto_server():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def realistic_moto_server():
+    server = MotoServer(realistic=True, env={"DEVDB_SANDBOX_SCALE": os.environ.get("DEVDB_SANDBOX_SCALE", "0.25")})
+    yield server
+    server.stop()
+
+
 def pytest_configure(config):
     """The MariaDB pass needs the server: skip the pass on a laptop without one, fail under CI."""
+    config.addinivalue_line("markers", "seed(**kwargs): keyword arguments for seed() in the `aws` fixture")
     if os.environ.get("DEVDB_TEST_CONTROL_DB") != "mysql":
         return
     if exc := mariadb_unreachable(mysql_params()):

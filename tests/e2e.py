@@ -7,6 +7,7 @@ control DB directly (records, events, leases) and the moto account (clusters, ta
 """
 
 import json
+import re
 import os
 import sqlite3
 import subprocess
@@ -23,6 +24,17 @@ ROOT = Path(__file__).resolve().parent.parent
 DAY1 = "2026-11-22T05:00:00Z"
 DAY2 = "2026-11-23T05:00:00Z"
 RECORD = "db.dev.example.com"
+# A real run's stdout summary starts each line with its UTC time (cron mail reads in order).
+STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ", re.M)
+
+
+def unstamped(summary):
+    """The summary lines without their UTC timestamp (each must have one)."""
+    lines = summary.strip().splitlines()
+    assert all(STAMP.match(line) for line in lines), summary
+    return STAMP.sub("", summary.strip())
+
+
 OUR_TAGS = ("devdb:managed-by", "devdb:target", "devdb:state", "devdb:state-since", "devdb:source")
 
 

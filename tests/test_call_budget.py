@@ -15,6 +15,7 @@ import pytest
 
 from devdb.aws import Gateway
 from devdb.models import CloneRecord
+from sandbox import aws_rules
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -28,6 +29,7 @@ STEADY_STATE = Counter({
     "DescribeDBInstances": 3,  # lookup, writer poll, before deleting
     "RestoreDBClusterToPointInTime": 1,
     "CreateDBInstance": 1,
+    "AddRoleToDBCluster": 1,  # the seeded source, like production, has an IAM role; its clone gets it too
     "TagResources": 3,  # today ready, today connected, yesterday aborted
     "ListResourceRecordSets": 3,  # what holds the stable name (preflight), before moving it, before deleting
     "DescribeOrderableDBInstanceOptions": 1,  # INSTANCE_CLASS exists for the source's version (before the restore)
@@ -74,6 +76,7 @@ def add_unrelated(aws, count=UNRELATED, instances=True):
     moto takes an automated snapshot of each new instance and caps snapshots at 1,000 by default:
     the callers raise the cap with MOTO_RDS_SNAPSHOT_LIMIT.
     """
+    aws_rules.SIM.configure(cluster_quota=aws_rules.DEFAULT_QUOTA + 1 + count)  # a busy account's raised quota
     for n in range(count):
         name = f"other-{n:05d}"
         tags = [{"Key": "team", "Value": f"t{n % 7}"}]
@@ -127,7 +130,7 @@ def test_steady_state_refresh_is_within_the_call_budget(aws, make_engine, clock)
     counts = recorder.counts()
     assert len(recorder.operations) <= BUDGET, f"{len(recorder.operations)} calls: {dict(counts)}"
     assert counts == STEADY_STATE, dict(counts)
-    assert len(recorder.operations) == 22  # 25 before TagResources and the lookup that reads the source
+    assert len(recorder.operations) == 23  # 25 before TagResources and the lookup that reads the source; +1 role
     assert "AddTagsToResource" not in counts
     # What a steady-state morning must contain, once each: the work itself, not a lookup loop.
     assert counts["GetResources"] <= 1

@@ -23,6 +23,7 @@ from django.utils import timezone as dj_timezone
 
 from devdb.models import CloneEvent, CloneRecord, TargetLease
 from sandbox.moto_server import seed
+from tests.e2e import unstamped
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY1, DAY2, DAY3 = "dev-20261122", "dev-20261123", "dev-20261124"
@@ -57,14 +58,6 @@ def snapshot(aws):
     return clusters, instances, records
 
 
-STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ", re.M)
-
-
-def unstamped(summary):
-    """The summary lines without their UTC timestamp (each must have one)."""
-    lines = summary.strip().splitlines()
-    assert all(STAMP.match(line) for line in lines), summary
-    return STAMP.sub("", summary.strip())
 
 
 def morning(clock, day):

@@ -17,7 +17,7 @@ LAYERS = [
     {"validators", "conf"},  # settings, declared once
     {"models", "routers", "history", "locks", "signals", "migrations"},  # the control database, signals
     {"aws", "ping"},  # the adapters to outside systems: AWS, the monitoring ping
-    {"flavours", "masking", "probes", "preflight", "policy"},  # what talks SQL; checks before a change
+    {"flavours", "connections", "masking", "rehearsal", "probes", "preflight", "policy"},  # SQL to a clone; checks
     {"engine"},
     {"runner", "checks", "apps"},
     {"management", "admin"},

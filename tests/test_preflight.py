@@ -177,7 +177,10 @@ def test_existing_clones_count_as_already_there(aws, make_engine, clock):
 
 def test_unanswered_questions_warn_and_let_the_clone_go_ahead(aws, make_engine, caplog):
     caplog.set_level(logging.WARNING, logger="devdb")
-    make_engine(gateway=Gateway(max_attempts=3)).refresh()  # plain moto: no classes listed, no quotas
+    made = Gateway(max_attempts=3)  # RDS lists no classes and no quotas (as plain moto did)
+    answer(made, "DescribeOrderableDBInstanceOptions", {"OrderableDBInstanceOptions": []})
+    answer(made, "DescribeAccountAttributes", {"AccountQuotas": []})
+    make_engine(gateway=made).refresh()
     assert "dev-20261122" in aws.cluster_ids()
     assert "INSTANCE_CLASS not checked: RDS lists no instance classes for aurora-mysql" in caplog.text
     assert "DBClusters quota not checked" in caplog.text

@@ -65,6 +65,14 @@ class Flavour:
         """SQL: `expr` made storable in `field`'s column (cast or left as is)."""
         raise NotImplementedError
 
+    # Migration rehearsal:
+
+    def table_size_sql(self):
+        """SQL: one row (estimated rows or NULL, bytes on disk or NULL) of the table named by the
+        parameter %(table)s in the connection's database, read from the catalog without a scan;
+        no row when there is no such table."""
+        raise NotImplementedError
+
     # Talking to a clone:
 
     def open(self, host, *, port, user, password, database, timeout):

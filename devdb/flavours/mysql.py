@@ -63,6 +63,10 @@ class MySQL(Flavour):
     def fit(self, expr, field, connection):
         return expr  # MySQL converts on assignment (strict mode still rejects what does not fit)
 
+    def table_size_sql(self):
+        return ("SELECT TABLE_ROWS, DATA_LENGTH FROM information_schema.TABLES "
+                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %(table)s")
+
     def django_settings(self, **params):
         config = super().django_settings(**params)
         config["OPTIONS"].setdefault("charset", "utf8mb4")

@@ -73,3 +73,8 @@ class PostgreSQL(Flavour):
     def fit(self, expr, field, connection):
         # PostgreSQL does not convert text into date, inet, ... on assignment: cast to the column type.
         return f"CAST({expr} AS {field.db_type(connection)})"
+
+    def table_size_sql(self):
+        # reltuples is -1 until the table was first vacuumed or analyzed (PostgreSQL 14+): unknown.
+        return ("SELECT CASE WHEN reltuples >= 0 THEN reltuples::bigint END, pg_relation_size(oid) "
+                "FROM pg_class WHERE oid = to_regclass(quote_ident(%(table)s))")

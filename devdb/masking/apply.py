@@ -11,13 +11,12 @@ the sampled values changed after the job.
 import json
 import os
 import time
-import uuid
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 from django.db import connections, transaction
 
 from .. import flavours
+from ..connections import connection_for, one_line
 from ..errors import ConfigError, DevdbError
 from . import rules as rules_module
 from .rules import Column, Email, Key, Null, UnusablePassword
@@ -51,60 +50,9 @@ class MaskingReport:
         return data
 
 
-@contextmanager
-def connection_for(database):
-    """A Django connection alias for `database`: an alias of DATABASES, a URL
-    (mysql://, postgres://), or a dict with vendor, host, port, user, password, database.
-    A URL or dict gets a temporary alias on Django's own backend, closed and removed afterwards."""
-    if isinstance(database, str) and "://" not in database:
-        if database not in connections.settings:
-            raise ConfigError(f"{database!r} is not in DATABASES")
-        yield database
-        return
-    config = _config(database)
-    alias = f"devdb_masking_{uuid.uuid4().hex[:8]}"
-    # configure_settings() fills Django's defaults (and insists on a 'default' entry to do so).
-    connections.settings[alias] = connections.configure_settings({"default": {}, alias: config})[alias]
-    try:
-        yield alias
-    finally:
-        if alias in connections:
-            connections[alias].close()
-            del connections[alias]
-        del connections.settings[alias]
-
-
-def _config(database):
-    if isinstance(database, dict):
-        try:
-            flavour = flavours.for_vendor(database.get("vendor", "mysql"))
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-        return flavour.django_settings(**{k: database.get(k) for k in ("host", "port", "user", "password", "database")})
-    from urllib.parse import unquote, urlsplit
-
-    try:
-        parts = urlsplit(database)
-        flavour = flavours.for_scheme(parts.scheme)
-        port = parts.port
-    except ValueError as exc:
-        reason = str(exc) if "scheme" in str(exc) else "it cannot be parsed"
-        raise ConfigError(f"--url is not a valid database URL ({reason})") from None
-    name = unquote(parts.path.lstrip("/"))
-    if not parts.hostname or not name:
-        raise ConfigError("--url is not a valid database URL (it needs a host and a database name)")
-    return flavour.django_settings(host=parts.hostname, port=port, user=unquote(parts.username or ""),
-                                   password=unquote(parts.password or ""), database=name)
-
-
 def _secret_free(exc, alias, key):
-    """One line of a database error without the password or the key (MySQL echoes expressions)."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    secrets = [connections.settings[alias].get("PASSWORD") or ""] + list(key.params.values())
-    for secret in filter(None, secrets):
-        for variant in (secret, secret.lower(), secret.upper()):
-            text = text.replace(variant, "***")
-    return text[:500]
+    """One line of a database error without the password or the key."""
+    return one_line(exc, [connections.settings[alias].get("PASSWORD") or ""] + list(key.params.values()))
 
 
 class Masking:
@@ -382,7 +330,7 @@ def mask_clone(database, rules=None, key=None, *, batch_size=BATCH_SIZE, dry_run
     MaskingReport (report.ok). Rerun after a kill, it finishes the job. A dry run only reads:
     report.sql lists the statements (key material hidden)."""
     spec, key = _spec_and_key(rules, key)
-    with connection_for(database) as alias:
+    with connection_for(database, "masking") as alias:
         try:
             masking = Masking(alias, spec, key, batch_size)
             if dry_run:
@@ -397,7 +345,7 @@ def mask_clone(database, rules=None, key=None, *, batch_size=BATCH_SIZE, dry_run
 def verify(database, rules=None, key=None):
     """Verify an already masked database (see Masking.verify); {"ok", "checks", "failures"}."""
     spec, key = _spec_and_key(rules, key)
-    with connection_for(database) as alias:
+    with connection_for(database, "masking") as alias:
         try:
             return Masking(alias, spec, key).verify()
         except DevdbError:

@@ -1,0 +1,545 @@
+"""AWS's rules for the sandbox's moto, where moto is lenient and AWS is strict.
+
+Two layers, both installed by `apply()` (idempotent; class-level patches of moto's backends and responses):
+
+- AWS-faithful data, always on (in-process `mock_aws` and the sandbox server alike): a point-in-time
+  restore copies only the data — everything the request does not pass falls to AWS's defaults (the
+  VPC's default security group, the default cluster parameter group of the engine family, the engine's
+  port, IAM auth off, StorageType `aurora`, no log exports, no roles, the `default` subnet group); a DB
+  instance without a parameter group gets its engine family's default; DescribeOrderableDBInstanceOptions
+  answers for Aurora MySQL / PostgreSQL; DescribeAccountAttributes reports the DB-cluster quota.
+- Realistic mode (`SIM.realistic`, off unless the server is started with it): statuses move with time
+  (`creating` → `available`, `deleting` resources linger, `resetting-master-credentials`, `stopping`,
+  `starting`), AWS's state rules refuse what AWS refuses, Route53 changes stay PENDING for a while,
+  GetResources lags behind tag changes, and a share of calls is throttled (see sandbox/server.py).
+  Every status change is an entry in one timeline, advanced before each request: no handler sleeps.
+
+Delays are base seconds times `SIM.scale` (env DEVDB_SANDBOX_SCALE). The settings are read from the
+environment at start and after `/moto-api/reset`; `configure()` (or POST /moto-api/devdb/config) changes
+them at run time.
+"""
+
+import heapq
+import itertools
+import os
+import random
+import threading
+import time
+import uuid
+from functools import wraps
+
+DEFAULT_QUOTA = 40
+
+# Base delays in seconds, multiplied by SIM.scale.
+DELAYS = {
+    "cluster-creating": 8,
+    "instance-creating": 4,
+    "instance-backing-up": 3,
+    "instance-deleting": 4,
+    "cluster-deleting": 3,
+    "password-pending": 1,
+    "password-resetting": 4,
+    "cluster-stopping": 2,
+    "cluster-starting": 4,
+    "dns-pending": 4,
+    "tagging-lag": 3,
+}
+
+DEFAULT_PORTS = {"aurora-mysql": 3306, "aurora-postgresql": 5432}
+LIFECYCLE_DEFAULT = "open-source-rds-extended-support"
+READ_PREFIXES = ("Describe", "List", "Get")
+
+
+def _env_float(name, default):
+    value = os.environ.get(name, "")
+    try:
+        return float(value) if value != "" else default
+    except ValueError:
+        raise SystemExit(f"{name} must be a number (got {value!r})") from None
+
+
+class Simulation:
+    """The realistic mode's settings and state: one timeline of due changes, tag snapshots, Route53 changes."""
+
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.realistic = False
+        self.reset()
+
+    def reset(self):
+        """Back to the settings read from the environment, with nothing pending (`/moto-api/reset`)."""
+        with self.lock:
+            self.scale = _env_float("DEVDB_SANDBOX_SCALE", 1.0)
+            self.throttle = _env_float("DEVDB_SANDBOX_THROTTLE", 0.1)
+            self.seed = int(_env_float("DEVDB_SANDBOX_SEED", 0))
+            self.cluster_quota = int(_env_float("DEVDB_SANDBOX_CLUSTER_QUOTA", DEFAULT_QUOTA))
+            self.rng = random.Random(self.seed)
+            self.timeline = []  # heap of (due, seq, action)
+            self.seq = itertools.count()
+            self.changes = {}  # Route53 change id -> monotonic time it becomes INSYNC
+            self.snapshots = []  # [(monotonic time, {(account, region): [TaggedResource]})], oldest first
+            self.regions = set()  # (account, region) pairs that have had requests
+
+    def configure(self, **values):
+        """Change settings at run time: realistic, scale, throttle, seed, cluster_quota."""
+        with self.lock:
+            for key, value in values.items():
+                if key not in ("realistic", "scale", "throttle", "seed", "cluster_quota"):
+                    raise ValueError(f"unknown sandbox setting {key!r}")
+                setattr(self, key, value)
+            if "seed" in values:
+                self.rng = random.Random(self.seed)
+
+    def settings(self):
+        return {"realistic": self.realistic, "scale": self.scale, "throttle": self.throttle, "seed": self.seed,
+                "cluster_quota": self.cluster_quota}
+
+    def delay(self, name):
+        return DELAYS[name] * self.scale
+
+    def later(self, seconds, action):
+        """Run action() once `seconds` have passed (at the first request after that)."""
+        heapq.heappush(self.timeline, (time.monotonic() + seconds, next(self.seq), action))
+
+    def advance(self, until=None):
+        """Run every due change in order; returns whether anything ran."""
+        until = time.monotonic() if until is None else until
+        ran = False
+        while self.timeline and self.timeline[0][0] <= until:
+            _, _, action = heapq.heappop(self.timeline)
+            action()
+            ran = True
+        return ran
+
+    def settle(self):
+        """Finish everything pending now and make the current tags visible at once (seeding is setup)."""
+        with self.lock:
+            while self.timeline:
+                self.advance(until=float("inf"))
+            self.changes.clear()
+            self.snapshots = []
+            self.snapshot()
+            self.snapshots[0] = (float("-inf"), self.snapshots[0][1])
+
+    def throttled(self):
+        return self.realistic and self.throttle > 0 and self.rng.random() < self.throttle
+
+    # --- GetResources lag --------------------------------------------------------------------------
+
+    def snapshot(self):
+        """Record the tags of every account/region seen so far, as of now."""
+        self.snapshots.append((time.monotonic(), {key: _tagged_resources(*key) for key in self.regions}))
+
+    def lagged_resources(self, account_id, region):
+        """The tagged resources of one account/region as they were `tagging-lag` seconds ago."""
+        horizon = time.monotonic() - self.delay("tagging-lag")
+        seen = [i for i, (at, _) in enumerate(self.snapshots) if at <= horizon]
+        if not seen:
+            return []
+        del self.snapshots[:seen[-1]]  # older ones can never be asked for again
+        return self.snapshots[0][1].get((account_id, region), [])
+
+
+SIM = Simulation()
+
+
+def _tagged_resources(account_id, region):
+    from moto.core.resource_tagging import TaggedResource, iter_taggable_backends
+
+    return [TaggedResource(arn=r.arn, tags=dict(r.tags), resource_type=r.resource_type, extra=dict(r.extra))
+            for backend in iter_taggable_backends(account_id, region) for r in backend.iter_tagged_resources()]
+
+
+# --- engine families and defaults --------------------------------------------------------------------
+
+def parameter_group_family(engine, version):
+    """aurora-mysql 8.0.mysql_aurora.3.05.2 -> aurora-mysql8.0; aurora-postgresql 16.4 -> aurora-postgresql16."""
+    parts = (version or "").split(".")
+    if engine == "aurora-postgresql" and parts[0].isdigit() and int(parts[0]) >= 10:
+        return f"{engine}{parts[0]}"
+    return f"{engine}{'.'.join(parts[:2])}"
+
+
+def default_parameter_group(engine, version):
+    """The name of the default (cluster and instance) parameter group of an Aurora engine version."""
+    return f"default.{parameter_group_family(engine, version)}"
+
+
+def default_security_group_id(account_id, region):
+    from moto.ec2.models import ec2_backends
+
+    ec2 = ec2_backends[account_id][region]
+    return ec2.get_default_security_group(ec2.default_vpc.id).id
+
+
+# What a restore takes from its source: the data and what comes with it, never the configuration.
+RESTORED_FROM_SOURCE = ("engine", "engine_version", "engine_mode", "master_username", "database_name",
+                        "character_set_name", "storage_encrypted", "kms_key_id", "availability_zones")
+
+
+# --- DescribeOrderableDBInstanceOptions --------------------------------------------------------------
+
+ORDERABLE_VERSIONS = {
+    "aurora-mysql": ["5.7.mysql_aurora.2.11.5", "5.7.mysql_aurora.2.11.6", "5.7.mysql_aurora.2.12.4",
+                     "8.0.mysql_aurora.3.04.3", "8.0.mysql_aurora.3.05.2", "8.0.mysql_aurora.3.06.1",
+                     "8.0.mysql_aurora.3.07.1", "8.0.mysql_aurora.3.08.0"],
+    "aurora-postgresql": ["13.15", "14.12", "15.7", "15.8", "16.4", "16.6"],
+}
+ORDERABLE_CLASSES = ["db.t3.medium", "db.t4g.medium", "db.r5.large", "db.r6g.large", "db.r6g.xlarge",
+                     "db.r7g.large", "db.serverless"]
+
+
+def _version_tuple(version):
+    """8.0.mysql_aurora.3.05.2 -> (3, 5, 2); 16.4 -> (16, 4)."""
+    tail = version.split("mysql_aurora.")[-1]
+    return tuple(int(p) for p in tail.split(".") if p.isdigit())
+
+
+def _class_offered(engine, version, instance_class):
+    mysql3 = engine == "aurora-mysql" and _version_tuple(version) >= (3,)
+    if instance_class == "db.serverless":
+        # Serverless v2: Aurora MySQL 3.02.0 and later, Aurora PostgreSQL 13.6 and later.
+        minimum = (3, 2) if engine == "aurora-mysql" else (13, 6)
+        return _version_tuple(version) >= minimum
+    if instance_class == "db.r7g.large":
+        return mysql3 or engine == "aurora-postgresql"
+    if instance_class == "db.t3.medium":
+        return not (engine == "aurora-postgresql" and _version_tuple(version) >= (16,))
+    return True
+
+
+def orderable_options(engine):
+    options = []
+    for version in ORDERABLE_VERSIONS.get(engine, []):
+        for instance_class in ORDERABLE_CLASSES:
+            if not _class_offered(engine, version, instance_class):
+                continue
+            for storage in ("aurora", "aurora-iopt1"):
+                options.append({
+                    "Engine": engine, "EngineVersion": version, "DBInstanceClass": instance_class,
+                    "LicenseModel": "postgresql-license" if engine == "aurora-postgresql" else "general-public-license",
+                    "AvailabilityZoneGroup": "us-east-1",
+                    "AvailabilityZones": [{"Name": f"us-east-1{z}"} for z in "abcdf"],
+                    "MultiAZCapable": True, "ReadReplicaCapable": False, "Vpc": True,
+                    "SupportsStorageEncryption": True, "StorageType": storage, "SupportsIops": False,
+                    "SupportsStorageThroughput": False, "SupportsEnhancedMonitoring": True,
+                    "SupportsIAMDatabaseAuthentication": True, "SupportsPerformanceInsights": True,
+                    "SupportedEngineModes": ["provisioned"], "SupportsStorageAutoscaling": False,
+                    "SupportsKerberosAuthentication": True, "OutpostCapable": False,
+                    "SupportsGlobalDatabases": instance_class.startswith("db.r"),
+                    "SupportedNetworkTypes": ["IPV4", "DUAL"], "SupportsClusters": False,
+                    "SupportsDedicatedLogVolume": False,
+                })
+    return options
+
+
+# --- the patches ---------------------------------------------------------------------------------------
+
+_applied = False
+
+
+def _patch(cls, name):
+    """Decorator: replace cls.name with the decorated function, which receives the original first."""
+    original = getattr(cls, name)
+
+    def install(function):
+        @wraps(original)
+        def replacement(*args, **kwargs):
+            return function(original, *args, **kwargs)
+
+        setattr(cls, name, replacement)
+        return function
+
+    return install
+
+
+def apply():
+    """Install both layers into moto (once per process); realistic rules act only while SIM.realistic."""
+    global _applied
+    if _applied:
+        return
+    _applied = True
+    _apply_rds()
+    _apply_route53()
+    _apply_tagging()
+    _apply_dispatch()
+
+
+def _rds_error(code, message):
+    from moto.rds.exceptions import RDSClientError
+
+    return RDSClientError(code, message)
+
+
+def _apply_rds():
+    from moto.core.responses import ActionResult, PaginatedResult
+    from moto.rds.exceptions import DBClusterNotFoundError, DBInstanceNotFoundError
+    from moto.rds.models import DBCluster, DBInstance, RDSBackend
+    from moto.rds.responses import RDSResponse
+
+    aurora = tuple(DEFAULT_PORTS)
+
+    original_default_storage = DBCluster.default_allocated_storage
+
+    def default_allocated_storage(engine, storage_type):
+        # Aurora storage grows by itself; moto does not know `aurora` / `aurora-iopt1`.
+        return 1 if engine in aurora else original_default_storage(engine, storage_type)
+
+    DBCluster.default_allocated_storage = staticmethod(default_allocated_storage)
+
+    # moto flips `creating` to `available` on the first read; realistic mode leaves it to the timeline.
+    lenient_status = DBCluster.status
+
+    def get_status(cluster):
+        return cluster._status if SIM.realistic else lenient_status.fget(cluster)
+
+    DBCluster.status = property(get_status, lenient_status.fset)
+
+    @_patch(RDSBackend, "create_db_cluster")
+    def create_db_cluster(original, backend, kwargs):
+        engine = kwargs.get("engine")
+        if engine in aurora:
+            version = kwargs.get("engine_version") or DBCluster.default_engine_version(engine)
+            kwargs["engine_version"] = version
+            kwargs["db_cluster_parameter_group_name"] = (kwargs.get("db_cluster_parameter_group_name")
+                                                         or default_parameter_group(engine, version))
+            kwargs["storage_type"] = kwargs.get("storage_type") or "aurora"
+            kwargs["vpc_security_group_ids"] = (list(kwargs.get("vpc_security_group_ids") or [])
+                                                or [default_security_group_id(backend.account_id, backend.region_name)])
+        cluster = original(backend, kwargs)
+        cluster.engine_lifecycle_support = kwargs.get("engine_lifecycle_support") or LIFECYCLE_DEFAULT
+        if not cluster.storage_encrypted:
+            cluster.kms_key_id = None  # AWS reports no key for an unencrypted cluster
+        if SIM.realistic:
+            cluster.status = "creating"
+            SIM.later(SIM.delay("cluster-creating"), lambda: _set_status(cluster, "creating", "available"))
+        return cluster
+
+    @_patch(RDSBackend, "restore_db_cluster_to_point_in_time")
+    def restore_db_cluster_to_point_in_time(original, backend, db_cluster_identifier, source_db_cluster_identifier,
+                                            restore_type="full-copy", restore_to_time=None,
+                                            use_latest_restorable_time=False, **overrides):
+        if restore_to_time is not None and use_latest_restorable_time:
+            raise _rds_error("InvalidParameterCombination",
+                             "Cannot specify both RestoreToTime and UseLatestRestorableTime")
+        source = backend.describe_db_clusters(db_cluster_identifier=source_db_cluster_identifier)[0]
+        props = {key: getattr(source, key) for key in RESTORED_FROM_SOURCE}
+        props["master_user_password"] = source._master_user_password
+        props["kms_key_id"] = source.kms_key_id if source.storage_encrypted else None
+        props.update({key: value for key, value in overrides.items() if value is not None})
+        props["db_cluster_identifier"] = db_cluster_identifier
+        return backend.create_db_cluster(props)
+
+    @_patch(RDSBackend, "create_db_instance")
+    def create_db_instance(original, backend, db_kwargs):
+        cluster_id = db_kwargs.get("db_cluster_identifier")
+        cluster = backend.clusters.get(cluster_id) if cluster_id else None
+        if SIM.realistic and cluster is not None and cluster.status != "available":
+            raise _rds_error("InvalidDBClusterStateFault",
+                             f"DB cluster {cluster.db_cluster_identifier} is not in a valid state "
+                             f"to add a DB instance: its status is {cluster.status}.")
+        instance = original(backend, db_kwargs)
+        if cluster is not None:
+            instance.port = cluster.port  # an Aurora instance listens on its cluster's port
+        if SIM.realistic:
+            instance.status = "creating"
+            creating, backing_up = SIM.delay("instance-creating"), SIM.delay("instance-backing-up")
+            SIM.later(creating, lambda: _set_status(instance, "creating", "backing-up"))
+            SIM.later(creating + backing_up, lambda: _set_status(instance, "backing-up", "available"))
+        return instance
+
+    def default_db_parameter_group_details(instance):
+        if instance.engine in aurora:
+            return (parameter_group_family(instance.engine, instance.engine_version),
+                    default_parameter_group(instance.engine, instance.engine_version))
+        return original_details(instance)
+
+    original_details = DBInstance.default_db_parameter_group_details
+    DBInstance.default_db_parameter_group_details = default_db_parameter_group_details
+
+    @_patch(RDSBackend, "delete_db_instance")
+    def delete_db_instance(original, backend, db_instance_identifier, *args, **kwargs):
+        if not SIM.realistic:
+            return original(backend, db_instance_identifier, *args, **kwargs)
+        instance = backend.databases.get(db_instance_identifier)
+        if instance is None:
+            raise DBInstanceNotFoundError(db_instance_identifier)
+        if instance.status == "deleting":
+            raise _rds_error("InvalidDBInstanceState", f"Instance {instance.db_instance_identifier} is already being deleted.")
+        if instance.deletion_protection:
+            return original(backend, db_instance_identifier, *args, **kwargs)  # moto's own refusal
+        instance.status = "deleting"
+
+        def vanish():
+            if backend.databases.get(db_instance_identifier) is instance:
+                original(backend, db_instance_identifier, *args, **kwargs)
+
+        SIM.later(SIM.delay("instance-deleting"), vanish)
+        return instance
+
+    @_patch(RDSBackend, "delete_db_cluster")
+    def delete_db_cluster(original, backend, cluster_identifier, snapshot_name=None):
+        if not SIM.realistic:
+            return original(backend, cluster_identifier, snapshot_name)
+        cluster = backend.clusters.get(cluster_identifier)
+        if cluster is None:
+            raise DBClusterNotFoundError(cluster_identifier)
+        if cluster.status == "deleting":
+            raise _rds_error("InvalidDBClusterStateFault", f"Cluster {cluster.db_cluster_identifier} is already being deleted.")
+        if any(i.status != "deleting" for i in cluster._members):
+            raise _rds_error("InvalidDBClusterStateFault",
+                             "Cluster cannot be deleted, it still contains DB instances in non-deleting state.")
+        if cluster.deletion_protection:
+            return original(backend, cluster_identifier, snapshot_name)  # moto's own refusal
+        cluster.status = "deleting"
+
+        def vanish():
+            if backend.clusters.get(cluster_identifier) is not cluster:
+                return
+            if cluster._members:  # its instances go first
+                SIM.later(SIM.delay("cluster-deleting"), vanish)
+            else:
+                original(backend, cluster_identifier, snapshot_name)
+
+        SIM.later(SIM.delay("instance-deleting") + SIM.delay("cluster-deleting"), vanish)
+        return cluster
+
+    @_patch(RDSBackend, "modify_db_cluster")
+    def modify_db_cluster(original, backend, kwargs):
+        cluster = backend.clusters.get(kwargs["db_cluster_identifier"])
+        if SIM.realistic and cluster is not None and cluster.status != "available":
+            raise _rds_error("InvalidDBClusterStateFault",
+                             f"DB cluster {cluster.db_cluster_identifier} is not in available state: {cluster.status}.")
+        new_password = kwargs.get("master_user_password")
+        result = original(backend, kwargs)
+        if SIM.realistic and new_password:
+            pending, resetting = SIM.delay("password-pending"), SIM.delay("password-resetting")
+            SIM.later(pending, lambda: _set_status(cluster, "available", "resetting-master-credentials"))
+            SIM.later(pending + resetting, lambda: _set_status(cluster, "resetting-master-credentials", "available"))
+        return result
+
+    @_patch(RDSBackend, "stop_db_cluster")
+    def stop_db_cluster(original, backend, cluster_identifier):
+        result = original(backend, cluster_identifier)
+        if SIM.realistic:
+            cluster = backend.clusters[cluster_identifier]
+            cluster.status = "stopping"
+            SIM.later(SIM.delay("cluster-stopping"), lambda: _stop_members(cluster))
+        return result
+
+    @_patch(RDSBackend, "start_db_cluster")
+    def start_db_cluster(original, backend, cluster_identifier):
+        result = original(backend, cluster_identifier)
+        if not SIM.realistic:
+            return result
+        cluster = backend.clusters[cluster_identifier]
+        cluster.status = "starting"
+        for member in cluster._members:
+            member.status = "starting"
+        SIM.later(SIM.delay("cluster-starting"), lambda: _start_members(cluster))
+        return cluster
+
+    def describe_orderable_db_instance_options(response):
+        engine = response._get_param("Engine")
+        if engine not in ORDERABLE_VERSIONS:
+            return original_orderable(response)
+        wanted = {"EngineVersion": response._get_param("EngineVersion"),
+                  "DBInstanceClass": response._get_param("DBInstanceClass"),
+                  "LicenseModel": response._get_param("LicenseModel"), "Vpc": response._get_param("Vpc")}
+        options = [o for o in orderable_options(engine)
+                   if all(value is None or o[key] == value for key, value in wanted.items())]
+        return PaginatedResult({"OrderableDBInstanceOptions": options})
+
+    original_orderable = RDSResponse.describe_orderable_db_instance_options
+    RDSResponse.describe_orderable_db_instance_options = describe_orderable_db_instance_options
+
+    def describe_account_attributes(response):
+        backend = response.backend
+        quotas = [
+            ("DBClusters", len(backend.clusters), SIM.cluster_quota),
+            ("DBInstances", len(backend.databases), 40),
+            ("DBClusterParameterGroups", sum(not n.startswith("default.") for n in backend.db_cluster_parameter_groups), 50),
+            ("DBParameterGroups", sum(not n.startswith("default.") for n in backend.db_parameter_groups), 50),
+            ("DBSubnetGroups", len(backend.subnet_groups), 50),
+            ("ManualClusterSnapshots", sum(s.snapshot_type == "manual" for s in backend.cluster_snapshots.values()), 100),
+        ]
+        return ActionResult({"AccountQuotas": [{"AccountQuotaName": name, "Used": used, "Max": top}
+                                               for name, used, top in quotas]})
+
+    RDSResponse.describe_account_attributes = describe_account_attributes
+
+
+def _set_status(resource, expected, status):
+    """A due transition, made only if nothing else moved the resource meanwhile (e.g. a delete)."""
+    if resource.status == expected:
+        resource.status = status
+
+
+def _apply_route53():
+    from moto.route53.responses import Route53
+
+    @_patch(Route53, "change_resource_record_sets")
+    def change_resource_record_sets(original, response):
+        result = original(response)
+        if SIM.realistic:
+            change_id = "C" + uuid.uuid4().hex[:13].upper()
+            SIM.changes[change_id] = time.monotonic() + SIM.delay("dns-pending")
+            result.result["ChangeInfo"].update(Id=f"/change/{change_id}", Status="PENDING")
+        return result
+
+    @_patch(Route53, "get_change")
+    def get_change(original, response):
+        result = original(response)
+        due = SIM.changes.get(str(response._get_param("Id")).rsplit("/", 1)[-1])
+        if SIM.realistic and due is not None and time.monotonic() < due:
+            result.result["ChangeInfo"]["Status"] = "PENDING"
+        return result
+
+
+def _apply_tagging():
+    from moto.core.resource_tagging import make_tag_matcher, match_resource_type
+    from moto.resourcegroupstaggingapi.models import ResourceGroupsTaggingAPIBackend
+
+    @_patch(ResourceGroupsTaggingAPIBackend, "_get_resources_generator")
+    def get_resources_generator(original, backend, tag_filters=None, resource_type_filters=None,
+                                resource_arn_list=None):
+        if not SIM.realistic:
+            return original(backend, tag_filters=tag_filters, resource_type_filters=resource_type_filters,
+                            resource_arn_list=resource_arn_list)
+        matcher = make_tag_matcher(tag_filters)
+        return iter([r for r in SIM.lagged_resources(backend.account_id, backend.region_name)
+                     if (r.tags or r.extra.get("include_untagged"))
+                     and match_resource_type(r.resource_type, resource_type_filters) and matcher(r.tags)
+                     and (not resource_arn_list or r.arn in resource_arn_list)])
+
+
+def _apply_dispatch():
+    from moto.core.responses import BaseResponse
+
+    @_patch(BaseResponse, "call_action")
+    def call_action(original, response):
+        """Before each request the due changes happen; after a change the tags are recorded for GetResources."""
+        if not SIM.realistic:
+            return original(response)
+        with SIM.lock:
+            SIM.regions.add((response.current_account, response.region))
+            if SIM.advance():
+                SIM.snapshot()
+            result = original(response)
+            if not (response._get_action() or "").startswith(READ_PREFIXES):
+                SIM.snapshot()
+            return result
+
+
+def _stop_members(cluster):
+    if cluster.status == "stopping":
+        cluster.status = "stopped"
+        for member in cluster._members:
+            member.status = "stopped"
+
+
+def _start_members(cluster):
+    if cluster.status == "starting":
+        cluster.status = "available"
+        for member in cluster._members:
+            member.status = "available"

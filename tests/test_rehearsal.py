@@ -1,0 +1,229 @@
+"""Migration rehearsal against the real MariaDB and PostgreSQL servers: devdb.rehearsal in process, and
+`manage.py rehearse_devdb --url` as a subprocess (settings tests.rehearsal_app.settings).
+
+Each test gets a database named rehearsal<suffix>_<random>, reached by a login with a password, holding
+tests.rehearsal_app's 0001 (table rehearsal_app_item) with three rows; dropped afterwards. The rows'
+`code` values are distinct (0003 passes) or the password twice (0003 fails, and its error would show it).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connections
+from django.test import override_settings
+
+from devdb.connections import connection_for
+from devdb.errors import MigrationFailed
+from devdb.rehearsal import APPLIED, FAILED, NOT_RUN, migrate_clone, rehearse
+from tests.rehearsal_app.settings import INSTALLED_APPS
+
+ROOT = Path(__file__).resolve().parent.parent
+SUFFIX = os.environ.get("DEVDB_TEST_DB_SUFFIX", "")
+LATER = ["rehearsal_app.0002_item_note", "rehearsal_app.0003_item_code_unique", "rehearsal_app.0004_item_size"]
+
+
+@pytest.fixture(autouse=True)
+def _db_access(django_db_blocker):
+    with django_db_blocker.unblock():
+        yield
+
+
+class Scratch:
+    """A database on one server, its own login with a password, and 0001 applied with three rows."""
+
+    def __init__(self, vendor, server):
+        self.vendor, self.server = vendor, server
+        self.name = f"rehearsal{SUFFIX}_{uuid.uuid4().hex[:8]}".lower()
+        self.password = "Pw-" + uuid.uuid4().hex[:12]
+        self.admin(f"CREATE USER {self.login} IDENTIFIED BY '{self.password}'" if vendor == "mysql" else
+                   f"CREATE ROLE {self.name} LOGIN PASSWORD '{self.password}'",
+                   f"CREATE DATABASE {self.name}" if vendor == "mysql" else f"CREATE DATABASE {self.name} OWNER {self.name}",
+                   *([f"GRANT ALL ON {self.name}.* TO {self.login}"] if vendor == "mysql" else []))
+        # The branch code passes a clone's Aurora engine; a --url names its scheme.
+        kind = {"vendor": "mysql"} if vendor == "mysql" else {"engine": "aurora-postgresql"}
+        self.params = {**kind, "host": server["host"], "port": server["port"], "user": self.name,
+                       "password": self.password, "database": self.name}
+        scheme = "mysql" if vendor == "mysql" else "postgres"
+        self.url = f"{scheme}://{self.name}:{self.password}@{server['host']}:{server['port']}/{self.name}"
+
+    @property
+    def login(self):
+        return f"'{self.name}'@'%'"
+
+    def admin(self, *statements):
+        if self.vendor == "mysql":
+            import MySQLdb
+
+            conn = MySQLdb.connect(host=self.server["host"], port=self.server["port"], user=self.server["user"],
+                                   passwd=self.server["password"])
+        else:
+            import psycopg
+
+            conn = psycopg.connect(host=self.server["host"], port=self.server["port"], user=self.server["user"],
+                                   password=self.server["password"], dbname=self.server["database"], autocommit=True)
+        try:
+            for statement in statements:
+                conn.cursor().execute(statement)
+        finally:
+            conn.close()
+
+    def start(self, codes):
+        with override_settings(INSTALLED_APPS=INSTALLED_APPS), connection_for(self.params) as alias:
+            call_command("migrate", "rehearsal_app", "0001", database=alias, verbosity=0)
+            with connections[alias].cursor() as cursor:
+                for code in codes:
+                    cursor.execute("INSERT INTO rehearsal_app_item (code) VALUES (%s)", [code])
+
+    def query(self, sql):
+        with connection_for(self.params) as alias, connections[alias].cursor() as cursor:
+            cursor.execute(sql)
+            return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+
+    def applied(self):
+        return {f"{app}.{name}" for app, name in self.query("SELECT app, name FROM django_migrations")}
+
+    def drop(self):
+        if self.vendor == "mysql":
+            self.admin(f"DROP DATABASE IF EXISTS {self.name}", f"DROP USER IF EXISTS {self.login}")
+        else:
+            self.admin(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)", f"DROP ROLE IF EXISTS {self.name}")
+
+
+@pytest.fixture(params=["mysql", "postgresql"])
+def scratch(request):
+    server = request.getfixturevalue("mariadb" if request.param == "mysql" else "postgresql")
+    db = Scratch(request.param, server)
+    try:
+        yield db
+    finally:
+        db.drop()
+
+
+def by_label(report):
+    return {run.label: run for run in report.migrations}
+
+
+def test_a_passing_rehearsal_applies_each_migration_and_reports_time_sql_and_rows(scratch, settings):
+    scratch.start(["a", "b", "c"])
+    databases = dict(settings.DATABASES)
+    with override_settings(INSTALLED_APPS=INSTALLED_APPS):
+        report = rehearse(scratch.params)
+
+    assert report.ok and report.error is None and report.failed is None
+    runs = by_label(report)
+    assert "rehearsal_app.0001_initial" not in runs  # applied before: not this code's to apply
+    assert [label for label in runs if label.startswith("rehearsal_app.")] == LATER
+    assert {run.status for run in report.migrations} == {APPLIED}
+    note = runs["rehearsal_app.0002_item_note"]
+    assert isinstance(note.seconds, float) and 0 <= note.seconds <= report.seconds
+    assert any("ALTER TABLE" in s and "note" in s for s in note.sql), note.sql
+    assert note.tables == [{"table": "rehearsal_app_item", "rows": 3, "exact": True}]
+    assert any("UNIQUE" in s.upper() for s in runs["rehearsal_app.0003_item_code_unique"].sql)
+    assert runs["contenttypes.0001_initial"].tables == []  # a table being created has no rows to count
+    assert runs["devdb.0002_clonerecord_masking"].tables == []  # the router keeps devdb's tables elsewhere
+    assert set(LATER) <= scratch.applied()
+    assert scratch.query("SELECT note, size FROM rehearsal_app_item ORDER BY id") == [("", 0)] * 3
+
+    assert dict(settings.DATABASES) == databases  # the temporary alias is gone
+    assert not [alias for alias in connections.settings if alias.startswith("devdb_")]
+    text = report.render()
+    assert "applied  rehearsal_app.0002_item_note in" in text and "rows: rehearsal_app_item: 3" in text
+    assert text.endswith("OK: every migration applied")
+    assert json.loads(json.dumps(report.as_dict()))["ok"] is True
+
+    with override_settings(INSTALLED_APPS=INSTALLED_APPS):
+        again = migrate_clone(scratch.params)
+    assert again.ok and again.migrations == [] and "nothing to apply" in again.render()
+
+
+def test_a_table_above_the_count_limit_is_estimated_from_the_catalog_not_counted(scratch, monkeypatch):
+    scratch.start(["a", "b", "c"])
+    scratch.query("ANALYZE TABLE rehearsal_app_item" if scratch.vendor == "mysql" else "ANALYZE rehearsal_app_item")
+    monkeypatch.setattr("devdb.rehearsal.COUNT_LIMIT_BYTES", 0)
+    with override_settings(INSTALLED_APPS=INSTALLED_APPS):
+        report = rehearse(scratch.params)
+    note = by_label(report)["rehearsal_app.0002_item_note"]
+    assert note.tables == [{"table": "rehearsal_app_item", "rows": 3, "exact": False}]
+    assert "rows: rehearsal_app_item: 3 (estimate)" in report.render()
+
+
+def test_a_failing_migration_stops_the_run_named_with_its_error_and_no_password(scratch):
+    scratch.start([scratch.password, scratch.password, "c"])  # 0003's unique index meets a duplicate
+    with override_settings(INSTALLED_APPS=INSTALLED_APPS):
+        report = rehearse(scratch.params)
+
+    assert not report.ok
+    runs = by_label(report)
+    failed = runs["rehearsal_app.0003_item_code_unique"]
+    assert report.failed is failed and failed.status == FAILED and isinstance(failed.seconds, float)
+    code = "1062" if scratch.vendor == "mysql" else "23505"  # duplicate key
+    assert f"({code})" in failed.error and "***" in failed.error and scratch.password not in failed.error
+    assert report.error == f"migration rehearsal_app.0003_item_code_unique failed: {failed.error}"
+    assert failed.tables == [{"table": "rehearsal_app_item", "rows": 3, "exact": True}] and failed.sql
+    assert runs["rehearsal_app.0002_item_note"].status == APPLIED
+    later = runs["rehearsal_app.0004_item_size"]
+    assert (later.status, later.seconds, later.sql, later.error) == (NOT_RUN, None, [], None)
+    applied = scratch.applied()
+    assert "rehearsal_app.0002_item_note" in applied and not {LATER[1], LATER[2]} & applied
+    assert scratch.password not in report.render() + json.dumps(report.as_dict())
+    assert "FAILED   rehearsal_app.0003_item_code_unique" in report.render()
+
+    with override_settings(INSTALLED_APPS=INSTALLED_APPS), pytest.raises(MigrationFailed) as raised:
+        migrate_clone(scratch.params)
+    assert str(raised.value).startswith("migration rehearsal_app.0003_item_code_unique failed: ")
+    assert scratch.password not in str(raised.value) and raised.value.report.failed.name == "0003_item_code_unique"
+
+
+def test_an_unreachable_database_is_reported_before_any_migration(mariadb):
+    url = f"mysql://nobody:Sekret-rehearsal@{mariadb['host']}:1/rehearsal_none"
+    with override_settings(INSTALLED_APPS=INSTALLED_APPS):
+        report = rehearse(url)
+    assert report.error.startswith("migrate failed before any migration ran: unreachable")
+    assert report.migrations == [] and "Sekret-rehearsal" not in report.render()
+
+
+def test_rehearse_devdb_needs_a_url():
+    with pytest.raises(CommandError, match="--url"):
+        call_command("rehearse_devdb")
+    with pytest.raises(CommandError, match="not a valid database URL"):
+        call_command("rehearse_devdb", "--url", "nosuch://host/db")
+
+
+def manage(*args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEVDB_", "DJANGO_", "DATABASE_URL"))}
+    env.update(DJANGO_SETTINGS_MODULE="tests.rehearsal_app.settings", PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "manage.py", "rehearse_devdb", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_rehearse_devdb_json_parses_and_exits_0_when_every_migration_applies(scratch):
+    scratch.start(["a", "b"])
+    result = manage("--url", scratch.url, "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["ok"] is True and data["error"] is None and scratch.name in data["database"]
+    note = next(m for m in data["migrations"] if m["migration"] == "rehearsal_app.0002_item_note")
+    assert note["status"] == "applied" and note["seconds"] >= 0 and note["sql"]
+    assert note["tables"] == [{"table": "rehearsal_app_item", "rows": 2, "exact": True}]
+    assert scratch.password not in result.stdout + result.stderr
+
+
+def test_rehearse_devdb_exits_1_naming_the_failing_migration(scratch):
+    scratch.start([scratch.password, scratch.password])
+    result = manage("--url", scratch.url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAILED   rehearsal_app.0003_item_code_unique" in result.stdout
+    assert "not run  rehearsal_app.0004_item_size" in result.stdout
+    assert "rehearse_devdb: error: migration rehearsal_app.0003_item_code_unique failed: " in result.stderr
+    assert scratch.password not in result.stdout + result.stderr
+
+    as_json = manage("--url", scratch.url, "--json")
+    assert as_json.returncode == 1
+    assert json.loads(as_json.stdout)["error"].startswith("migration rehearsal_app.0003_item_code_unique failed")
