@@ -15,7 +15,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from .errors import AwsError
+from .errors import AlreadyExists, AwsError, NotFound, NotNow
 from .lifecycle import TAG_MANAGED_BY, TAG_TARGET, MANAGED_BY, tag_dict, tag_list
 
 NOT_FOUND = {"DBClusterNotFoundFault", "DBInstanceNotFound", "DBInstanceNotFoundFault", "NoSuchHostedZone"}
@@ -134,18 +134,6 @@ class Cluster:
 class HostedZone:
     id: str
     name: str
-
-
-class NotFound(AwsError):
-    pass
-
-
-class AlreadyExists(AwsError):
-    pass
-
-
-class NotNow(AwsError):
-    """AWS refused a change because of the resource's current state; the same call may succeed later."""
 
 
 ALREADY_EXISTS = {"DBClusterAlreadyExistsFault", "DBInstanceAlreadyExists", "DBInstanceAlreadyExistsFault",
@@ -438,7 +426,6 @@ class Gateway:
             params["IncludeShared"] = True
         data = self.rds.describe_db_clusters(**params)["DBClusters"][0]
         return SourceAccess(
-            cluster_arn=data["DBClusterArn"],
             kms_key_id=data.get("KmsKeyId") if data.get("StorageEncrypted") else None,
             role_arns=tuple(sorted(r["RoleArn"] for r in data.get("AssociatedRoles") or ())),
         )
@@ -474,7 +461,6 @@ class RecordSet:
 
 @dataclass(frozen=True)
 class SourceAccess:
-    cluster_arn: str
     kms_key_id: str | None = None
     role_arns: tuple = ()
 

@@ -1,4 +1,5 @@
-"""Errors that end a command with one line on stderr and a SPEC exit status."""
+"""Every error devdb raises: one family, so that a command (and the runner, per target) reports any
+of them as one line with a SPEC exit status, never as "unexpected"."""
 
 
 class DevdbError(Exception):
@@ -11,8 +12,41 @@ class ConfigError(DevdbError):
     """Bad settings or arguments: raised before any AWS change."""
 
 
+class Invalid(ConfigError, ValueError):
+    """A setting parser's refusal (validators.py): one or more messages, each becoming a Problem, and
+    an optional hint. Also a ValueError: what a refused value is to Python code that parses one."""
+
+    def __init__(self, *messages, hint=""):
+        super().__init__(*messages)
+        self.messages, self.hint = messages, hint
+
+
 class AwsError(DevdbError):
     """An AWS call failed after botocore's retries."""
+
+
+class NotFound(AwsError):
+    """The cluster, instance or hosted zone does not exist."""
+
+
+class AlreadyExists(AwsError):
+    """What was to be created exists (e.g. a retry after a lost response)."""
+
+
+class NotNow(AwsError):
+    """AWS refused a change because of the resource's current state; the same call may succeed later."""
+
+
+class TransitionError(DevdbError):
+    """A state change that lifecycle.TRANSITIONS does not allow."""
+
+
+class ProbeError(DevdbError):
+    """A clone could not be logged in to, or a post-clone step failed; str() is one line without a password."""
+
+
+class LoginRefused(ProbeError):
+    """The server refused the credentials: right after a password reset AWS may still hold the old one."""
 
 
 class CloneFailed(DevdbError):
@@ -25,12 +59,14 @@ class Locked(DevdbError):
     exit_code = 3
 
 
-class ProbeError(DevdbError):
-    """A clone could not be logged in to, or a post-clone step failed; str() is one line without a password."""
+class RunFailed(DevdbError):
+    """One or more targets failed; each Outcome carries its own error."""
 
-
-class LoginRefused(ProbeError):
-    """The server refused the credentials: right after a password reset AWS may still hold the old one."""
+    def __init__(self, outcomes, exit_code):
+        failed = [o for o in outcomes if o.error]
+        super().__init__("; ".join(f"{o.target}: {o.error}" for o in failed))
+        self.outcomes = outcomes
+        self.exit_code = exit_code
 
 
 class MigrationFailed(DevdbError):

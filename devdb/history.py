@@ -61,14 +61,11 @@ def mirror(*, target, cluster_id, state, at, source="", instance_id="", endpoint
 
 
 @_atomic
-def note(cluster_id, at, message, error=None):
-    """Add an event without a state change (e.g. a failed probe); no-op if there is no record."""
+def note(cluster_id, at, message):
+    """Add an event without a state change (e.g. a script that ran); no-op if there is no record."""
     record = find(cluster_id)
     if record is None:
         return None
-    if error is not None:
-        record.last_error = error
-        record.save(update_fields=["last_error", "updated_at"])
     CloneEvent.objects.create(record=record, at=at, from_state=record.state, to_state=record.state, message=message)
     return record
 

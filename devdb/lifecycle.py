@@ -3,6 +3,8 @@
 import re
 from datetime import datetime, timezone
 
+from .errors import TransitionError
+
 MANAGED_BY = "django-devdb"
 
 TAG_MANAGED_BY = "devdb:managed-by"
@@ -34,10 +36,6 @@ DATE_SUFFIX_LEN = len("-YYYYMMDD")
 INSTANCE_SUFFIX = "-1"
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 _CLONE_NAME = re.compile(r"^(?P<prefix>.+)-(?P<day>\d{8})$")
-
-
-class TransitionError(ValueError):
-    pass
 
 
 def can_move(old, new, rollback=False):

@@ -10,7 +10,7 @@ from django.conf import settings
 
 from . import flavours
 from .aws import has_failed
-from .errors import LoginRefused, ProbeError  # noqa: F401  (the engine catches them from here)
+from .errors import LoginRefused, ProbeError  # noqa: F401  (their old home: probes.ProbeError)
 
 AVAILABLE = "available"
 DEFAULT_ENGINE = "aurora-mysql"  # as devdb.aws reads a cluster that does not say

@@ -11,18 +11,10 @@ from django.db import DatabaseError, connections
 from . import conf, ping
 from .aws import Gateway
 from .engine import Engine
-from .errors import DevdbError, Locked
+from .errors import DevdbError, Locked, RunFailed
 from .locks import Lease
 from .models import TargetLease
 from .output import Reporter
-
-
-class RunFailed(DevdbError):
-    def __init__(self, outcomes, exit_code):
-        failed = [o for o in outcomes if o.error]
-        super().__init__("; ".join(f"{o.target}: {o.error}" for o in failed))
-        self.outcomes = outcomes
-        self.exit_code = exit_code
 
 
 def control_database_error(alias, exc):

@@ -22,17 +22,16 @@ is logged as a warning on the `devdb` logger and does not stop the run:
 
 from django.dispatch import Signal
 
+from .output import logger
+
 clone_ready = Signal()
 clone_connected = Signal()
 clone_deleted = Signal()
 
 
-def send(signal, **kwargs):
-    """Send `signal` from the engine; a failing receiver is logged, never fatal."""
-    from .engine import Engine
-    from .output import logger
-
-    for receiver, result in signal.send_robust(sender=Engine, **kwargs):
+def send(signal, sender, **kwargs):
+    """Send `signal` from `sender` (the engine passes its class); a failing receiver is logged, never fatal."""
+    for receiver, result in signal.send_robust(sender=sender, **kwargs):
         if isinstance(result, Exception):
             logger.warning("[%s] signal receiver %s failed: %s: %s", kwargs.get("target", "?"),
                            getattr(receiver, "__qualname__", receiver), type(result).__name__, result)

@@ -14,19 +14,12 @@ from pathlib import Path
 from django.conf import settings as django_settings
 
 from . import lifecycle
+from .errors import Invalid
 
 PROBES = ("status", "sql")
 BOOLEAN_WORDS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 TAG_LIMIT = 50  # tags per RDS resource, django-devdb's own included
 LIFECYCLE_SUPPORT = ("open-source-rds-extended-support", "open-source-rds-extended-support-disabled")
-
-
-class Invalid(ValueError):
-    """A parser's refusal: one or more messages, each becoming a Problem, and an optional hint."""
-
-    def __init__(self, *messages, hint=""):
-        super().__init__(*messages)
-        self.messages, self.hint = messages, hint
 
 
 def _int(value, *, minimum):

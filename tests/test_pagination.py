@@ -136,8 +136,9 @@ def test_lookup_of_250_clones_reads_tags_from_taglist_without_list_tags_calls(ga
     engine = make_engine(gateway, settings)
     assert engine.today == TODAY
     stub_get_resources(gateway, IDS)
-    stub_describe(gateway, "describe_db_clusters", IDS, "DBClusters", cluster_item, split_first=50)
-    stub_describe(gateway, "describe_db_instances", IDS, "DBInstances", instance_item)
+    described = IDS + ["prod-aurora"]  # the same calls read the source and its writer
+    stub_describe(gateway, "describe_db_clusters", described, "DBClusters", cluster_item, split_first=50)
+    stub_describe(gateway, "describe_db_instances", described, "DBInstances", instance_item)
     clones = engine.lookup()
     assert sorted(clones) == sorted(IDS)
     assert clones[TODAY].tags["devdb:state"] == "created"
@@ -156,8 +157,9 @@ def test_lookup_describes_only_the_tagged_clusters_and_todays_name(gateway, sett
     ours = ["dev-20261120", "dev-20261121"]
     stub_get_resources(gateway, ours)
     wanted = sorted(ours + [TODAY])  # today's name is always looked at
-    stub_describe(gateway, "describe_db_clusters", wanted, "DBClusters", cluster_item)
-    stub_describe(gateway, "describe_db_instances", wanted, "DBInstances", instance_item)
+    described = sorted(wanted + ["prod-aurora"])  # ... and the source, with its writer, in the same calls
+    stub_describe(gateway, "describe_db_clusters", described, "DBClusters", cluster_item)
+    stub_describe(gateway, "describe_db_instances", described, "DBInstances", instance_item)
     assert sorted(engine.lookup()) == wanted
     assert gateway.calls == ["GetResources", "DescribeDBClusters", "DescribeDBInstances"]
     for stub in gateway.stubs.values():

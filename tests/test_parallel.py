@@ -19,7 +19,7 @@ from devdb.locks import Lease
 from devdb.models import CloneRecord, TargetLease
 from devdb.signals import clone_ready
 from tests.conftest import target_settings
-from tests.e2e import DAY1, devdb_project  # noqa: F401 (fixture)
+from tests.e2e import DAY1, devdb_project, unstamped  # noqa: F401 (fixture)
 
 GOOD = ["alpha", "beta", "gamma", "delta", "epsilon"]
 
@@ -125,7 +125,7 @@ def test_default_runs_min_4_of_5_targets_at_once_each_under_its_own_lease(devdb_
     assert project.leases() == []
     for name in GOOD:
         live(project, name)
-    assert [line.split(":")[0] for line in result.stdout.splitlines()] == GOOD  # one line each, in order
+    assert [line.split(":")[0] for line in unstamped(result.stdout).splitlines()] == GOOD  # one line each, in order
     records = project.records()
     assert {cid: r["state"] for cid, r in records.items()} == {f"{n}-20261122": "connected" for n in GOOD}
 
@@ -156,13 +156,14 @@ def test_command_line_reports_each_failed_target_and_exits_1(devdb_project, tmp_
     )
     result = project.refresh(DAY1, "--parallel", "4", check=False)
     assert result.returncode == 1, result.stderr
-    stdout = result.stdout.splitlines()
+    stdout = unstamped(result.stdout).splitlines()
     assert [line for line in stdout if "FAILED" in line] == [
         "broken: FAILED: SOURCE_CLUSTER: cluster missing-aurora does not exist",
         "lost: FAILED: HOSTED_ZONE_ID: hosted zone Z0000000000NOPE does not exist",
     ]
-    assert "alpha: 5 change(s); created alpha-20261122; alpha-20261122 is connected" in stdout
-    assert "beta: 5 change(s); created beta-20261122; beta-20261122 is connected" in stdout
+    # 6: the production-like source's IAM role is added to each clone too.
+    assert "alpha: 6 change(s); created alpha-20261122; alpha-20261122 is connected" in stdout
+    assert "beta: 6 change(s); created beta-20261122; beta-20261122 is connected" in stdout
     errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
     assert errors == [
         "refresh_devdb: error: broken: SOURCE_CLUSTER: cluster missing-aurora does not exist; "
@@ -210,8 +211,10 @@ def test_a_failing_target_does_not_stop_the_others(settings, aws, capsys):
     for name in ("alpha", "beta"):  # also the one after the failures
         assert CloneRecord.objects.get(cluster_id=connected(aws, name)).state == "connected"
     assert not [c for c in aws.cluster_ids() if c.startswith(("broken-", "lost-"))]
-    out = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in out if "FAILED" not in line] == ["alpha", "broken", "lost", "beta"]
+    out = unstamped(capsys.readouterr().out).splitlines()
+    # A failed target prints its failure only (never "nothing to do" before it), in the targets' order.
+    assert [line.split(":")[0] for line in out] == ["alpha", "broken", "lost", "beta"]
+    assert [line.split(":")[0] for line in out if "FAILED" not in line] == ["alpha", "beta"]
     assert [line for line in out if ": FAILED: " in line] == [
         "broken: FAILED: SOURCE_CLUSTER: cluster missing-aurora does not exist",
         "lost: FAILED: HOSTED_ZONE_ID: hosted zone Z0000000000NOPE does not exist",

@@ -148,6 +148,8 @@ def test_status_shows_a_clone_that_drifted_from_its_source(aws, prod, make_engin
 
 
 def test_serverless_clone_gets_its_scaling_with_auto_pause(aws, prod, devdb_settings, make_engine):
+    # Auto-pause (a 0 ACU minimum) needs Aurora MySQL 3.08 or later: preflight refuses it on older versions.
+    aws.rds.modify_db_cluster(DBClusterIdentifier="prod-main", EngineVersion="8.0.mysql_aurora.3.08.0", ApplyImmediately=True)
     devdb_settings["TARGETS"]["dev"].update(INSTANCE_CLASS="db.serverless", SERVERLESS_MIN_ACU=0,
                                             SERVERLESS_MAX_ACU=8, SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE=600)
     requests = refresh(make_engine)

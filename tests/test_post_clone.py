@@ -27,7 +27,9 @@ MASK_FAILS = str(FIXTURES / "mask_fails.sql")
 APP_PASSWORD = "app-Pw-" + uuid.uuid4().hex[:10]
 USERS = [(1, "alice@corp.example", "Alice Smith", "pbkdf2$alice"), (2, "bob@corp.example", "Bob Jones", "pbkdf2$bob")]
 
-pytestmark = pytest.mark.django_db(databases="__all__")
+# A bare source (port 3306, no IAM role): these tests pin call sequences and SQL against the MariaDB
+# server here; the production-like source is exercised by test_parity, test_e2e and the realistic tests.
+pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.seed(production=False)]
 
 
 @pytest.fixture

@@ -144,6 +144,7 @@ def sql_target(devdb_settings, monkeypatch, settings, account):
 
 @pytest.mark.mysql
 @pytest.mark.django_db(databases="__all__")
+@pytest.mark.seed(production=False)  # a bare source on port 3306: the clone's login is redirected to MariaDB
 def test_clone_is_ready_only_once_the_app_can_log_in(aws, sql_target, account, make_engine, clock, monkeypatch):
     account["set_password"]("not-yet-" + uuid.uuid4().hex[:6])  # e.g. the new password is still being applied
 
@@ -168,6 +169,7 @@ def test_clone_is_ready_only_once_the_app_can_log_in(aws, sql_target, account, m
 
 @pytest.mark.mysql
 @pytest.mark.django_db(databases="__all__")
+@pytest.mark.seed(production=False)  # a bare source on port 3306: the clone's login is redirected to MariaDB
 def test_clone_that_never_accepts_the_login_is_aborted_with_the_reason(
     aws, sql_target, account, make_engine, clock, monkeypatch, caplog, capsys
 ):

@@ -15,7 +15,9 @@ import pytest
 from devdb.aws import Gateway
 from devdb.models import CloneEvent, CloneRecord
 
-pytestmark = pytest.mark.django_db(databases="__all__")
+# A bare source (port 3306, no IAM role): these tests pin call sequences and SQL against the MariaDB
+# server here; the production-like source is exercised by test_parity, test_e2e and the realistic tests.
+pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.seed(production=False)]
 
 YESTERDAY, TODAY = "dev-20261122", "dev-20261123"
 READ_ONLY = ("Describe", "List", "Get")

@@ -166,7 +166,7 @@ def test_unreachable_control_database_is_reported_without_its_password(moto_serv
                             text=True, timeout=120)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("refresh_devdb: error: dev: control database 'devdb' is not usable")
+    assert len(lines) == 1 and lines[0].startswith("refresh_devdb: error: dev: control database 'devdb' cannot be reached")
     assert "Traceback" not in result.stderr
     assert_no_secret(result.stdout + result.stderr, "the error")
     assert sorted(c["DBClusterIdentifier"] for c in moto_server.client("rds").describe_db_clusters()["DBClusters"]) == ["prod-aurora"]

@@ -21,9 +21,12 @@ from devdb import engine as engine_module
 from devdb.aws import Cluster, Gateway, Instance
 from devdb.engine import Engine
 from devdb.models import CloneRecord
+from devdb.errors import CloneFailed, DevdbError
 from tests.conftest import START, FakeClock
 
-pytestmark = pytest.mark.django_db(databases="__all__")
+# A bare source (port 3306, no IAM role): these tests pin call sequences and SQL against the MariaDB
+# server here; the production-like source is exercised by test_parity, test_e2e and the realistic tests.
+pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.seed(production=False)]
 
 AVAILABLE_AFTER = timedelta(minutes=15)
 DESCRIBES = ("DescribeDBInstances", "DescribeDBClusters")
@@ -184,7 +187,7 @@ def test_a_wait_that_times_out_stops_at_the_deadline_and_aborts(settings):
     clock = FakeClock()
     gateway = StubGateway(clock, None)  # never available
     engine, cluster, beats = stub_engine(settings, clock, gateway, READY_TIMEOUT=1000)
-    with pytest.raises(engine_module.CloneFailed, match=r"READY_TIMEOUT \(1000s\)"):
+    with pytest.raises(CloneFailed, match=r"READY_TIMEOUT \(1000s\)"):
         engine.wait_ready(cluster)
     # The last sleep is cut short so the final poll is at the deadline, not up to POLL_MAX after it.
     assert sum(clock.sleeps) == 1000
@@ -302,7 +305,7 @@ def test_a_change_refused_until_the_deadline_aborts_the_clone(aws, devdb_setting
     yesterday_connected(make_engine, clock)
     gateway = Gateway(max_attempts=3)
     refuse(gateway, "CreateDBInstance", "InvalidDBClusterStateFault", "busy", times=10_000)
-    with pytest.raises(engine_module.CloneFailed, match="writer dev-20261123-1 could not be created: .*InvalidDBClusterStateFault"):
+    with pytest.raises(CloneFailed, match="writer dev-20261123-1 could not be created: .*InvalidDBClusterStateFault"):
         make_engine(gateway=gateway).refresh()
     assert clock.now() >= START + timedelta(days=1, seconds=600)
     # A failure never blocks cleanup: the writer-less clone is aborted and deleted, yesterday's stays live.
@@ -318,7 +321,7 @@ def test_a_failed_status_ends_the_wait_at_once(aws, make_engine, clock, status):
     gateway = Gateway(max_attempts=3)
     report_cluster(gateway, "dev-20261123", lambda item: status)
     start = clock.now()
-    with pytest.raises(engine_module.CloneFailed, match=f"dev-20261123 aborted: AWS reports cluster {status}"):
+    with pytest.raises(CloneFailed, match=f"dev-20261123 aborted: AWS reports cluster {status}"):
         make_engine(gateway=gateway).refresh()
     assert "CreateDBInstance" not in gateway.operations
     assert clock.now() - start <= timedelta(seconds=120)  # the grace of 2 x TTL, not READY_TIMEOUT
@@ -336,7 +339,7 @@ def test_a_writer_that_fails_while_waited_for_ends_the_wait_at_once(aws, make_en
                 item["DBInstanceStatus"] = "incompatible-parameters"
 
     gateway.rds.meta.events.register("after-call.rds.DescribeDBInstances", patch)
-    with pytest.raises(engine_module.CloneFailed, match="writer incompatible-parameters"):
+    with pytest.raises(CloneFailed, match="writer incompatible-parameters"):
         make_engine(gateway=gateway).refresh()
     assert sum(clock.sleeps) <= 120
 
@@ -407,7 +410,7 @@ def test_a_clone_that_cannot_be_made_does_not_block_connecting_and_cleaning(aws,
     clock.advance(days=1)
     gateway = Gateway(max_attempts=3)
     refuse(gateway, "RestoreDBClusterToPointInTime", "DBClusterQuotaExceededFault", "quota of 40 clusters reached")
-    with pytest.raises(engine_module.DevdbError, match="RestoreDBClusterToPointInTime failed: DBClusterQuotaExceededFault"):
+    with pytest.raises(DevdbError, match="RestoreDBClusterToPointInTime failed: DBClusterQuotaExceededFault"):
         make_engine(gateway=gateway).refresh()
     assert aws.record() == aws.cluster("dev-20261123")["Endpoint"]
     assert aws.tags("dev-20261123")["devdb:state"] == "connected"
@@ -419,7 +422,7 @@ def test_a_rejected_writer_leaves_no_cluster_behind(aws, make_engine, clock):
     gateway = Gateway(max_attempts=3)
     refuse(gateway, "CreateDBInstance", "InvalidParameterCombination", "RDS does not support creating a DB instance "
            "with the following combination: DBInstanceClass=db.t4g.medium")
-    with pytest.raises(engine_module.CloneFailed, match="writer dev-20261123-1 could not be created: .*InvalidParameterCombination"):
+    with pytest.raises(CloneFailed, match="writer dev-20261123-1 could not be created: .*InvalidParameterCombination"):
         make_engine(gateway=gateway).refresh()
     assert aws.cluster_ids() == ["dev-20261122", "prod-aurora"]
     assert aws.tags("dev-20261122")["devdb:state"] == "connected"
@@ -493,7 +496,7 @@ def test_a_login_refused_until_the_deadline_aborts_the_clone(aws, devdb_settings
         raise probes.LoginRefused("authentication failed (1045): Access denied for user 'app'")
 
     monkeypatch.setattr(probes, "run_script", refused)
-    with pytest.raises(engine_module.CloneFailed, match=r"grants.sql: login refused until READY_TIMEOUT \(600s\)"):
+    with pytest.raises(CloneFailed, match=r"grants.sql: login refused until READY_TIMEOUT \(600s\)"):
         make_engine().refresh()
     assert clock.now() >= START + timedelta(seconds=600)
 

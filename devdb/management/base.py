@@ -8,9 +8,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from .. import conf, lifecycle
-from ..errors import DevdbError
+from ..errors import DevdbError, RunFailed
 from ..output import verbosity
-from ..runner import RunFailed
 
 EXIT_STATUSES = {
     0: "done, or nothing to do",
@@ -122,7 +121,7 @@ class DevdbCommand(BaseCommand):
         """Dry run: each change it would make. Otherwise one timestamped line (the log on stderr has
         the detail): what the run did, or, when it failed, the failure first and what it did before."""
         name = outcome.target
-        if outcome.actions and outcome.actions[0].startswith("would "):
+        if outcome.dry_run and outcome.actions:
             lines = [f"{name}: {action}" for action in outcome.actions]
             return "\n".join(lines + ([f"{name}: FAILED: {outcome.error}"] if outcome.error else []))
         facts = []

@@ -1,0 +1,150 @@
+"""Delete aborted clones past the grace, except those kept for rollback. Every rule is re-checked
+against fresh facts (the cluster and the live DNS record) right before deleting."""
+
+from datetime import timedelta
+
+from .. import history, lifecycle, signals
+from ..errors import DevdbError, NotFound, NotNow
+from ..lifecycle import ABORTED, DELETED
+from .clones import cluster_serves
+from .waiting import STOPPED
+
+DELETE_TIMEOUT = 3600
+DELETING = "deleting"
+
+
+class Cleaning:
+    """Deleting aborted clones safely."""
+
+    def keep(self):
+        """The newest KEEP_ABORTED aborted clones, kept for rollback: the most recently aborted (i.e.
+        most recently live) first; clones that failed before becoming ready are no rollback target."""
+        if not self.target.keep_aborted:
+            return set()
+        candidates = [c for c in self.in_state(ABORTED) if not history.never_ready(c.id)]
+        candidates.sort(key=lambda c: (self.since(c), self._age_key(c)))
+        return {c.id for c in candidates[-self.target.keep_aborted:]}
+
+    def deletable(self, grace):
+        keep = self.keep()
+        cutoff = self.now() - timedelta(seconds=grace)
+        return [c for c in self.in_state(ABORTED) if c.id not in keep and self.since(c) <= cutoff]
+
+    def wait_grace(self, grace):
+        """Sleep until the clones aborted within the last `grace` seconds may be deleted."""
+        keep = self.keep()
+        pending = [self.since(c) + timedelta(seconds=grace) for c in self.in_state(ABORTED) if c.id not in keep]
+        until = max((t for t in pending if t > self.now()), default=None)
+        if until is None:
+            return
+        self.changes.step(
+            f"wait out the grace of {grace}s (until {lifecycle.format_time(until)})",
+            lambda: self._wait(f"the grace of {grace}s (clients to drop the old address)",
+                               lambda: (self.now() >= until, f"until {lifecycle.format_time(until)}"), until),
+        )
+
+    def clean(self, grace=None):
+        grace = self.target.clean_grace if grace is None else grace
+        deleted = []
+        for cluster in self.deletable(grace):
+            if self._delete(cluster, grace):
+                deleted.append(cluster.id)
+        return deleted
+
+    def _delete(self, cluster, grace):
+        """Delete one aborted clone's instances, then the clone; re-checking every rule first."""
+        try:
+            fresh = self.aws.cluster(cluster.id)
+        except NotFound:
+            self._forget(cluster, "cluster no longer exists")
+            return False
+        problem = self._deletion_veto(fresh, grace)
+        if problem:
+            self.reporter.warning("not deleting %s: %s", cluster.id, problem)
+            return False
+        if fresh.status == DELETING:  # a killed run already asked AWS to delete it
+            self._forget(fresh, "deleted (AWS is deleting it)")
+            self.outcome.deleted.append(cluster.id)
+            return True
+        for instance in fresh.instances:
+            if not self._ours(instance, fresh):
+                self.reporter.warning("not deleting %s: instance %s is not a django-devdb instance of this target",
+                                      cluster.id, instance.id)
+                return False
+        if fresh.status == STOPPED:
+            # Its instances cannot be deleted while it is stopped: start it, a later run deletes it.
+            self.reporter.warning("not deleting %s yet: it is stopped; starting it so that a later run can", cluster.id)
+            self._start(fresh)
+            return False
+        self.reconcile_instances(fresh)
+        for instance in fresh.instances:
+            if instance.status != DELETING:
+                self.changes.make(f"delete instance {instance.id}", lambda instance=instance: self._delete_instance(instance))
+        deadline = self.now() + timedelta(seconds=DELETE_TIMEOUT)
+        if not self.changes.step(None, lambda: self._instances_deleting(fresh, deadline), planned=True):
+            return False
+        # AWS accepts deleting the cluster once every instance is deleting: no need to wait until they are gone.
+        self.changes.make(f"delete clone {cluster.id} (aborted since {lifecycle.format_time(self.since(fresh))})",
+                          lambda: self._delete_cluster(fresh, deadline))
+        self.changes.announce(signals.clone_deleted, target=self.target.name, cluster_id=cluster.id)
+        return True
+
+    def _instances_deleting(self, cluster, deadline):
+        """Whether every instance is deleting (AWS refuses one while busy: retried until the deadline)
+        and the name still does not point at the clone."""
+        if all(i.status == DELETING for i in cluster.instances):
+            return True
+
+        def check():
+            left = [i for i in self.aws.instances([cluster.id]) if i.status != DELETING]
+            left = [i for i in left if self._delete_instance(i) != DELETING]
+            return not left, ", ".join(f"{i.id} {i.status}" for i in left) or "all deleting"
+
+        if self._wait(f"the instances of {cluster.id} to be deleting", check, deadline) is None:
+            raise DevdbError(f"instances of {cluster.id} were not deleted within {DELETE_TIMEOUT}s; re-run to finish")
+        # Time has passed: the name must still not point here.
+        value, _ = self.points_at()
+        if cluster_serves(cluster, value):
+            self.reporter.warning("not deleting %s: %s now points at it", cluster.id, self.target.record_name)
+            return False
+        return True
+
+    def _delete_cluster(self, cluster, deadline):
+        try:
+            self._when_allowed(f"{cluster.id} to accept its deletion", lambda: self.aws.delete_cluster(cluster.id), deadline)
+        except NotFound:
+            pass
+        self._forget(cluster, "deleted (SkipFinalSnapshot)")
+        self.outcome.deleted.append(cluster.id)
+
+    def _delete_instance(self, instance):
+        """Ask AWS to delete one instance; its status afterwards (DELETING once accepted or already so)."""
+        try:
+            self.aws.delete_instance(instance.id)
+        except NotFound:
+            pass
+        except NotNow as exc:
+            if "already being deleted" not in str(exc).lower():
+                return instance.status
+        instance.status = DELETING
+        return DELETING
+
+    def _deletion_veto(self, cluster, grace):
+        """Why `cluster` must not be deleted now, or None. Reads the live DNS record."""
+        if cluster.id in self.settings.source_clusters:
+            return "it is a source cluster"
+        if not lifecycle.is_ours(cluster.tags, self.target.name):
+            return "it is not a django-devdb clone of this target"
+        if self.state(cluster) != ABORTED:
+            return f"it is {self.state(cluster) or 'untagged'}, not aborted"
+        if self.since(cluster) > self.now() - timedelta(seconds=grace):
+            return f"it was aborted less than {grace}s ago"
+        value, _ = self.points_at()
+        if cluster_serves(cluster, value):
+            return f"{self.target.record_name} points at it"
+        return None
+
+    def _forget(self, cluster, message):
+        self.clones.pop(cluster.id, None)
+        self.changes.record(lambda: history.mirror(target=self.target.name, cluster_id=cluster.id, state=DELETED,
+                                                   at=self.now(), message=message))

@@ -1,0 +1,97 @@
+"""Make today's clone: restore copy-on-write from the source, then add its writer instance."""
+
+from datetime import timedelta
+
+from .. import history, lifecycle, parity, preflight
+from ..errors import AlreadyExists, AwsError, CloneFailed, ProbeError
+from ..lifecycle import CONNECTED, CREATED, READY
+
+
+class Cloning:
+    """Create today's clone, or finish the one a killed run left."""
+
+    def clone(self):
+        """Create today's clone, or finish the one that exists. Returns it (None in a dry run)."""
+        existing = self.clones.get(self.today)
+        if existing:
+            self._finish(existing)
+            return existing
+        record = history.find(self.today)
+        if record is not None and record.target == self.target.name:
+            # Made and deleted today (it failed and was cleaned): one clone per target per day.
+            reason = f" ({record.last_error})" if record.last_error else ""
+            raise CloneFailed(f"today's clone {self.today} was already made and is {record.state}{reason}; "
+                              "the next one is made tomorrow")
+        source = self._source or self.preflight()
+        config = parity.wanted(source.configuration, self.target)
+        now = self.now()
+        tags = lifecycle.clone_tags(self.target.name, source.id, CREATED, now, dict(self.target.extra_tags))
+        preflight.before_clone(self.aws, self.target, source, clones=self.clones, reporter=self.reporter)
+        return self.changes.make(
+            f"create clone {self.today} of {source.id} (copy-on-write) with writer "
+            f"{lifecycle.instance_name(self.today)} ({self.target.instance_class})",
+            lambda: self._restore(source, config, tags, now),
+        )
+
+    def _restore(self, source, config, tags, now):
+        serverless = None
+        if self.target.serverless:
+            serverless = (self.target.serverless_min_acu, self.target.serverless_max_acu,
+                          self.target.serverless_seconds_until_auto_pause)
+        try:
+            cluster = self.aws.restore_clone(
+                cluster_id=self.today, source_id=self.target.source_cluster, tags=tags, config=config,
+                kms_key_id=self.target.kms_key_id, engine_lifecycle_support=self.target.engine_lifecycle_support,
+                serverless=serverless,
+            )
+        except AlreadyExists:
+            # A retry after a lost response: the first attempt made it. Carry on only if it is ours.
+            cluster = self.aws.cluster(self.today)
+            if not lifecycle.is_ours(cluster.tags, self.target.name):
+                raise
+        cluster.tags.update(tags)
+        self.clones[cluster.id] = cluster
+        self.outcome.created.append(cluster.id)
+        self._mirror(cluster, CREATED, now, message=f"restored from {source.id} (copy-on-write)")
+        self._finish(cluster)
+        return cluster
+
+    def _finish(self, cluster):
+        """Add the writer instance (once AWS allows it: the cluster is available) and finish the tags."""
+        writer_id = self.writer_id(cluster)
+        has_writer = any(i.id == writer_id for i in cluster.instances)
+        if not has_writer and self.state(cluster) == CREATED:
+            self.changes.make(f"create writer instance {writer_id} ({self.target.instance_class}) in {cluster.id}",
+                              lambda: self._create_writer(cluster, writer_id))
+        elif not has_writer and self.state(cluster) in (READY, CONNECTED):
+            self.reporter.warning("%s has no writer instance %s (deleted by hand?)", cluster.id, writer_id)
+        self.reconcile_instances(cluster)
+
+    def _create_writer(self, cluster, writer_id):
+        """AWS: DB instances can be created only once the restored cluster is available. A clone that
+        fails, or whose writer AWS rejects, is aborted (so that clean removes it) with the reason."""
+        timeout = self.target.ready_timeout
+        deadline = self.since(cluster) + timedelta(seconds=timeout)
+        source_id = cluster.tags.get(lifecycle.TAG_SOURCE, self.target.source_id)
+        tags = lifecycle.clone_tags(self.target.name, source_id, CREATED, self.since(cluster), dict(self.target.extra_tags))
+        engine = (self._source.engine if self._source else None) or cluster.engine
+        parameter_group = self.target.db_parameter_group or (
+            self._source.configuration.writer_parameter_group if self._source else None)
+        try:
+            self._wait_cluster_available(cluster, deadline, timeout)
+            instance = self._when_allowed(
+                f"{cluster.id} to accept its writer",
+                lambda: self.aws.create_writer(
+                    instance_id=writer_id, cluster_id=cluster.id, instance_class=self.target.instance_class,
+                    engine=engine, tags=tags, publicly_accessible=self.target.publicly_accessible,
+                    parameter_group=parameter_group,
+                ),
+                deadline,
+            )
+        except AlreadyExists:  # a retry after a lost response
+            instance = next(i for i in self.aws.instances([cluster.id]) if i.id == writer_id)
+        except ProbeError as exc:
+            self._abort_failed(cluster, str(exc))
+        except AwsError as exc:
+            self._abort_failed(cluster, f"writer {writer_id} could not be created: {exc}")
+        cluster.instances.append(instance)

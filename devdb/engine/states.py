@@ -1,0 +1,59 @@
+"""The one way a clone's state changes: tag it (and its instances) in AWS, then mirror the tag."""
+
+from .. import history, lifecycle
+from ..errors import CloneFailed
+from ..lifecycle import ABORTED, TAG_STATE, TAG_STATE_SINCE
+
+
+class States:
+    """Tagging states, and aborting a clone that failed."""
+
+    def set_state(self, cluster, new, *, rollback=False, message="", error=None):
+        """Tag cluster and its instances with `new` (one TagResources call) and mirror it; the one way
+        states change."""
+        old = self.state(cluster)
+        lifecycle.check_move(cluster.id, old, new, rollback=rollback)
+        self.changes.make(f"tag {cluster.id} {new}" + (f" ({message})" if message else ""),
+                          lambda: self._tag_state(cluster, new, message, error))
+
+    def _tag_state(self, cluster, new, message, error):
+        now = self.now()
+        tags = lifecycle.state_tags(new, now)
+        instances = [i for i in cluster.instances if self._ours(i, cluster)]
+        self.aws.tag([cluster.arn] + [i.arn for i in instances], tags)
+        for resource in [cluster] + instances:
+            resource.tags.update(tags)
+        self._mirror(cluster, new, now, message=message, error=error)
+
+    def _mirror(self, cluster, state, at, message="", error=None, created_at=None):
+        history.mirror(
+            target=self.target.name, cluster_id=cluster.id, state=state, at=at,
+            source=cluster.tags.get(lifecycle.TAG_SOURCE, self.target.source_cluster),
+            instance_id=self.writer_id(cluster), endpoint=cluster.endpoint or "", message=message, error=error,
+            created_at=created_at,
+        )
+
+    def reconcile_instances(self, cluster):
+        """Give the instances the cluster's state tags when a killed run tagged only the cluster."""
+        wanted = {k: cluster.tags[k] for k in (TAG_STATE, TAG_STATE_SINCE) if k in cluster.tags}
+        for instance in cluster.instances:
+            if not self._ours(instance, cluster):
+                continue
+            missing = {k: v for k, v in wanted.items() if instance.tags.get(k) != v}
+            if not lifecycle.is_ours(instance.tags, self.target.name):
+                missing = {k: v for k, v in cluster.tags.items() if k.startswith("devdb:")}
+            if missing:
+                self.changes.make(f"finish tagging instance {instance.id} {wanted.get(TAG_STATE)}",
+                                  lambda instance=instance, missing=missing: self._tag_instance(instance, missing))
+
+    def _tag_instance(self, instance, tags):
+        self.aws.tag([instance.arn], tags)
+        instance.tags.update(tags)
+
+    def _abort_failed(self, cluster, reason):
+        self.set_state(cluster, ABORTED, message=f"failed: {reason}", error=reason)
+        raise CloneFailed(f"clone {cluster.id} aborted: {reason}")
+
+    def _abort_quietly(self, cluster, reason):
+        self.set_state(cluster, ABORTED, message=f"failed: {reason}", error=reason)
+        self.reporter.warning("clone %s aborted: %s", cluster.id, reason)

@@ -1,0 +1,32 @@
+"""What status_devdb shows: this target's clones and where the name points; changes nothing."""
+
+from .. import lifecycle
+from ..lifecycle import TAG_STATE, TAG_STATE_SINCE
+
+
+class Status:
+    """Reads only."""
+
+    def status(self):
+        """This target's clones and where the name points, without changing anything."""
+        self.preflight(source=False)
+        self.lookup()
+        value, pointed = self.points_at()
+        clones = []
+        for cluster in sorted(self.clones.values(), key=self._age_key):
+            likeness = self.parity(cluster)
+            clones.append({
+                "cluster": cluster.id,
+                "state": self.state(cluster),
+                "state_since": cluster.tags.get(TAG_STATE_SINCE, ""),
+                "status": cluster.status,
+                "instances": [{"id": i.id, "status": i.status, "state": i.tags.get(TAG_STATE, "")} for i in cluster.instances],
+                "endpoint": cluster.endpoint,
+                "source": cluster.tags.get(lifecycle.TAG_SOURCE, ""),
+                "live": cluster is pointed,
+                "parity": likeness,
+                "like_source": None if likeness is None else likeness.startswith("configured like "),
+            })
+        return {"target": self.target.name, "record_name": self.target.record_name, "points_at": value,
+                "points_at_clone": pointed.id if pointed else None, "clones": clones}
+

@@ -1,0 +1,95 @@
+"""Waiting on AWS: poll with capped exponential backoff, retry a change AWS refuses while busy."""
+
+import time
+from datetime import datetime, timezone
+
+from .. import probes
+from ..aws import has_failed
+from ..errors import NotNow, ProbeError
+
+STOPPED = "stopped"
+
+
+class Clock:
+    """Real time. Tests pass a fake with the same two methods."""
+
+    def now(self):
+        return datetime.now(timezone.utc)
+
+    def sleep(self, seconds):
+        time.sleep(seconds)
+
+
+class Waiting:
+    """Polling until a condition holds or a deadline passes; the lease is renewed between polls."""
+
+    def _wait_cluster_available(self, cluster, deadline, timeout):
+        """Poll the cluster alone (one call a poll) until available; ProbeError if it failed or timed out."""
+
+        def check():
+            self._refresh_cluster(cluster, instances=False)
+            if has_failed(cluster.status):
+                raise ProbeError(f"AWS reports cluster {cluster.status}")
+            if cluster.status == STOPPED:
+                self._start(cluster)
+            return cluster.status == probes.AVAILABLE, f"cluster {cluster.status}"
+
+        if cluster.status == probes.AVAILABLE:
+            return
+        if self._wait(f"{cluster.id} to be available", check, deadline) is None:
+            raise ProbeError(f"did not become available within READY_TIMEOUT ({timeout}s)")
+
+    def _start(self, cluster):
+        """Start a stopped clone (someone stopped it to save costs) so that it can be used."""
+        def start():
+            try:
+                cluster.status = self.aws.start_cluster(cluster.id).status
+            except NotNow:  # already starting: keep waiting
+                pass
+
+        self.changes.make(f"start {cluster.id} (it is stopped)", start)
+
+    def _when_allowed(self, what, change, deadline):
+        """Make a change AWS refuses while the resource is busy (NotNow): retry it until the deadline.
+
+        Returns what the change returned; raises the last refusal at the deadline.
+        """
+        try:
+            return change()
+        except NotNow as exc:
+            outcome = {"refusal": exc}
+        self.heartbeat()
+        self.clock.sleep(max(0.01, min(self.settings.poll_initial, (deadline - self.now()).total_seconds())))
+
+        def attempt():
+            try:
+                outcome["result"] = change()
+                return True, "accepted"
+            except NotNow as exc:
+                outcome["refusal"] = exc
+                return False, f"refused ({str(exc).rsplit(': ', 1)[-1]})"
+
+        if self._wait(what, attempt, deadline) is None:
+            raise outcome["refusal"]
+        return outcome["result"]
+
+    def _wait(self, what, check, deadline):
+        """Poll check() -> (done, status) with capped exponential backoff until done or deadline.
+
+        Returns the last status, or None at the deadline. Renews the lease between polls.
+        """
+        start = self.now()
+        delay = self.settings.poll_initial
+        while True:
+            done, status = check()
+            now = self.now()
+            self.reporter.progress(what, status, (now - start).total_seconds())
+            if done:
+                self.reporter.done_waiting()
+                return status
+            if now >= deadline:
+                self.reporter.done_waiting()
+                return None
+            self.heartbeat()
+            self.clock.sleep(max(0.01, min(delay, (deadline - now).total_seconds())))
+            delay = min(delay * self.settings.poll_factor, self.settings.poll_max)
