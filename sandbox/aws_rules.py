@@ -13,6 +13,10 @@ Two layers, both installed by `apply()` (idempotent; class-level patches of moto
   `starting`), AWS's state rules refuse what AWS refuses, Route53 changes stay PENDING for a while,
   GetResources lags behind tag changes, and a share of calls is throttled (see sandbox/server.py).
   Every status change is an entry in one timeline, advanced before each request: no handler sleeps.
+  `SIM.history` records when each status change and Route53 change took effect on AWS's side (the
+  time it was due, not the request that noticed it), each request that changes something and each
+  throttled call, so a benchmark can tell how far behind AWS's own readiness a job moved;
+  GET /moto-api/devdb/history returns it.
 
 Delays are base seconds times `SIM.scale` (env DEVDB_SANDBOX_SCALE). The settings are read from the
 environment at start and after `/moto-api/reset`; `configure()` (or POST /moto-api/devdb/config) changes
@@ -79,6 +83,10 @@ class Simulation:
             self.changes = {}  # Route53 change id -> monotonic time it becomes INSYNC
             self.snapshots = []  # [(monotonic time, {(account, region): [TaggedResource]})], oldest first
             self.regions = set()  # (account, region) pairs that have had requests
+            # {"at": epoch seconds, "resource", "type", "status"}: type cluster / instance / change (a status),
+            # request (resource: the action, status: its HTTP status), throttled (resource: the service).
+            self.history = []
+            self.due = None  # while advance() runs an action: the monotonic time it was due
 
     def configure(self, **values):
         """Change settings at run time: realistic, scale, throttle, seed, cluster_quota."""
@@ -106,10 +114,20 @@ class Simulation:
         until = time.monotonic() if until is None else until
         ran = False
         while self.timeline and self.timeline[0][0] <= until:
-            _, _, action = heapq.heappop(self.timeline)
-            action()
+            self.due, _, action = heapq.heappop(self.timeline)
+            try:
+                action()
+            finally:
+                self.due = None
             ran = True
         return ran
+
+    def record(self, resource, kind, status, at=None):
+        """Add to the history: `resource` (an id) of `kind` got `status` at monotonic time `at`
+        (default: when the running timeline action was due, else now)."""
+        at = at if at is not None else self.due if self.due is not None else time.monotonic()
+        self.history.append({"at": round(time.time() - time.monotonic() + at, 3), "resource": resource,
+                             "type": kind, "status": status})
 
     def settle(self):
         """Finish everything pending now and make the current tags visible at once (seeding is setup)."""
@@ -311,7 +329,7 @@ def _apply_rds():
         if not cluster.storage_encrypted:
             cluster.kms_key_id = None  # AWS reports no key for an unencrypted cluster
         if SIM.realistic:
-            cluster.status = "creating"
+            _set_status(cluster, cluster.status, "creating")
             SIM.later(SIM.delay("cluster-creating"), lambda: _set_status(cluster, "creating", "available"))
         return cluster
 
@@ -342,7 +360,7 @@ def _apply_rds():
         if cluster is not None:
             instance.port = cluster.port  # an Aurora instance listens on its cluster's port
         if SIM.realistic:
-            instance.status = "creating"
+            _set_status(instance, instance.status, "creating")
             creating, backing_up = SIM.delay("instance-creating"), SIM.delay("instance-backing-up")
             SIM.later(creating, lambda: _set_status(instance, "creating", "backing-up"))
             SIM.later(creating + backing_up, lambda: _set_status(instance, "backing-up", "available"))
@@ -368,11 +386,12 @@ def _apply_rds():
             raise _rds_error("InvalidDBInstanceState", f"Instance {instance.db_instance_identifier} is already being deleted.")
         if instance.deletion_protection:
             return original(backend, db_instance_identifier, *args, **kwargs)  # moto's own refusal
-        instance.status = "deleting"
+        _set_status(instance, instance.status, "deleting")
 
         def vanish():
             if backend.databases.get(db_instance_identifier) is instance:
                 original(backend, db_instance_identifier, *args, **kwargs)
+                SIM.record(db_instance_identifier, "instance", "deleted")
 
         SIM.later(SIM.delay("instance-deleting"), vanish)
         return instance
@@ -391,7 +410,7 @@ def _apply_rds():
                              "Cluster cannot be deleted, it still contains DB instances in non-deleting state.")
         if cluster.deletion_protection:
             return original(backend, cluster_identifier, snapshot_name)  # moto's own refusal
-        cluster.status = "deleting"
+        _set_status(cluster, cluster.status, "deleting")
 
         def vanish():
             if backend.clusters.get(cluster_identifier) is not cluster:
@@ -400,6 +419,7 @@ def _apply_rds():
                 SIM.later(SIM.delay("cluster-deleting"), vanish)
             else:
                 original(backend, cluster_identifier, snapshot_name)
+                SIM.record(cluster_identifier, "cluster", "deleted")
 
         SIM.later(SIM.delay("instance-deleting") + SIM.delay("cluster-deleting"), vanish)
         return cluster
@@ -423,7 +443,7 @@ def _apply_rds():
         result = original(backend, cluster_identifier)
         if SIM.realistic:
             cluster = backend.clusters[cluster_identifier]
-            cluster.status = "stopping"
+            _set_status(cluster, cluster.status, "stopping")
             SIM.later(SIM.delay("cluster-stopping"), lambda: _stop_members(cluster))
         return result
 
@@ -433,9 +453,8 @@ def _apply_rds():
         if not SIM.realistic:
             return result
         cluster = backend.clusters[cluster_identifier]
-        cluster.status = "starting"
-        for member in cluster._members:
-            member.status = "starting"
+        for resource in (cluster, *cluster._members):
+            _set_status(resource, resource.status, "starting")
         SIM.later(SIM.delay("cluster-starting"), lambda: _start_members(cluster))
         return cluster
 
@@ -470,9 +489,11 @@ def _apply_rds():
 
 
 def _set_status(resource, expected, status):
-    """A due transition, made only if nothing else moved the resource meanwhile (e.g. a delete)."""
+    """A due transition, made only if nothing else moved the resource meanwhile (e.g. a delete); recorded."""
     if resource.status == expected:
         resource.status = status
+        instance = getattr(resource, "db_instance_identifier", None)
+        SIM.record(instance or resource.db_cluster_identifier, "instance" if instance else "cluster", status)
 
 
 def _apply_route53():
@@ -483,7 +504,10 @@ def _apply_route53():
         result = original(response)
         if SIM.realistic:
             change_id = "C" + uuid.uuid4().hex[:13].upper()
-            SIM.changes[change_id] = time.monotonic() + SIM.delay("dns-pending")
+            now = time.monotonic()
+            SIM.changes[change_id] = now + SIM.delay("dns-pending")
+            SIM.record(change_id, "change", "PENDING", at=now)
+            SIM.record(change_id, "change", "INSYNC", at=SIM.changes[change_id])
             result.result["ChangeInfo"].update(Id=f"/change/{change_id}", Status="PENDING")
         return result
 
@@ -526,20 +550,20 @@ def _apply_dispatch():
             if SIM.advance():
                 SIM.snapshot()
             result = original(response)
-            if not (response._get_action() or "").startswith(READ_PREFIXES):
+            action = response._get_action() or ""
+            if not action.startswith(READ_PREFIXES):
                 SIM.snapshot()
+                SIM.record(action, "request", str(result[0]))  # a change asked for, and its HTTP status
             return result
 
 
 def _stop_members(cluster):
     if cluster.status == "stopping":
-        cluster.status = "stopped"
-        for member in cluster._members:
-            member.status = "stopped"
+        for resource in (cluster, *cluster._members):
+            _set_status(resource, resource.status, "stopped")
 
 
 def _start_members(cluster):
     if cluster.status == "starting":
-        cluster.status = "available"
-        for member in cluster._members:
-            member.status = "available"
+        for resource in (cluster, *cluster._members):
+            _set_status(resource, resource.status, "available")

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
+from botocore.config import Config
 
 from . import aws_rules
 
@@ -58,8 +59,10 @@ class MotoServer:
                 time.sleep(0.1)
 
     def client(self, service):
-        return boto3.client(service, endpoint_url=self.url, region_name=REGION,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+        """A boto3 client for this server; it rides out the realistic mode's throttling as the job does."""
+        return boto3.client(service, endpoint_url=self.url, region_name=REGION, aws_access_key_id="testing",
+                            aws_secret_access_key="testing",
+                            config=Config(retries={"mode": "standard", "total_max_attempts": 10}))
 
     def env(self, now=None):
         """Environment for a manage.py subprocess talking to this server (optionally at a simulated time)."""
@@ -93,6 +96,16 @@ class MotoServer:
         request = urllib.request.Request(f"{self.url}/moto-api/devdb/config", method="POST",
                                          data=json.dumps(settings).encode(), headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request) as response:
+            return json.loads(response.read())
+
+    def settle(self):
+        """Finish every pending change of the realistic mode now (e.g. the night between two mornings)."""
+        _settle(self.client("rds"))
+
+    def history(self):
+        """When each status and Route53 change took effect, each change asked for, each throttled call (realistic
+        mode): [{"at", "resource", "type", "status"}] by time (see sandbox.aws_rules.Simulation.reset)."""
+        with urllib.request.urlopen(f"{self.url}/moto-api/devdb/history") as response:
             return json.loads(response.read())
 
     def recorder(self, action):

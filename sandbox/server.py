@@ -5,6 +5,8 @@ It installs sandbox.aws_rules into moto, then serves moto's application behind a
     POST /moto-api/devdb/settle   finish every pending change now (seeding is setup, not under test)
     GET  /moto-api/devdb/config   the settings as JSON
     POST /moto-api/devdb/config   change them: {"realistic", "scale", "throttle", "seed", "cluster_quota"}
+    GET  /moto-api/devdb/history  when each status and Route53 change took effect, each change asked
+                                  for and each throttled call (realistic mode), by time
 - clears the realistic state on POST /moto-api/reset (settings back to the environment's);
 - in realistic mode, throttles a share of the RDS, Route53 and tagging calls (never /moto-api/) with each
   service's own throttling error, which botocore's standard retry mode retries.
@@ -53,6 +55,8 @@ class SandboxApp:
         service = service.group(1) if service else None
         with SIM.lock:
             throttled = service in THROTTLED and SIM.throttled()
+            if throttled:
+                SIM.record(service, "throttled", "Throttling")
         if throttled:
             status, content_type, body = THROTTLED[service]
             request_id = str(uuid.uuid4())
@@ -69,6 +73,9 @@ class SandboxApp:
             elif name == "config" and environ["REQUEST_METHOD"] == "POST":
                 length = int(environ.get("CONTENT_LENGTH") or 0)
                 SIM.configure(**json.loads(environ["wsgi.input"].read(length) or b"{}"))
+            elif name == "history":
+                with SIM.lock:
+                    return _json(start_response, 200, sorted(SIM.history, key=lambda entry: entry["at"]))
             elif name != "config":
                 return _json(start_response, 404, {"error": f"no sandbox endpoint {name!r}"})
         except (ValueError, TypeError) as exc:

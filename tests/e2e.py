@@ -7,13 +7,14 @@ control DB directly (records, events, leases) and the moto account (clusters, ta
 """
 
 import json
-import re
 import os
+import re
 import sqlite3
 import subprocess
 import sys
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,7 @@ def unstamped(summary):
     return STAMP.sub("", summary.strip())
 
 
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 OUR_TAGS = ("devdb:managed-by", "devdb:target", "devdb:state", "devdb:state-since", "devdb:source")
 
 
@@ -73,16 +75,24 @@ def require_mariadb():
 
 
 class DevdbProject:
-    """The example project wired to a moto server, with its own app and control databases."""
+    """The example project wired to a moto server, with its own app and control databases.
 
-    def __init__(self, server, tmp_path, *, control=None, unrelated=0, **target_env):
+    engine is the seeded source's ("aurora-mysql" or "aurora-postgresql"); sandbox settings (e.g.
+    throttle, seed) are applied once the account is seeded, so seeding itself is never throttled.
+    """
+
+    def __init__(self, server, tmp_path, *, control=None, unrelated=0, engine="aurora-mysql", sandbox=None,
+                 **target_env):
         self.server = server
         self.tmp = Path(tmp_path)
         self.control = control or control_kind()
         server.reset()
         self.rds = server.client("rds")
         self.route53 = server.client("route53")
-        self.zone_id = seed(self.rds, self.route53, unrelated=unrelated)
+        self.engine = engine
+        self.zone_id = seed(self.rds, self.route53, unrelated=unrelated, engine=engine)
+        if sandbox:
+            server.configure(**sandbox)
         self.mysql_db = None
         if self.control == "mysql":
             self.mysql = require_mariadb()
@@ -271,13 +281,92 @@ def tags_of(item):
     return {t["Key"]: t["Value"] for t in item.get("TagList", [])}
 
 
-@pytest.fixture
-def devdb_project(moto_server, tmp_path):
-    """A factory: devdb_project(unrelated=N, control=..., CLEAN_GRACE=...) -> a migrated DevdbProject."""
+# --- what a good morning leaves behind ------------------------------------------------------------
+
+def unrelated_state(project):
+    """Ids, statuses and tags of every cluster and instance that is not a clone."""
+    clusters = {cid: (c["Status"], c["Endpoint"], tags_of(c), sorted(m["DBInstanceIdentifier"] for m in c["DBClusterMembers"]))
+                for cid, c in project.clusters().items() if not cid.startswith("dev-")}
+    instances = {iid: (i["DBInstanceStatus"], i["DBClusterIdentifier"], tags_of(i))
+                 for iid, i in project.instances().items() if not iid.startswith("dev-")}
+    return clusters, instances
+
+
+def clone_ids(project):
+    return sorted(cid for cid in project.clusters() if cid.startswith("dev-"))
+
+
+def assert_connected_clone(project, cluster_id, day):
+    """cluster_id is the one live clone: writer <cluster>-1, the five tags on both, the CNAME on it."""
+    cluster = project.clusters()[cluster_id]
+    writer = f"{cluster_id}-1"
+    instance = project.instances()[writer]
+    assert [m["DBInstanceIdentifier"] for m in cluster["DBClusterMembers"]] == [writer]
+    assert cluster["DBClusterMembers"][0]["IsClusterWriter"] is True
+    assert instance["DBClusterIdentifier"] == cluster_id
+    assert instance["DBInstanceClass"] == "db.t4g.medium"
+    assert cluster["Engine"] == project.engine
+    for tags in (tags_of(cluster), tags_of(instance)):
+        ours = {k: v for k, v in tags.items() if k.startswith("devdb:")}
+        assert set(ours) == set(OUR_TAGS)
+        assert ours["devdb:managed-by"] == "django-devdb"
+        assert ours["devdb:target"] == "dev"
+        assert ours["devdb:state"] == "connected"
+        assert ours["devdb:source"] == "prod-aurora"
+        assert ISO.match(ours["devdb:state-since"]), ours["devdb:state-since"]
+        since = datetime.strptime(ours["devdb:state-since"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        assert day <= since < day + timedelta(minutes=5)
+    assert tags_of(cluster)["devdb:state-since"] == tags_of(instance)["devdb:state-since"]
+    # The stable name points at the connected clone's cluster (writer) endpoint.
+    assert cluster["Endpoint"].startswith(f"{cluster_id}.cluster-")
+    assert project.record_value().rstrip(".") == cluster["Endpoint"]
+    sets = project.route53.list_resource_record_sets(HostedZoneId=project.zone_id)["ResourceRecordSets"]
+    cname = [s for s in sets if s["Name"] == RECORD + "."]
+    assert len(cname) == 1 and cname[0]["Type"] == "CNAME" and cname[0]["TTL"] == 60
+
+
+def day_at(text):
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
+def assert_status_json(project, now, live, leaving=None):
+    """status_devdb --json names `live` the one clone, like its source; `leaving` (yesterday's, deleted
+    this morning) may still be listed while AWS keeps it `deleting`."""
+    status = project.status(now)
+    assert set(status) == {"targets"}
+    (report,) = status["targets"]
+    assert set(report) == {"target", "record_name", "points_at", "points_at_clone", "clones", "failures"}
+    assert report["failures"] == []  # a good morning: no failure to report
+    assert report["target"] == "dev"
+    assert report["record_name"] == RECORD
+    assert report["points_at_clone"] == live
+    endpoint = project.clusters()[live]["Endpoint"]
+    assert report["points_at"].rstrip(".") == endpoint
+    clones = {clone["cluster"]: clone for clone in report["clones"]}
+    lingering = clones.pop(leaving, None)
+    assert lingering is None or (lingering["state"], lingering["status"], lingering["live"]) == ("aborted", "deleting", False)
+    (clone,) = clones.values()
+    assert set(clone) == {"cluster", "state", "state_since", "status", "instances", "endpoint", "source", "live",
+                          "parity", "like_source"}
+    assert (clone["parity"], clone["like_source"]) == ("configured like prod-aurora", True)
+    assert clone["cluster"] == live
+    assert clone["state"] == "connected"
+    assert ISO.match(clone["state_since"])
+    assert clone["status"] == "available"
+    assert clone["instances"] == [{"id": f"{live}-1", "status": "available", "state": "connected"}]
+    assert clone["endpoint"] == endpoint
+    assert clone["source"] == "prod-aurora"
+    assert clone["live"] is True
+    return report
+
+
+
+def _projects(server, tmp_path):
+    """A factory of migrated DevdbProjects on `server`, dropped at teardown."""
     made = []
 
     def make(migrate=True, **kwargs):
-        project = DevdbProject(moto_server, tmp_path / f"p{len(made)}", **kwargs)
+        project = DevdbProject(server, tmp_path / f"p{len(made)}", **kwargs)
         project.tmp.mkdir(parents=True, exist_ok=True)
         made.append(project)
         if migrate:
@@ -287,3 +376,15 @@ def devdb_project(moto_server, tmp_path):
     yield make
     for project in made:
         project.drop()
+
+
+@pytest.fixture
+def devdb_project(moto_server, tmp_path):
+    """A factory: devdb_project(unrelated=N, control=..., CLEAN_GRACE=...) -> a migrated DevdbProject."""
+    yield from _projects(moto_server, tmp_path)
+
+
+@pytest.fixture
+def realistic_devdb_project(realistic_moto_server, tmp_path):
+    """The same factory on the realistic server (AWS's timing and state rules; sandbox={...} sets throttling)."""
+    yield from _projects(realistic_moto_server, tmp_path)

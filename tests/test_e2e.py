@@ -1,88 +1,15 @@
 """End to end: `python manage.py refresh_devdb` (project.settings) against moto's standalone server,
 over simulated days (DEVDB_SANDBOX_NOW), as cron would run it every morning."""
 
-import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.e2e import DAY1, DAY2, OUR_TAGS, RECORD, devdb_project, tags_of, unstamped  # noqa: F401 (fixture)
+from tests.e2e import (DAY1, DAY2, RECORD, assert_connected_clone, assert_status_json, clone_ids, day_at,
+                       unrelated_state, unstamped)
+from tests.e2e import devdb_project  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.e2e
-
-ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-
-
-def unrelated_state(project):
-    """Ids, statuses and tags of every cluster and instance that is not a clone."""
-    clusters = {cid: (c["Status"], c["Endpoint"], tags_of(c), sorted(m["DBInstanceIdentifier"] for m in c["DBClusterMembers"]))
-                for cid, c in project.clusters().items() if not cid.startswith("dev-")}
-    instances = {iid: (i["DBInstanceStatus"], i["DBClusterIdentifier"], tags_of(i))
-                 for iid, i in project.instances().items() if not iid.startswith("dev-")}
-    return clusters, instances
-
-
-def clone_ids(project):
-    return sorted(cid for cid in project.clusters() if cid.startswith("dev-"))
-
-
-def assert_connected_clone(project, cluster_id, day):
-    """cluster_id is the one live clone: writer <cluster>-1, the five tags on both, the CNAME on it."""
-    cluster = project.clusters()[cluster_id]
-    writer = f"{cluster_id}-1"
-    instance = project.instances()[writer]
-    assert [m["DBInstanceIdentifier"] for m in cluster["DBClusterMembers"]] == [writer]
-    assert cluster["DBClusterMembers"][0]["IsClusterWriter"] is True
-    assert instance["DBClusterIdentifier"] == cluster_id
-    assert instance["DBInstanceClass"] == "db.t4g.medium"
-    assert cluster["Engine"] == "aurora-mysql"
-    for tags in (tags_of(cluster), tags_of(instance)):
-        ours = {k: v for k, v in tags.items() if k.startswith("devdb:")}
-        assert set(ours) == set(OUR_TAGS)
-        assert ours["devdb:managed-by"] == "django-devdb"
-        assert ours["devdb:target"] == "dev"
-        assert ours["devdb:state"] == "connected"
-        assert ours["devdb:source"] == "prod-aurora"
-        assert ISO.match(ours["devdb:state-since"]), ours["devdb:state-since"]
-        since = datetime.strptime(ours["devdb:state-since"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-        assert day <= since < day + timedelta(minutes=5)
-    assert tags_of(cluster)["devdb:state-since"] == tags_of(instance)["devdb:state-since"]
-    # The stable name points at the connected clone's cluster (writer) endpoint.
-    assert cluster["Endpoint"].startswith(f"{cluster_id}.cluster-")
-    assert project.record_value().rstrip(".") == cluster["Endpoint"]
-    sets = project.route53.list_resource_record_sets(HostedZoneId=project.zone_id)["ResourceRecordSets"]
-    cname = [s for s in sets if s["Name"] == RECORD + "."]
-    assert len(cname) == 1 and cname[0]["Type"] == "CNAME" and cname[0]["TTL"] == 60
-
-
-def day_at(text):
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-
-
-def assert_status_json(project, now, live):
-    status = project.status(now)
-    assert set(status) == {"targets"}
-    (report,) = status["targets"]
-    assert set(report) == {"target", "record_name", "points_at", "points_at_clone", "clones", "failures"}
-    assert report["failures"] == []  # a good morning: no failure to report
-    assert report["target"] == "dev"
-    assert report["record_name"] == RECORD
-    assert report["points_at_clone"] == live
-    endpoint = project.clusters()[live]["Endpoint"]
-    assert report["points_at"].rstrip(".") == endpoint
-    (clone,) = report["clones"]
-    assert set(clone) == {"cluster", "state", "state_since", "status", "instances", "endpoint", "source", "live",
-                          "parity", "like_source"}
-    assert (clone["parity"], clone["like_source"]) == ("configured like prod-aurora", True)
-    assert clone["cluster"] == live
-    assert clone["state"] == "connected"
-    assert ISO.match(clone["state_since"])
-    assert clone["status"] == "available"
-    assert clone["instances"] == [{"id": f"{live}-1", "status": "available", "state": "connected"}]
-    assert clone["endpoint"] == endpoint
-    assert clone["source"] == "prod-aurora"
-    assert clone["live"] is True
-    return report
 
 
 def test_two_days_in_a_busy_account(devdb_project):

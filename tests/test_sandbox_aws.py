@@ -233,6 +233,32 @@ def test_a_restored_cluster_is_creating_and_refuses_its_writer_until_available(r
                                 DBInstanceClass="db.t4g.medium", Engine="aurora-mysql")
 
 
+def test_the_history_holds_when_each_change_took_effect_not_when_it_was_noticed(real):
+    """GET /moto-api/devdb/history: a benchmark's measure of AWS's own readiness (poll lag)."""
+    before = time.time()
+    real.rds.restore_db_cluster_to_point_in_time(DBClusterIdentifier="dev-1", **RESTORE)
+    creating = aws_rules.DELAYS["cluster-creating"] * real.scale
+    time.sleep(2 * creating)  # nobody asks while it becomes available
+    assert cluster_status(real.rds, "dev-1") == "available"
+    change = real.route53.change_resource_record_sets(HostedZoneId=real.zone_id, ChangeBatch={"Changes": [{
+        "Action": "UPSERT", "ResourceRecordSet": {"Name": "db.dev.example.com", "Type": "CNAME", "TTL": 60,
+                                                  "ResourceRecords": [{"Value": "x.example.com"}]}}]})["ChangeInfo"]
+    history = [e for e in real.server.history() if e["at"] >= before]  # seeding's came before
+    assert [(e["resource"], e["status"]) for e in history if e["type"] == "request"] == [
+        ("RestoreDBClusterToPointInTime", "200"), ("ChangeResourceRecordSets", "200")]
+    history = [e for e in history if e["type"] != "request"]
+    cluster = [(e["status"], e["at"]) for e in history if e["resource"] == "dev-1"]
+    assert [status for status, _ in cluster] == ["creating", "available"]
+    assert before <= cluster[0][1] and cluster[1][1] - cluster[0][1] == pytest.approx(creating, abs=0.05)
+    pending = aws_rules.DELAYS["dns-pending"] * real.scale
+    dns = [(e["status"], e["at"]) for e in history if e["resource"] == change["Id"].rsplit("/", 1)[-1]]
+    assert [status for status, _ in dns] == ["PENDING", "INSYNC"] and all(e["type"] == "change" for e in history[-2:])
+    assert dns[1][1] - dns[0][1] == pytest.approx(pending, abs=0.01)
+    assert [e["at"] for e in history] == sorted(e["at"] for e in history)
+    real.server.reset()
+    assert real.server.history() == []
+
+
 def test_an_instance_goes_creating_backing_up_available(real):
     restore_available(real, "dev-1")
     item = real.rds.create_db_instance(DBInstanceIdentifier="dev-1-1", DBClusterIdentifier="dev-1",
@@ -305,6 +331,7 @@ def test_a_route53_change_is_pending_for_a_while(real):
 
 
 def test_get_resources_lags_behind_tag_changes_and_new_resources(real):
+    real.server.configure(scale=1)  # a 3-second lag: the window observed stays open on a loaded machine
     def tagged(key, value):
         pages = real.tagging.get_resources(ResourceTypeFilters=["rds:cluster"], TagFilters=[{"Key": key, "Values": [value]}])
         return sorted(m["ResourceARN"].rsplit(":", 1)[-1] for m in pages["ResourceTagMappingList"])
@@ -337,6 +364,8 @@ def test_a_share_of_calls_is_throttled_with_each_services_error_and_botocore_ret
             call(client(service))
         assert throttled.value.response["Error"]["Code"] == codes[service]
         assert throttled.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    throttled = [e["resource"] for e in server.history() if e["type"] == "throttled"]
+    assert throttled == ["rds", "route53", "tagging"]  # in the history, by the service's signing name
     with pytest.raises(ClientError) as retried:  # standard mode knows the code: it retries, then gives up
         client("rds", Config(retries={"mode": "standard", "total_max_attempts": 2})).describe_db_clusters()
     assert retried.value.response["ResponseMetadata"]["RetryAttempts"] == 1
