@@ -13,7 +13,6 @@ from datetime import datetime
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from botocore.parsers import ResponseParserError
 
 from .errors import AlreadyExists, AwsError, NotFound, NotNow
 from .lifecycle import TAG_MANAGED_BY, TAG_TARGET, MANAGED_BY, tag_dict, tag_list
@@ -406,10 +405,7 @@ class Gateway:
     @_wrap("DescribeAccountAttributes")
     def account_quota(self, name):
         """(used, max) of the RDS account quota `name` (e.g. DBClusters), or None when it is not reported."""
-        try:
-            quotas = self.rds.describe_account_attributes().get("AccountQuotas", [])
-        except (NotImplementedError, ResponseParserError):
-            return None  # a stand-in without the operation (moto raises in-process, its server answers HTML)
+        quotas = self.rds.describe_account_attributes().get("AccountQuotas", [])
         for quota in quotas:
             if quota.get("AccountQuotaName") == name:
                 return quota.get("Used", 0), quota.get("Max", 0)
