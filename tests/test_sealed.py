@@ -275,5 +275,5 @@ def test_a_failing_migration_aborts_the_clone_named_and_the_name_stays(aws, devd
     with pytest.raises(CommandError, match="rehearsal_app.0003_item_code_unique"):
         call_command("refresh_devdb", stdout=io.StringIO())
     record = history.find(today)
-    assert record.aborted_at and "MIGRATE_BEFORE_CONNECT: rehearsal_app.0003_item_code_unique" in record.last_error
+    assert record.aborted_at and "MIGRATE_BEFORE_CONNECT: migration rehearsal_app.0003_item_code_unique failed" in record.last_error
     assert points_at(aws) == yesterday
