@@ -101,6 +101,8 @@ class Cluster:
     config: Configuration = field(default_factory=Configuration)
     writer_member: str | None = None  # the member with IsClusterWriter
     pending: tuple = ()  # names in PendingModifiedValues (e.g. MasterUserPassword while it is being reset)
+    master_username: str | None = None
+    security_groups: tuple = ()  # ((VpcSecurityGroupId, Status), ...): a swap is done when all are active
 
     @classmethod
     def from_api(cls, data):
@@ -118,6 +120,9 @@ class Cluster:
             config=Configuration.from_api(data),
             writer_member=writers[0] if writers else None,
             pending=tuple(sorted(data.get("PendingModifiedValues") or ())),
+            master_username=data.get("MasterUsername"),
+            security_groups=tuple(sorted((g["VpcSecurityGroupId"], g.get("Status", ""))
+                                         for g in data.get("VpcSecurityGroups") or ())),
         )
 
     @property
@@ -340,6 +345,14 @@ class Gateway:
     def set_master_password(self, cluster_id, password):
         """Returns the cluster as the response describes it (the reset shows in its PendingModifiedValues)."""
         response = self.rds.modify_db_cluster(DBClusterIdentifier=cluster_id, MasterUserPassword=password,
+                                              ApplyImmediately=True)
+        return Cluster.from_api(response["DBCluster"])
+
+    @_wrap("ModifyDBCluster")
+    def set_security_groups(self, cluster_id, group_ids):
+        """Replace the clone's VPC security groups now (not in the maintenance window: ApplyImmediately);
+        returns the cluster as the response describes it."""
+        response = self.rds.modify_db_cluster(DBClusterIdentifier=cluster_id, VpcSecurityGroupIds=list(group_ids),
                                               ApplyImmediately=True)
         return Cluster.from_api(response["DBCluster"])
 

@@ -109,6 +109,8 @@ TARGET_SETTINGS = (
             "mask the clone (the `MASKING` rules) before it counts as ready"),
     Setting("MASKING_SECURITY_GROUP_IDS", "DEVDB_MASKING_SECURITY_GROUP_IDS", None, security_groups, "devdb.E003",
             "security groups of the clone while it is masked (comma-separated in env)", "`[]`"),
+    Setting("MIGRATE_BEFORE_CONNECT", "DEVDB_MIGRATE_BEFORE_CONNECT", False, boolean, "devdb.E006",
+            "apply this code's migrations to the clone before it counts as ready (a failing one aborts it)"),
     Setting("PING_URL", "DEVDB_PING_URL", None, ping_url, "devdb.E017",
             "http(s) URL `refresh_devdb` pings: `/start`, then the URL itself on success or `/fail` "
             "(healthchecks.io / Cronitor style)"),
@@ -320,6 +322,13 @@ def _parse_target(name, raw, problems, only=None):
     if values.get("SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE") is not None and low not in (None, 0):
         bad("devdb.E014", "SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE",
             f"applies only when SERVERLESS_MIN_ACU is 0 (it is {low:g}): AWS pauses only instances that may scale to 0 ACUs")
+    if values.get("MASK"):
+        # Sealed until masked: restored behind the runner's groups, masked as the master user.
+        for key, why in (("MASKING_SECURITY_GROUP_IDS", "the clone is reachable only through them until masked"),
+                         ("MASTER_PASSWORD_ENV", "masking logs in as the clone's master user with that password")):
+            if not values.get(key) and (only is None or key in only):
+                named = getattr(raw, "variables", {}).get(key) or key
+                bad("devdb.E016", "MASK", f"is on but {named} is not set ({why})")
 
     if len(problems) > before:
         return None
@@ -343,6 +352,10 @@ def _parse(raw, only=None):
             targets[name] = target
     if only is None or "DATABASE" in only:
         problems.extend(_control_is_dev(values.get("DATABASE"), targets.values()))
+    for target in targets.values():
+        if target.mask and not values.get("MASKING") and (only is None or "MASKING" in only):
+            problems.append(Problem("devdb.E016", "DEVDB['MASKING']",
+                                    f"is empty but target {target.name!r} has MASK on: there are no rules to mask with"))
     prefixes = [t.clone_prefix for t in targets.values()]
     for prefix in sorted({p for p in prefixes if prefixes.count(p) > 1}):
         problems.append(Problem("devdb.E004", "DEVDB['TARGETS']", f"two targets share the clone prefix {prefix!r}"))

@@ -32,6 +32,14 @@ def wanted(source_config, target):
     return replace(source_config, **overrides)
 
 
+def sealed(config, target):
+    """With MASK, what the clone is restored with: reachable only through MASKING_SECURITY_GROUP_IDS (the
+    runner's) until its masking verified; then it gets the app's groups, wanted(...).security_group_ids."""
+    if not target.mask:
+        return config
+    return replace(config, security_group_ids=tuple(sorted(target.masking_security_group_ids)))
+
+
 def _normal(value):
     if isinstance(value, str):
         return value.lower()  # RDS stores names in lower case

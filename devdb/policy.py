@@ -11,6 +11,9 @@ Every statement follows from what the engine does (devdb.aws.Gateway makes each 
 - clones are created, tagged (tag:TagResources, which RDS also authorizes as rds:AddTagsToResource on
   each ARN), started when found stopped and (with MASTER_PASSWORD_ENV) modified only under their own
   names, `<CLONE_PREFIX>-YYYYMMDD` and `<CLONE_PREFIX>-YYYYMMDD-1` (the `?` wildcard matches one character);
+- with MASK, a masked clone is given the app's security groups (ModifyDBCluster VpcSecurityGroupIds, the
+  same action as the new master password, which MASK requires); RDS authorizes it against the cluster
+  only: security groups are EC2 resources and need no ec2: permission of the caller (as on restore);
 - deletes (and starts) also need the tag devdb:managed-by=django-devdb (and the target's devdb:target
   tag) on the resource itself;
 - a clone gets its source's IAM roles (AddRoleToDBCluster), so iam:PassRole is allowed on exactly those
@@ -126,13 +129,13 @@ def build(targets, *, partition="aws", region="*", account="*", source_keys=(), 
             "Resource": "*",
         },
     ]
-    if any(t.master_password_env for t in targets):
-        password_clusters = sorted({clone_arns(t, **rds)[0] for t in targets if t.master_password_env})
+    modified = sorted({clone_arns(t, **rds)[0] for t in targets if t.master_password_env or t.mask})
+    if modified:
         statements.append({
-            "Sid": "DevdbNewMasterPassword",
+            "Sid": "DevdbNewMasterPasswordAndUnseal",
             "Effect": "Allow",
             "Action": ["rds:ModifyDBCluster"],
-            "Resource": _one_or_many(password_clusters),
+            "Resource": _one_or_many(modified),
             "Condition": {"StringEquals": dict(managed)},
         })
     statements.append({

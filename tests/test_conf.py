@@ -542,7 +542,8 @@ def test_defaults_of_the_masking_and_configured_like_the_source_settings(devdb):
 
 def test_masking_settings_are_parsed(devdb):
     devdb["MASKING"] = {"auth.User": {"email": "email"}}
-    devdb["TARGETS"]["dev"].update(MASK="yes", MASKING_SECURITY_GROUP_IDS="sg-0123456789abcdef0")
+    devdb["TARGETS"]["dev"].update(MASK="yes", MASKING_SECURITY_GROUP_IDS="sg-0123456789abcdef0",
+                                   MASTER_PASSWORD_ENV="DEVDB_CLONE_PASSWORD")  # MASK needs both
     parsed = conf.get_settings()
     assert parsed.masking == {"auth.User": {"email": "email"}}
     assert parsed.targets["dev"].mask is True
@@ -717,12 +718,12 @@ def env_settings(settings, **variables):
 
 def test_from_environment_reads_every_declared_variable_as_a_string(settings):
     env_settings(settings, DEVDB_TARGET="qa", DEVDB_CLONE_PREFIX="QA", DEVDB_RECORD_TTL="30", DEVDB_PORT="3307",
-                 DEVDB_PUBLICLY_ACCESSIBLE="no", DEVDB_MASK="1", DEVDB_POLL_INITIAL="0.2", DEVDB_POLL_MAX="1",
+                 DEVDB_PUBLICLY_ACCESSIBLE="no", DEVDB_MIGRATE_BEFORE_CONNECT="1", DEVDB_POLL_INITIAL="0.2", DEVDB_POLL_MAX="1",
                  DEVDB_VPC_SECURITY_GROUP_IDS="sg-0123456789abcdef0", DEVDB_KEEP_ABORTED="")
     parsed = conf.get_settings()
     target = parsed.targets["qa"]
     assert (target.clone_prefix, target.record_ttl, target.clean_grace, target.port) == ("qa", 30, 60, 3307)
-    assert (target.publicly_accessible, target.mask, target.keep_aborted) == (False, True, 0)
+    assert (target.publicly_accessible, target.migrate_before_connect, target.keep_aborted) == (False, True, 0)
     assert target.vpc_security_group_ids == ("sg-0123456789abcdef0",)
     assert (parsed.poll_initial, parsed.poll_max, parsed.database) == (0.2, 1, "devdb")
 

@@ -3,7 +3,7 @@
 The Engine is one object for one target and one run, made of one part per job, each in its own
 file: changes.py (where every change is made, or in a dry run only listed), clones.py (lookup,
 facts), states.py (tagging), waiting.py, clone.py, ready.py (the readiness
-steps, in order), connect.py, clean.py, sync.py, refresh.py (the daily job), status.py. The engine
+steps, in order), sealed.py (masking, MIGRATE_BEFORE_CONNECT), connect.py, clean.py, sync.py, refresh.py (the daily job), status.py. The engine
 never touches the source cluster.
 """
 
@@ -15,6 +15,7 @@ from .clones import Lookup
 from .connect import Connecting
 from .ready import Readiness
 from .refresh import Refreshing
+from .sealed import Sealing
 from .states import States
 from .status import Status
 from .sync import Syncing
@@ -23,7 +24,7 @@ from .waiting import Clock, Waiting
 __all__ = ["Clock", "Engine", "Outcome"]
 
 
-class Engine(Refreshing, Lookup, States, Waiting, Cloning, Readiness, Connecting, Cleaning, Syncing, Status):
+class Engine(Refreshing, Lookup, States, Waiting, Cloning, Readiness, Sealing, Connecting, Cleaning, Syncing, Status):
     def __init__(self, target, gateway, settings, *, clock=None, reporter=None, dry_run=False, heartbeat=None):
         self.target = target
         self.aws = gateway

@@ -37,10 +37,11 @@ class Changes:
         self.reporter = reporter
         self.sender = sender  # what signals are sent from (the Engine class)
 
-    def make(self, text, action=None, *, planned=None):
-        """Narrate one change and make it; returns what action() returned."""
+    def make(self, text, action=None, *, planned=None, warn=False):
+        """Narrate one change (at WARNING with `warn`: a clone aborted for a failure) and make it;
+        returns what action() returned."""
         self.outcome.actions.append(text)
-        self.reporter.info(text)
+        (self.reporter.warning if warn else self.reporter.info)(text)
         return action() if action else None
 
     def step(self, text, action, *, planned=None):
@@ -66,7 +67,7 @@ class DryRun(Changes):
         super().__init__(outcome, reporter, sender)
         outcome.dry_run = True
 
-    def make(self, text, action=None, *, planned=None):
+    def make(self, text, action=None, *, planned=None, warn=False):
         self.outcome.actions.append("would " + text)
         return planned
 

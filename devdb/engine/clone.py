@@ -23,13 +23,14 @@ class Cloning:
             raise CloneFailed(f"today's clone {self.today} was already made and is {record.state}{reason}; "
                               "the next one is made tomorrow")
         source = self._source or self.preflight()
-        config = parity.wanted(source.configuration, self.target)
+        config = parity.sealed(parity.wanted(source.configuration, self.target), self.target)
         now = self.now()
         tags = lifecycle.clone_tags(self.target.name, source.id, CREATED, now, dict(self.target.extra_tags))
         preflight.before_clone(self.aws, self.target, source, clones=self.clones, reporter=self.reporter)
         return self.changes.make(
             f"create clone {self.today} of {source.id} (copy-on-write) with writer "
-            f"{lifecycle.instance_name(self.today)} ({self.target.instance_class})",
+            f"{lifecycle.instance_name(self.today)} ({self.target.instance_class})"
+            + (f", sealed until masked (security groups {','.join(config.security_group_ids)})" if self.target.mask else ""),
             lambda: self._restore(source, config, tags, now),
         )
 

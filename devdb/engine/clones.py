@@ -9,6 +9,7 @@ import os
 from .. import flavours, lifecycle, parity, preflight
 from ..errors import ConfigError, DevdbError, NotFound
 from ..lifecycle import TAG_STATE, TAG_STATE_SINCE
+from ..masking.rules import Key
 
 
 
@@ -50,6 +51,8 @@ class Lookup:
             raise ConfigError(f"SOURCE_CLUSTER: {source.id} is {source.engine}, not {flavours.SUPPORTED}")
         if self.target.master_password_env and not os.environ.get(self.target.master_password_env):
             raise ConfigError(f"MASTER_PASSWORD_ENV: environment variable {self.target.master_password_env} is not set")
+        if self.target.mask:
+            Key.from_env(os.environ)  # ConfigError before a clone is made that could not be masked
         if self._source is None or self._source.id != source.id:
             self._source = source
         return self._source
@@ -125,6 +128,7 @@ class Lookup:
         fresh = self.aws.cluster(cluster.id, instances=instances)
         cluster.status, cluster.endpoint, cluster.port = fresh.status, fresh.endpoint, fresh.port
         cluster.config, cluster.writer_member, cluster.pending = fresh.config, fresh.writer_member, fresh.pending
+        cluster.master_username, cluster.security_groups = fresh.master_username, fresh.security_groups
         if instances:
             cluster.instances = fresh.instances
         return cluster

@@ -90,6 +90,7 @@ class Connecting:
         return cluster
 
     def _move_name(self, cluster, old_value, rollback=False):
+        self.require_masked(cluster)
         record = self.target.record_name
         self.changes.make(f"point {record} at {cluster.id} ({cluster.endpoint}; was {old_value or 'unset'})",
                           lambda: self._point_name(cluster))

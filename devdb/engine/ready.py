@@ -25,9 +25,11 @@ class Readiness:
             self._wait_available,
             self._add_roles,
             self._new_master_password,
-            # Masking goes here: after the password is the clone's own, before anyone logs in.
+            self._mask,  # sealed.py: after the password is the clone's own, before anyone logs in
+            self._unseal,
             self._sql_probe,
             self._post_clone_scripts,
+            self._migrate,
         ]
 
     def wait_ready(self, cluster, timeout=None):

@@ -35,6 +35,9 @@ class Refreshing:
         except (CloneFailed, AwsError) as exc:
             self.reporter.warning("%s", exc)
             return None, exc
+        if today is None:  # a dry run did not make it: list what making it ready would change
+            for text in self.readiness_plan(self.today):
+                self.changes.make(text)
         if today is not None and self.state(today) == CREATED:
             return today, self.changes.step(f"wait until {today.id} is ready", lambda: self._ready_or_failure(today, timeout))
         if today is not None and self.state(today) == ABORTED:

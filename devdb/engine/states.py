@@ -14,7 +14,7 @@ class States:
         old = self.state(cluster)
         lifecycle.check_move(cluster.id, old, new, rollback=rollback)
         self.changes.make(f"tag {cluster.id} {new}" + (f" ({message})" if message else ""),
-                          lambda: self._tag_state(cluster, new, message, error))
+                          lambda: self._tag_state(cluster, new, message, error), warn=new == ABORTED and bool(error))
 
     def _tag_state(self, cluster, new, message, error):
         now = self.now()

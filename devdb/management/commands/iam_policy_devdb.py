@@ -8,7 +8,7 @@ from ...errors import ConfigError
 from ..base import EXIT_STATUSES, DevdbCommand
 
 # What the policy is made of: a bad value of any other setting does not stop it from being printed.
-USED_SETTINGS = ("SOURCE_CLUSTER", "HOSTED_ZONE_ID", "RECORD_NAME", "CLONE_PREFIX", "KMS_KEY_ID", "MASTER_PASSWORD_ENV",
+USED_SETTINGS = ("SOURCE_CLUSTER", "HOSTED_ZONE_ID", "RECORD_NAME", "CLONE_PREFIX", "KMS_KEY_ID", "MASTER_PASSWORD_ENV", "MASK",
                  "AWS_MAX_ATTEMPTS")
 
 
