@@ -34,7 +34,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from . import history, lifecycle
+from . import conf, history, lifecycle
 from .locks import pid_alive
 from .models import CloneRecord, TargetLease, failed_filter, with_moves
 
@@ -112,12 +112,13 @@ def where_names_point():
     The clone pointed at is the newest (by connected time) record in state `connected` of each target.
     Configured targets without one are listed with record None.
     """
-    newest = (CloneRecord.objects.filter(state=lifecycle.CONNECTED, target=OuterRef("target"))
+    daily = CloneRecord.objects.filter(branch="")  # a branch's CNAME is not the stable name
+    newest = (daily.filter(state=lifecycle.CONNECTED, target=OuterRef("target"))
               .order_by("-connected_at", "-id").values("id")[:1])
     live = {r.target: r for r in with_moves(CloneRecord.objects.filter(state=lifecycle.CONNECTED, id=Subquery(newest)))}
-    latest = CloneRecord.objects.filter(target=OuterRef("target")).order_by("-created_at", "-id").values("id")[:1]
+    latest = daily.filter(target=OuterRef("target")).order_by("-created_at", "-id").values("id")[:1]
     failed = {r.target: r for r in CloneRecord.objects.filter(failed_filter(), id=Subquery(latest))}
-    leases = {lease.target: lease for lease in TargetLease.objects.all()}
+    leases = {lease.target: lease for lease in TargetLease.objects.exclude(target__contains="/")}  # not branches
     configured = _configured_targets()
     now = timezone.now()
     rows = []
@@ -181,6 +182,23 @@ class FailedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class KindFilter(admin.SimpleListFilter):
+    """The daily clones, or the branches (branch_devdb)."""
+
+    title = "kind"
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return [("daily", "daily"), ("branch", "branch")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "daily":
+            return queryset.filter(branch="")
+        if self.value() == "branch":
+            return queryset.exclude(branch="")
+        return queryset
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """History is not edited by hand."""
 
@@ -201,7 +219,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class CloneRecordAdmin(ReadOnlyAdmin):
     list_display = ("cluster_id", "target", "state_badge", "created", "ready", "connected", "aborted", "deleted",
                     "live", "endpoint_display")
-    list_filter = ("target", "state", FailedFilter)
+    branch_columns = ("branch", "owner", "expires_at", "branch_host")
+    list_filter = ("target", "state", FailedFilter, KindFilter)
     search_fields = ("cluster_id",)
     search_help_text = "Search by clone (cluster id)."
     show_full_result_count = False  # never count the whole table a second time
@@ -210,6 +229,7 @@ class CloneRecordAdmin(ReadOnlyAdmin):
         (None, {"fields": ("cluster_id", "target", "state_badge", "since", "source", "instance_id", "endpoint",
                            "aws_console")}),
         ("Times", {"fields": ("created", "ready", "connected", "aborted", "deleted", "live_history")}),
+        ("Branch", {"fields": ("branch", "owner", "expires_at", "branch_host")}),
         ("Masking", {"fields": ("masked", "masking_report")}),
         ("Last error", {"fields": ("error", "updated")}),
     )
@@ -308,11 +328,21 @@ class CloneRecordAdmin(ReadOnlyAdmin):
     def updated(self, obj):
         return format_time(obj.updated_at)
 
+    @admin.display(description="branch host")
+    def branch_host(self, obj):
+        """<NAME>.<RECORD_NAME> of a branch (the target as configured now); empty for a daily clone."""
+        target = conf.get_settings().targets.get(obj.target) if obj.branch and not conf.problems() else None
+        return f"{obj.branch}.{target.record_name}" if target else EMPTY
+
     def get_list_display(self, request):
-        """The "masked" column appears when masking is configured (DEVDB["MASKING"] or a target's MASK)."""
+        """The "masked" column appears when masking is configured (DEVDB["MASKING"] or a target's MASK), the
+        branch columns when the list shows branches (the kind filter: no query to decide)."""
         from .masking.gate import masking_on
 
-        return (*self.list_display, "masked") if masking_on() else self.list_display
+        columns = self.list_display
+        if request.GET.get(KindFilter.parameter_name) == "branch":
+            columns = (*columns, *self.branch_columns)
+        return (*columns, "masked") if masking_on() else columns
 
     @admin.display(description="masked")
     def masked(self, obj):

@@ -372,6 +372,25 @@ class Gateway:
         )
         return response["ChangeInfo"]["Id"], response["ChangeInfo"]["Status"]
 
+    @_wrap("ChangeResourceRecordSets")
+    def delete_cname(self, zone_id, record, comment):
+        """DELETE the plain CNAME `record` (a RecordSet as record_sets() read it: Route53 deletes only an
+        exact match of name, type, TTL and values). Returns (change id, status)."""
+        response = self.route53.change_resource_record_sets(
+            HostedZoneId=zone_id,
+            ChangeBatch={
+                "Comment": comment,
+                "Changes": [{
+                    "Action": "DELETE",
+                    "ResourceRecordSet": {
+                        "Name": record.name, "Type": "CNAME", "TTL": record.ttl,
+                        "ResourceRecords": [{"Value": value} for value in record.values],
+                    },
+                }],
+            },
+        )
+        return response["ChangeInfo"]["Id"], response["ChangeInfo"]["Status"]
+
     @_wrap("GetChange")
     def change_status(self, change_id):
         return self.route53.get_change(Id=change_id)["ChangeInfo"]["Status"]
@@ -455,6 +474,7 @@ class RecordSet:
     values: tuple = ()
     alias_target: str | None = None  # the DNS name an alias record points at
     routing: tuple = ()  # the ROUTING_FIELDS it carries
+    ttl: int | None = None
 
     @classmethod
     def from_api(cls, data):
@@ -465,6 +485,7 @@ class RecordSet:
             values=tuple(r["Value"] for r in data.get("ResourceRecords") or ()),
             alias_target=alias["DNSName"].rstrip(".").lower() if alias else None,
             routing=tuple(f for f in ROUTING_FIELDS if f in data and data[f] is not False),  # Weight 0 counts
+            ttl=data.get("TTL"),
         )
 
 

@@ -21,12 +21,11 @@ from django.conf import settings as django_settings
 from . import lifecycle
 from .errors import ConfigError
 from .validators import (
-    LIFECYCLE_SUPPORT, PROBES, Invalid, acus, boolean, choice, control_alias, extra_tags, instance_class, integer,
+    LIFECYCLE_SUPPORT, PROBES, Invalid, acus, boolean, choice, control_alias, duration, extra_tags, instance_class, integer,
     masking_rules, number, optional_integer, optional_text, password_env, ping_url, record_name, security_groups, source_cluster,
     sql_files, subnet_group, targets_dict, zone_id,
 )
 
-SERVERLESS_CLASS = "db.serverless"
 REQUIRED = object()  # the default of a setting that has none
 
 
@@ -51,6 +50,7 @@ class Setting:
 
 # --- the declarations -----------------------------------------------------------------------------
 
+SERVERLESS_CLASS = "db.serverless"
 THE_SOURCES = "the source's"
 TARGET_SETTINGS = (
     Setting("SOURCE_CLUSTER", "DEVDB_SOURCE_CLUSTER", REQUIRED, source_cluster, "devdb.E003",
@@ -111,6 +111,10 @@ TARGET_SETTINGS = (
             "security groups of the clone while it is masked (comma-separated in env)", "`[]`"),
     Setting("MIGRATE_BEFORE_CONNECT", "DEVDB_MIGRATE_BEFORE_CONNECT", False, boolean, "devdb.E006",
             "apply this code's migrations to the clone before it counts as ready (a failing one aborts it)"),
+    Setting("BRANCH_TTL", "DEVDB_BRANCH_TTL", "3d", duration, "devdb.E006",
+            "how long a branch (`branch_devdb create`) lives unless given `--ttl`: `90m`, `12h`, `3d`"),
+    Setting("BRANCH_INSTANCE_CLASS", "DEVDB_BRANCH_INSTANCE_CLASS", SERVERLESS_CLASS, instance_class, "devdb.E008",
+            "writer class of branches; `db.serverless` runs at the lowest capacity the source's version allows"),
     Setting("PING_URL", "DEVDB_PING_URL", None, ping_url, "devdb.E017",
             "http(s) URL `refresh_devdb` pings: `/start`, then the URL itself on success or `/fail` "
             "(healthchecks.io / Cronitor style)"),

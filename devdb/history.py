@@ -27,11 +27,12 @@ def _atomic(function):
 
 @_atomic
 def mirror(*, target, cluster_id, state, at, source="", instance_id="", endpoint="", message="", error=None,
-           created_at=None):
+           created_at=None, branch=None):
     """Record that cluster_id is in `state` since `at`; add an event if that is a change.
 
     `error` replaces last_error when given ("" clears it). `created_at` dates a record first
-    written after the fact (e.g. by sync, for a clone a killed run never recorded).
+    written after the fact (e.g. by sync, for a clone a killed run never recorded). `branch`: the
+    branch tags (lifecycle.BRANCH_TAG_KEYS) of a branch clone, mirrored as they are now.
     """
     record = find(cluster_id)
     if record is None:
@@ -54,6 +55,10 @@ def mirror(*, target, cluster_id, state, at, source="", instance_id="", endpoint
             setattr(record, field, at)
     if error is not None:
         record.last_error = error
+    if branch:
+        record.branch = branch.get(lifecycle.TAG_BRANCH, record.branch)
+        record.owner = branch.get(lifecycle.TAG_OWNER, record.owner)
+        record.expires_at = lifecycle.parse_time(branch.get(lifecycle.TAG_EXPIRES_AT)) or record.expires_at
     record.save()
     if changed or message:
         CloneEvent.objects.create(record=record, at=at, from_state=old_state, to_state=state, message=message)
@@ -99,5 +104,6 @@ def never_ready(cluster_id):
     ).exists()
 
 
-def open_records(target):
-    return CloneRecord.objects.filter(target=target).exclude(state=lifecycle.DELETED)
+def open_records(target, branch=None):
+    """The target's records not yet deleted: the daily clone's (branch None) or one branch's."""
+    return CloneRecord.objects.filter(target=target, branch=branch or "").exclude(state=lifecycle.DELETED)

@@ -12,6 +12,10 @@ TAG_TARGET = "devdb:target"
 TAG_STATE = "devdb:state"
 TAG_STATE_SINCE = "devdb:state-since"
 TAG_SOURCE = "devdb:source"
+TAG_BRANCH = "devdb:branch"  # only on branch clones: the branch's NAME
+TAG_EXPIRES_AT = "devdb:expires-at"
+TAG_OWNER = "devdb:owner"
+BRANCH_TAG_KEYS = (TAG_BRANCH, TAG_EXPIRES_AT, TAG_OWNER)
 OUR_TAG_KEYS = (TAG_MANAGED_BY, TAG_TARGET, TAG_STATE, TAG_STATE_SINCE, TAG_SOURCE)
 
 CREATED = "created"
@@ -35,6 +39,8 @@ IDENTIFIER_MAX = 63
 DATE_SUFFIX_LEN = len("-YYYYMMDD")
 INSTANCE_SUFFIX = "-1"
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
+BRANCH_NAME_MAX = 30
+_BRANCH_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 _CLONE_NAME = re.compile(r"^(?P<prefix>.+)-(?P<day>\d{8})$")
 
 
@@ -64,6 +70,33 @@ def identifier_problem(value, max_length=IDENTIFIER_MAX):
     if value.endswith("-"):
         return "must not end with a hyphen"
     return None
+
+
+def branch_name_problem(name):
+    """Why `name` is not a branch NAME (1-30 lower-case letters, digits, hyphens, starting with a letter;
+    it ends a cluster identifier, so no `--` and no trailing hyphen either), or None."""
+    if not isinstance(name, str) or not 1 <= len(name) <= BRANCH_NAME_MAX or not _BRANCH_NAME.match(name):
+        return (f"must be 1-{BRANCH_NAME_MAX} lower-case letters, digits and hyphens, starting with a letter "
+                f"(got {name!r})")
+    if "--" in name or name.endswith("-"):
+        return f"must not contain two consecutive hyphens nor end with one (got {name!r})"
+    return None
+
+
+def branch_cluster_name(prefix, name, generation=None):
+    """`<prefix>-<name>`; a later clone of the same branch (reset, or made again after a delete) adds its
+    creation time, so every clone keeps its own history record."""
+    base = f"{prefix}-{name}".lower()
+    return f"{base}-r{generation:%y%m%d%H%M%S}" if generation else base
+
+
+def branch_record_name(name, record_name):
+    return f"{name}.{record_name}"
+
+
+def branch_of(tags):
+    """The branch NAME a clone carries, or None for a daily clone."""
+    return tags.get(TAG_BRANCH) or None
 
 
 def clone_name(prefix, day):

@@ -29,6 +29,10 @@ class CloneRecord(models.Model):
     last_error = models.TextField(blank=True)
     # MaskingReport.as_dict(): rules fingerprint, tables, rows, seconds, verification. None: not masked.
     masking = models.JSONField("masking report", null=True, blank=True)
+    # A branch (branch_devdb): its NAME, who asked for it, when it expires. Blank for the daily clone.
+    branch = models.CharField(max_length=30, blank=True, db_index=True)
+    owner = models.CharField(max_length=255, blank=True)
+    expires_at = models.DateTimeField("expires", null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -22,7 +22,10 @@ Every statement follows from what the engine does (devdb.aws.Gateway makes each 
   Roles and keys are known only from the source: `source_roles` / `source_keys` (the command takes
   them from --role-arn / --kms-key-arn, or reads the sources with --from-aws);
 - Route53 is scoped to the configured hosted zones, and changes to UPSERTs of the configured
-  CNAME names; GetChange is on change/* (change ids are not known in advance).
+  CNAME names; GetChange is on change/* (change ids are not known in advance);
+- branches (`branch_devdb`) are clones named `<CLONE_PREFIX>-<NAME>[-rYYMMDDhhmmss]` (NAME is free, so
+  `<CLONE_PREFIX>-*`): created, tagged, started and modified like the daily clones, deleted only when
+  they also carry a devdb:branch tag; their CNAMEs `<NAME>.<RECORD_NAME>` are UPSERTed and DELETEd.
 
 Nothing depends on the source's engine: Aurora MySQL and Aurora PostgreSQL sources need the same policy.
 """
@@ -79,6 +82,15 @@ def clone_arns(target, partition="aws", region="*", account="*"):
     )
 
 
+def branch_arns(target, partition="aws", region="*", account="*"):
+    """ARN patterns of a target's branch clusters and writers (any NAME: `<CLONE_PREFIX>-*`)."""
+    pattern = target.clone_prefix.lower() + "-*"
+    return (
+        _rds_arn("cluster", pattern, partition, region, account),
+        _rds_arn("db", lifecycle.instance_name(pattern), partition, region, account),
+    )
+
+
 def build(targets, *, partition="aws", region="*", account="*", source_keys=(), source_roles=()):
     """The policy document (a dict) for `targets` (devdb.conf.Target objects).
 
@@ -93,6 +105,10 @@ def build(targets, *, partition="aws", region="*", account="*", source_keys=(), 
     instances = sorted({clone_arns(t, **rds)[1] for t in targets})
     zones = sorted({f"arn:{partition}:route53:::hostedzone/{t.zone_id}" for t in targets})
     names = sorted({t.record_name.rstrip(".").lower() for t in targets})
+    branch_names = sorted({"*." + name for name in names})
+    branch_clusters = sorted({branch_arns(t, **rds)[0] for t in targets})
+    branch_instances = sorted({branch_arns(t, **rds)[1] for t in targets})
+    branch_tag = {"Null": {f"aws:ResourceTag/{lifecycle.TAG_BRANCH}": "false"}}
     managed = {f"aws:ResourceTag/{lifecycle.TAG_MANAGED_BY}": lifecycle.MANAGED_BY}
     target_tag = {f"aws:ResourceTag/{lifecycle.TAG_TARGET}": _one_or_many(sorted(t.name for t in targets))}
 
@@ -113,13 +129,13 @@ def build(targets, *, partition="aws", region="*", account="*", source_keys=(), 
             "Sid": "DevdbCreateClones",
             "Effect": "Allow",
             "Action": CREATE_ACTIONS,
-            "Resource": clusters + instances + [_rds_arn(kind, "*", **rds) for kind in CREATE_AUXILIARY],
+            "Resource": clusters + instances + branch_clusters + branch_instances + [_rds_arn(kind, "*", **rds) for kind in CREATE_AUXILIARY],
         },
         {
             "Sid": "DevdbTagClones",
             "Effect": "Allow",
             "Action": ["rds:AddTagsToResource"],
-            "Resource": clusters + instances,
+            "Resource": clusters + instances + branch_clusters + branch_instances,
         },
         {
             # TagResources has no resource-level permissions; RDS still authorizes rds:AddTagsToResource per ARN.
@@ -129,7 +145,8 @@ def build(targets, *, partition="aws", region="*", account="*", source_keys=(), 
             "Resource": "*",
         },
     ]
-    modified = sorted({clone_arns(t, **rds)[0] for t in targets if t.master_password_env or t.mask})
+    modified = sorted({arns(t, **rds)[0] for t in targets if t.master_password_env or t.mask
+                       for arns in (clone_arns, branch_arns)})
     if modified:
         statements.append({
             "Sid": "DevdbNewMasterPasswordAndUnseal",
@@ -142,7 +159,7 @@ def build(targets, *, partition="aws", region="*", account="*", source_keys=(), 
         "Sid": "DevdbStartStoppedClones",
         "Effect": "Allow",
         "Action": ["rds:StartDBCluster"],
-        "Resource": _one_or_many(clusters),
+        "Resource": _one_or_many(clusters + branch_clusters),
         "Condition": {"StringEquals": {**managed, **target_tag}},
     })
     roles = sorted(set(source_roles))
@@ -152,7 +169,7 @@ def build(targets, *, partition="aws", region="*", account="*", source_keys=(), 
                 "Sid": "DevdbGiveClonesTheSourceRoles",
                 "Effect": "Allow",
                 "Action": ["rds:AddRoleToDBCluster"],
-                "Resource": _one_or_many(clusters),
+                "Resource": _one_or_many(clusters + branch_clusters),
             },
             {
                 "Sid": "DevdbPassTheSourceRolesToRds",
@@ -170,6 +187,13 @@ def build(targets, *, partition="aws", region="*", account="*", source_keys=(), 
             "Action": DELETE_ACTIONS,
             "Resource": clusters + instances,
             "Condition": {"StringEquals": {**managed, **target_tag}},
+        },
+        {
+            "Sid": "DevdbDeleteBranches",
+            "Effect": "Allow",
+            "Action": DELETE_ACTIONS,
+            "Resource": branch_clusters + branch_instances,
+            "Condition": {"StringEquals": {**managed, **target_tag}, **branch_tag},
         },
         {
             "Sid": "DevdbNeverChangeTheSource",
@@ -193,6 +217,19 @@ def build(targets, *, partition="aws", region="*", account="*", source_keys=(), 
                     "route53:ChangeResourceRecordSetsNormalizedRecordNames": names,
                     "route53:ChangeResourceRecordSetsRecordTypes": ["CNAME"],
                     "route53:ChangeResourceRecordSetsActions": ["UPSERT"],
+                },
+            },
+        },
+        {
+            "Sid": "DevdbBranchNames",
+            "Effect": "Allow",
+            "Action": ROUTE53_CHANGE_ACTIONS,
+            "Resource": _one_or_many(zones),
+            "Condition": {
+                "ForAllValues:StringLike": {"route53:ChangeResourceRecordSetsNormalizedRecordNames": branch_names},
+                "ForAllValues:StringEquals": {
+                    "route53:ChangeResourceRecordSetsRecordTypes": ["CNAME"],
+                    "route53:ChangeResourceRecordSetsActions": ["UPSERT", "DELETE"],
                 },
             },
         },

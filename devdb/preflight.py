@@ -58,6 +58,20 @@ def before_clone(gateway, target, source, *, clones, reporter):
         )
 
 
+def before_branch(gateway, target, source, *, daily_clones, reporter):
+    """before_clone() for a branch: the daily clone's quota must still fit once the branch is made."""
+    check_serverless(target, source)
+    check_shared_key(gateway, target)
+    check_instance_class(gateway, target, source, reporter)
+    check_cluster_quota(gateway, target, daily_clones, reporter, branch=True)
+
+
+def branch_min_acu(source):
+    """The lowest capacity the source's version allows a branch: 0 (auto-pause) where supported, else 0.5."""
+    version = aurora_version(source.engine, source.engine_version)
+    return 0 if version and supports_auto_pause(source.engine, version) else 0.5
+
+
 def check_serverless(target, source):
     """db.serverless and a minimum of 0 ACUs only on engine versions that have them (no call)."""
     if not target.serverless:
@@ -108,9 +122,10 @@ def check_instance_class(gateway, target, source, reporter):
         )
 
 
-def check_cluster_quota(gateway, target, existing, reporter):
+def check_cluster_quota(gateway, target, existing, reporter, branch=False):
     """The DBClusters quota must hold today's clone and, at its peak, the clone it replaces plus the
-    KEEP_ABORTED ones kept for rollback (counting this target's `existing` clones as already there). One call."""
+    KEEP_ABORTED ones kept for rollback (counting this target's `existing` clones as already there); with
+    `branch`, one more cluster (a branch) besides the next daily clone's peak. One call."""
     try:
         quota = gateway.account_quota("DBClusters")
     except AwsError as exc:
@@ -121,6 +136,12 @@ def check_cluster_quota(gateway, target, existing, reporter):
         return
     used, limit = quota
     needed = max(1, target.keep_aborted + 2 - existing)
+    if branch and limit - used < needed + 1:
+        raise ConfigError(
+            f"the account's DBClusters quota has room for {max(0, limit - used)} more cluster(s) ({used} of {limit} "
+            f"used): a branch would leave too little for tomorrow's daily clone (it needs {needed}); "
+            "delete a branch or raise the quota"
+        )
     if limit - used < needed:
         raise ConfigError(
             f"KEEP_ABORTED: the account's DBClusters quota has room for {max(0, limit - used)} more cluster(s) "

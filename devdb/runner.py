@@ -4,13 +4,14 @@ Targets run concurrently (threads; the work is waiting on AWS). One target's fai
 stop the others; the run's exit status is 1 if any failed, 3 if the only failures were locks.
 """
 
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import DatabaseError, connections
 
 from . import conf, ping
 from .aws import Gateway
-from .engine import Engine
+from .engine import Branch, Engine
 from .errors import DevdbError, Locked, RunFailed
 from .locks import Lease
 from .models import TargetLease
@@ -34,11 +35,21 @@ def control_database_error(alias, exc):
                       f"is it migrated (`manage.py migrate --database {alias}`)?")
 
 
-def run(names, step, *, dry_run=False, lock=True, parallel=None, gateway=None, engine_options=None, pings=False):
+def lease_name(target, branch=None):
+    """A target's lease, or one branch's (`target/NAME`, hashed to the column's 63 characters if longer)."""
+    if not branch:
+        return target
+    name = f"{target}/{branch}"
+    return name if len(name) <= 63 else f"{name[:50]}/{hashlib.sha1(name.encode()).hexdigest()[:12]}"
+
+
+def run(names, step, *, dry_run=False, lock=True, parallel=None, gateway=None, engine_options=None, pings=False,
+        branch=None):
     """Call step(engine) for each target; return the Outcomes or raise RunFailed.
 
     Settings (and target names) are validated before any AWS call. pings: ping each target's
-    PING_URL around its step (refresh_devdb: the run a monitor expects every morning).
+    PING_URL around its step (refresh_devdb: the run a monitor expects every morning). branch: step gets
+    that branch's engine (engine.Branch), under a lease of its own (the daily run goes on meanwhile).
     """
     settings = conf.get_settings()
     targets = settings.select(names)
@@ -46,8 +57,9 @@ def run(names, step, *, dry_run=False, lock=True, parallel=None, gateway=None, e
     workers = max(1, min(parallel or min(4, len(targets)), len(targets)))
 
     def one(target):
-        engine = Engine(target, gateway, settings, reporter=Reporter(target.name), dry_run=dry_run, **(engine_options or {}))
-        lease = Lease(target.name, settings.lock_expiry) if lock and not dry_run else None
+        options = dict(reporter=Reporter(target.name), dry_run=dry_run, **(engine_options or {}))
+        engine = Branch(target, gateway, settings, branch, **options) if branch else Engine(target, gateway, settings, **options)
+        lease = Lease(lease_name(target.name, branch), settings.lock_expiry) if lock and not dry_run else None
         ping_url = target.ping_url if pings and not dry_run else None
         try:
             if lease:

@@ -9,6 +9,7 @@ variable it names) and `control_alias` (reads DATABASES), both at call time.
 import os
 import re
 import unicodedata
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings as django_settings
@@ -89,6 +90,21 @@ def acus(minimum, also=""):
             raise Invalid(f"must be a number of ACUs from {minimum:g} to 256 in steps of 0.5{also} (got {value!r})")
         return parsed
     return parse
+
+
+DURATION_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def duration(value):
+    """A duration written `90m`, `12h` or `3d` (a positive whole number and a unit), as a timedelta.
+
+    The one parser of durations: BRANCH_TTL and `branch_devdb --ttl` both use it."""
+    if isinstance(value, timedelta):
+        return value
+    match = re.fullmatch(r"\s*(\d+)\s*([mhd])\s*", value) if isinstance(value, str) else None
+    if not match or int(match[1]) == 0:
+        raise Invalid(f"must be a positive duration such as 90m, 12h or 3d (got {value!r})")
+    return timedelta(seconds=int(match[1]) * DURATION_UNITS[match[2]])
 
 
 def boolean(value):
@@ -193,6 +209,14 @@ def _tag_text_problem(text):
         if not (unicodedata.category(char)[0] in "LNZ" or char in "_.:/=+-@"):
             return f"holds the character {char!r}"
     return None
+
+
+def owner(value):
+    """A branch's owner (`--owner`): free text that RDS accepts as a tag value."""
+    text = (value or "").strip()
+    if len(text) > 256 or text.lower().startswith(("aws:", "rds:")) or _tag_text_problem(text):
+        raise Invalid(f"must be at most 256 letters, digits, spaces and _ . : / = + - @ (got {value!r})")
+    return text
 
 
 def extra_tags(value):

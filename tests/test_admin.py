@@ -526,3 +526,27 @@ def test_a_lease_whose_run_is_alive_on_this_host_is_not_released(admin_client):
     response = admin_client.post(LEASES, {"action": "release", "_selected_action": [held.pk]}, follow=True)
     assert "its run is still alive" in response.content.decode()
     assert TargetLease.objects.filter(pk=held.pk).exists() and not LogEntry.objects.exists()
+
+
+def test_branches_show_owner_expiry_and_host_and_filter_by_kind(admin_client):
+    from datetime import datetime, timezone
+
+    from devdb import history, lifecycle
+
+    at = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
+    history.mirror(target="dev", cluster_id="dev-20261122", state=lifecycle.CONNECTED, at=at)
+    history.mirror(target="dev", cluster_id="dev-feat", state=lifecycle.CONNECTED, at=at,
+                   branch={lifecycle.TAG_BRANCH: "feat", lifecycle.TAG_OWNER: "alice",
+                           lifecycle.TAG_EXPIRES_AT: "2026-11-25T12:00:00Z"})
+    history.mirror(target="dev", cluster_id="dev-feat", state=lifecycle.DELETED, at=at)  # stays in the history
+    url = "/admin/devdb/clonerecord/"
+    daily_row, branch_row = (f'<th class="field-cluster_id"><a href="{url}{history.find(c).pk}/change/' for c in ("dev-20261122", "dev-feat"))
+    branches = admin_client.get(url + "?kind=branch").content.decode()
+    assert branch_row in branches and daily_row not in branches
+    assert "alice" in branches and "feat.db.dev.example.com" in branches
+    daily = admin_client.get(url + "?kind=daily").content.decode()
+    assert daily_row in daily and branch_row not in daily
+    history.mirror(target="dev", cluster_id="dev-pr-7", state=lifecycle.CONNECTED, at=at,
+                   branch={lifecycle.TAG_BRANCH: "pr-7"})
+    now_clone = admin_client.get(url).content.decode().split('class="devdb-now-clone"><strong>')[1]
+    assert now_clone.startswith("dev-20261122<")  # a connected branch is not where the stable name points

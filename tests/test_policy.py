@@ -5,8 +5,9 @@ new master password, status, sync, clean, clone, rollback, dry runs) is caught w
 turned into the IAM actions and resources AWS authorizes it against (with the resource's live
 tags; a restore also needs kms:CreateGrant/DescribeKey on the keys RDS encrypts the clone with, an
 added role iam:PassRole), and checked against the printed policy by a small evaluator of the policy's
-own grammar (Allow/Deny, * and ? in actions and ARNs, StringEquals, Bool, ForAllValues: and
-ForAnyValue:StringEquals conditions).
+own grammar (Allow/Deny, * and ? in actions and ARNs, StringEquals, Bool, Null, ForAllValues: and
+ForAnyValue:StringEquals, ForAllValues:StringLike conditions). The flows include branches: two created,
+one extended, one reset, one deleted, one expired by the daily refresh.
 """
 
 import io
@@ -67,6 +68,12 @@ def _conditions_hold(conditions, context):
                     return False
             elif operator == "ForAnyValue:StringEquals":
                 if not any(v in expected for v in values):
+                    return False
+            elif operator == "ForAllValues:StringLike":
+                if not all(any(_glob(e, v) for e in expected) for v in values):
+                    return False
+            elif operator == "Null":  # "false": the key must be present
+                if present != (str(expected[0]).lower() == "false"):
                     return False
             else:
                 raise AssertionError(f"evaluator does not know {operator}")
@@ -240,6 +247,14 @@ def run_representative_flows(aws, devdb_settings, clock, monkeypatch):
     call_command("sync_devdb")
     call_command("clean_devdb", "--grace", "0")
     call_command("connect_devdb")
+    call_command("branch_devdb", "create", "feat", "--ttl", "12h", stdout=io.StringIO())
+    call_command("branch_devdb", "create", "pr-7", stdout=io.StringIO())
+    call_command("branch_devdb", "extend", "pr-7", "--ttl", "3d", stdout=io.StringIO())
+    call_command("branch_devdb", "list", stdout=io.StringIO())
+    call_command("branch_devdb", "create", "pr-7", "--reset", stdout=io.StringIO())
+    call_command("branch_devdb", "delete", "pr-7", stdout=io.StringIO())
+    clock.moment += timedelta(days=1)
+    call_command("refresh_devdb")  # feat expired: deleted with its CNAME
 
 
 def test_policy_allows_every_call_the_engine_makes(aws, devdb_settings, recorded, clock, monkeypatch):
@@ -298,6 +313,15 @@ def test_deletes_are_tag_conditioned_and_route53_is_scoped_to_the_zone(aws, devd
                        {**change, "route53:ChangeResourceRecordSetsActions": ["DELETE"]})
     assert not allowed(document, "route53:DeleteHostedZone", zone_arn)
 
+    branch, branch_writer = rds_arn("cluster", "dev-feat"), rds_arn("db", "dev-feat-1")
+    a_branch = {**ours, "aws:ResourceTag/devdb:branch": "feat"}
+    assert allowed(document, "rds:DeleteDBCluster", branch, a_branch)
+    assert allowed(document, "rds:DeleteDBInstance", branch_writer, a_branch)
+    assert not allowed(document, "rds:DeleteDBCluster", branch, ours)  # no branch tag: not a branch
+    assert allowed(document, "route53:ChangeResourceRecordSets", zone_arn,
+                   {**change, "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["feat.db.dev.example.com"],
+                    "route53:ChangeResourceRecordSetsActions": ["DELETE"]})
+
 
 def test_policy_covers_every_configured_target(aws, devdb_settings, monkeypatch):
     monkeypatch.setenv("QA_PASSWORD", "Qa-Passw0rd")  # AWS-valid: devdb.conf checks it
@@ -310,7 +334,8 @@ def test_policy_covers_every_configured_target(aws, devdb_settings, monkeypatch)
     assert change["Condition"]["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"] == [
         "db.dev.example.com", "db.qa.example.org"]
     modify = next(s for s in document["Statement"] if s["Action"] == ["rds:ModifyDBCluster"])
-    assert _as_list(modify["Resource"]) == [rds_arn("cluster", "qa-????????")]  # only the target that resets passwords
+    # only the target that resets passwords: its daily clones and its branches
+    assert _as_list(modify["Resource"]) == [rds_arn("cluster", "qa-*"), rds_arn("cluster", "qa-????????")]
     assert allowed(document, "rds:RestoreDBClusterToPointInTime", rds_arn("cluster", "staging-aurora"))
     assert not allowed(document, "rds:RestoreDBClusterToPointInTime", rds_arn("cluster", "other-aurora"))
     assert not allowed(document, "rds:CreateDBInstance", f"arn:aws:rds:eu-west-1:{ACCOUNT}:db:dev-20261122-1")

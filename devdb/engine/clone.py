@@ -25,14 +25,22 @@ class Cloning:
         source = self._source or self.preflight()
         config = parity.sealed(parity.wanted(source.configuration, self.target), self.target)
         now = self.now()
-        tags = lifecycle.clone_tags(self.target.name, source.id, CREATED, now, dict(self.target.extra_tags))
-        preflight.before_clone(self.aws, self.target, source, clones=self.clones, reporter=self.reporter)
+        tags = lifecycle.clone_tags(self.target.name, source.id, CREATED, now, self.clone_extra_tags())
+        self.before_clone(source)
         return self.changes.make(
             f"create clone {self.today} of {source.id} (copy-on-write) with writer "
             f"{lifecycle.instance_name(self.today)} ({self.target.instance_class})"
             + (f", sealed until masked (security groups {','.join(config.security_group_ids)})" if self.target.mask else ""),
             lambda: self._restore(source, config, tags, now),
         )
+
+    def clone_extra_tags(self, cluster=None):
+        """Tags a clone (and its writer) carries besides the lifecycle ones; a branch adds its own."""
+        return dict(self.target.extra_tags)
+
+    def before_clone(self, source):
+        """Checks right before the restore (preflight.py); a branch checks the quota its own way."""
+        preflight.before_clone(self.aws, self.target, source, clones=self.clones, reporter=self.reporter)
 
     def _restore(self, source, config, tags, now):
         serverless = None
@@ -74,7 +82,7 @@ class Cloning:
         timeout = self.target.ready_timeout
         deadline = self.since(cluster) + timedelta(seconds=timeout)
         source_id = cluster.tags.get(lifecycle.TAG_SOURCE, self.target.source_id)
-        tags = lifecycle.clone_tags(self.target.name, source_id, CREATED, self.since(cluster), dict(self.target.extra_tags))
+        tags = lifecycle.clone_tags(self.target.name, source_id, CREATED, self.since(cluster), self.clone_extra_tags(cluster))
         engine = (self._source.engine if self._source else None) or cluster.engine
         parameter_group = self.target.db_parameter_group or (
             self._source.configuration.writer_parameter_group if self._source else None)

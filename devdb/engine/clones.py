@@ -14,7 +14,13 @@ from ..masking.rules import Key
 
 
 class Lookup:
-    """Facts about the target's clones; reads only."""
+    """Facts about the target's clones; reads only.
+
+    The engine sees the clones of one line: the daily clones (branch None) or one branch's. The
+    target's other clones (branches, or the daily ones for a branch) are in `elsewhere`, never touched.
+    """
+
+    branch = None
 
     def now(self):
         return self.clock.now()
@@ -66,7 +72,7 @@ class Lookup:
         ids = {i.lower() for i in self.aws.tagged_cluster_ids(self.target.name)} | {self.today}
         ids |= {i.lower() for i in also} | {self.target.source_cluster}
         protected = self.settings.source_clusters
-        self.clones = {}
+        self.clones, self.elsewhere = {}, {}
         for cluster in self.aws.clusters(ids):
             if self._is_source(cluster):
                 self._source = cluster
@@ -80,6 +86,9 @@ class Lookup:
                 continue
             if cluster.id.lower() in protected:
                 self.reporter.warning("%s is a source cluster but carries django-devdb tags; ignoring it", cluster.id)
+                continue
+            if lifecycle.branch_of(cluster.tags) != self.branch:
+                self.elsewhere[cluster.id] = cluster
                 continue
             self.clones[cluster.id] = cluster
         return self.clones

@@ -24,6 +24,7 @@ class Refreshing:
         grace = self.target.clean_grace if grace is None else grace
         self.wait_grace(grace)
         self.clean(grace)
+        self.expire_branches()
         if failure:
             raise failure
         return self.outcome

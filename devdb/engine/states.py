@@ -30,7 +30,7 @@ class States:
             target=self.target.name, cluster_id=cluster.id, state=state, at=at,
             source=cluster.tags.get(lifecycle.TAG_SOURCE, self.target.source_cluster),
             instance_id=self.writer_id(cluster), endpoint=cluster.endpoint or "", message=message, error=error,
-            created_at=created_at,
+            created_at=created_at, branch={k: cluster.tags[k] for k in lifecycle.BRANCH_TAG_KEYS if k in cluster.tags},
         )
 
     def reconcile_instances(self, cluster):

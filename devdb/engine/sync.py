@@ -9,7 +9,7 @@ class Syncing:
 
     def sync(self):
         """Make the records match the tags; records of clusters that are gone become deleted."""
-        open_ids = list(history.open_records(self.target.name).values_list("cluster_id", flat=True))
+        open_ids = list(history.open_records(self.target.name, self.branch).values_list("cluster_id", flat=True))
         self.lookup(also=open_ids)
         for cluster in self.clones.values():
             state = self.state(cluster)

@@ -7,12 +7,14 @@ def clean(grace):
         engine.preflight(source=False)
         engine.lookup()
         engine.clean(grace)
+        engine.expire_branches()
 
     return step
 
 
 class Command(DevdbCommand):
-    help = "Delete aborted clones whose state-since is older than the grace (never the one the name points at)."
+    help = ("Delete aborted clones whose state-since is older than the grace (never the one the name points at), "
+            "and branches past their expiry with their CNAMEs.")
 
     def add_arguments(self, parser):
         super().add_arguments(parser)

@@ -1,0 +1,135 @@
+"""branch_devdb end to end: manage.py subprocesses against moto's standalone server (tests/e2e.py).
+
+Two branches with their own DNS names and tags, listed, one extended, one deleted, one expired by moving
+the clock, a reset, the quota refusal; the daily refresh runs alongside and ends exactly as it does in an
+account without branches.
+"""
+
+import json
+
+import pytest
+
+from tests.e2e import DAY1, DAY2, RECORD, devdb_project, tags_of  # noqa: F401
+
+NOON1 = "2026-11-22T12:00:00Z"
+DAY3 = "2026-11-24T05:00:00Z"
+DAY5 = "2026-11-26T05:00:00Z"
+
+
+def branch(project, *args, now=DAY1, check=True, **extra):
+    result = project.manage("branch_devdb", *args, now=now, check=check, **extra)
+    if check and "--json" in args:
+        return json.loads(result.stdout)
+    return result
+
+
+def cnames(project):
+    sets = project.route53.list_resource_record_sets(HostedZoneId=project.zone_id)["ResourceRecordSets"]
+    return {rs["Name"].rstrip("."): rs["ResourceRecords"][0]["Value"].rstrip(".").lower()
+            for rs in sets if rs["Type"] == "CNAME"}
+
+
+def daily_view(project):
+    """The daily clone as the account and the records show it, branches left out."""
+    snap = project.snapshot()
+    clusters = {k: v for k, v in snap["clusters"].items() if not any(key == "devdb:branch" for key, _ in v[1])}
+    instances = {k: v for k, v in snap["instances"].items() if v[0] in clusters}
+    records = {cid: (r["state"], r["target"], r["branch"]) for cid, r in project.records().items() if not r["branch"]}
+    return clusters, instances, snap["record"].split(".", 1)[0], records
+
+
+def test_branch_lifecycle_alongside_the_daily_refresh(devdb_project):
+    plain = devdb_project()
+    plain.refresh(DAY1)
+    plain.refresh(DAY2)
+    expected = daily_view(plain)
+
+    project = devdb_project()
+    project.refresh(DAY1)
+    feat = branch(project, "create", "feat", "--owner", "alice", "--json", now=NOON1)
+    assert feat["host"] == f"feat.{RECORD}" and feat["state"] == "connected" and feat["port"] == 3307
+    assert feat["expires_at"] == "2026-11-25T12:00:00Z" and feat["owner"] == "alice"
+    short = branch(project, "create", "pr-7", "--ttl", "12h", "--json", now=NOON1)
+    assert short["host"] == f"pr-7.{RECORD}" and short["expires_at"] == "2026-11-23T00:00:00Z"
+
+    clusters = project.clusters()
+    for name, cluster_id in (("feat", "dev-feat"), ("pr-7", "dev-pr-7")):
+        tags = tags_of(clusters[cluster_id])
+        assert tags["devdb:branch"] == name and tags["devdb:state"] == "connected"
+        assert tags["devdb:managed-by"] == "django-devdb" and tags["devdb:target"] == "dev"
+        assert tags["devdb:source"] == "prod-aurora" and "devdb:expires-at" in tags and "devdb:owner" in tags
+        writer = project.instances()[f"{cluster_id}-1"]
+        assert writer["DBInstanceClass"] == "db.serverless"
+        assert tags_of(writer)["devdb:branch"] == name
+        # Configured like the source; the source runs Aurora MySQL 3.05 (no auto-pause): 0.5 ACU.
+        assert clusters[cluster_id]["ServerlessV2ScalingConfiguration"]["MinCapacity"] == 0.5
+        assert cnames(project)[f"{name}.{RECORD}"] == clusters[cluster_id]["Endpoint"].lower()
+    assert cnames(project)[RECORD] == clusters["dev-20261122"]["Endpoint"].lower()
+
+    refused = branch(project, "create", "feat", now=NOON1, check=False)
+    assert refused.returncode == 1 and "--reset" in refused.stderr
+
+    listed = branch(project, "list", "--json", now=NOON1)
+    assert [(b["branch"], b["state"], b["cname"]) for b in listed] == [("feat", "connected", True),
+                                                                        ("pr-7", "connected", True)]
+
+    extended = branch(project, "extend", "pr-7", "--ttl", "3d", "--json", now=NOON1)
+    assert extended["expires_at"] == "2026-11-25T12:00:00Z"
+    assert tags_of(project.clusters()["dev-pr-7"])["devdb:expires-at"] == "2026-11-25T12:00:00Z"
+
+    gone = branch(project, "delete", "feat", "--json", now=NOON1)
+    assert gone["state"] == "deleted"
+    assert "dev-feat" not in project.clusters() and f"feat.{RECORD}" not in cnames(project)
+    assert project.records()["dev-feat"]["state"] == "deleted"
+    assert project.records()["dev-feat"]["branch"] == "feat"
+
+    again = branch(project, "create", "feat", "--ttl", "90m", "--json", now=NOON1)
+    assert again["cluster"] == "dev-feat-r261122120000" and again["state"] == "connected"
+
+    # The next morning: the daily refresh expires feat (90 minutes) but not pr-7 (extended).
+    project.refresh(DAY2)
+    assert set(project.clusters()) >= {"dev-pr-7", "dev-20261123"}
+    assert "dev-feat-r261122120000" not in project.clusters() and f"feat.{RECORD}" not in cnames(project)
+    assert project.records()["dev-feat-r261122120000"]["state"] == "deleted"
+    assert daily_view(project) == expected
+
+    # Reset: a fresh clone takes over pr-7's name; the old one goes once the grace has passed.
+    old_endpoint = cnames(project)[f"pr-7.{RECORD}"]
+    reset = branch(project, "create", "pr-7", "--reset", "--json", now=DAY2)
+    assert reset["cluster"] == "dev-pr-7-r261123050000" and reset["state"] == "connected"
+    assert cnames(project)[f"pr-7.{RECORD}"] != old_endpoint
+    assert "dev-pr-7" not in project.clusters()
+
+    # A clean past its expiry deletes it with its CNAME.
+    project.manage("clean_devdb", now=DAY5)
+    assert not [c for c in project.clusters().values() if "devdb:branch" in tags_of(c)]
+    assert set(cnames(project)) == {RECORD}
+
+
+def test_branch_refused_when_the_quota_would_leave_no_room_for_tomorrows_clone(devdb_project, moto_server):
+    project = devdb_project()
+    project.refresh(DAY1)
+    used = len(project.clusters())
+    moto_server.configure(cluster_quota=used + 1)  # tomorrow's clone needs that one
+    refused = branch(project, "create", "feat", now=NOON1, check=False)
+    assert refused.returncode == 1 and "quota" in refused.stderr and "tomorrow" in refused.stderr
+    assert "dev-feat" not in project.clusters()
+    moto_server.configure(cluster_quota=used + 2)
+    assert branch(project, "create", "feat", "--json", now=NOON1)["state"] == "connected"
+
+
+def test_no_wait_returns_once_the_clone_is_requested_and_create_finishes_it(devdb_project):
+    project = devdb_project()
+    first = branch(project, "create", "feat", "--no-wait", "--json", now=NOON1)
+    assert first["state"] == "created" and first["host"] == f"feat.{RECORD}"
+    assert f"feat.{RECORD}" not in cnames(project)
+    done = branch(project, "create", "feat", "--json", now=NOON1)
+    assert done["state"] == "connected" and done["cluster"] == "dev-feat"
+
+
+def test_bad_names_and_durations_are_usage_errors(devdb_project):
+    project = devdb_project(migrate=False)
+    for args in (["create", "Feat"], ["create", "9x"], ["create", "a" * 31], ["create", "ok", "--ttl", "3w"],
+                 ["extend", "ok", "--ttl", "0h"]):
+        result = branch(project, *args, check=False)
+        assert result.returncode == 2, (args, result.stderr)
