@@ -23,7 +23,7 @@ from django.utils import timezone as dj_timezone
 
 from devdb.models import CloneEvent, CloneRecord, TargetLease
 from sandbox.moto_server import seed
-from tests.e2e import unstamped
+from tests.project import unstamped
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY1, DAY2, DAY3 = "dev-20261122", "dev-20261123", "dev-20261124"
@@ -634,7 +634,7 @@ def _server_database(kind):
 
     name = f"devdb_operator_{uuid.uuid4().hex[:8]}"
     if kind == "mysql":
-        from tests.e2e import _mysql_connect, require_mariadb
+        from tests.project import _mysql_connect, require_mariadb
 
         params = require_mariadb()
         conn = _mysql_connect(params)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.e2e import DAY1, DAY2, OUR_TAGS, RECORD, devdb_project, tags_of, unstamped  # noqa: F401 (fixture)
+from tests.project import DAY1, DAY2, OUR_TAGS, RECORD, devdb_project, tags_of, unstamped  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.e2e
 

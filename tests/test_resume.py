@@ -14,13 +14,13 @@ import pytest
 
 from devdb.aws import Gateway
 from devdb.models import CloneEvent, CloneRecord
+from tests.aws_calls import READ_ONLY, on_request
 
 # A bare source (port 3306, no IAM role): these tests pin call sequences and SQL against the MariaDB
 # server here; the production-like source is exercised by test_parity, test_e2e and the realistic tests.
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.seed(production=False)]
 
 YESTERDAY, TODAY = "dev-20261122", "dev-20261123"
-READ_ONLY = ("Describe", "List", "Get")
 
 # The mutating calls of an uninterrupted day-2 refresh, in order, and what the account looks like
 # when a run dies just before / just after each one.
@@ -78,28 +78,28 @@ class Calls:
         self.made = []
         self.kill_at, self.when = kill_at, when
         self.count = 0
+        on_request(gateway, self._describe)
         for client in gateway.clients:
-            client.meta.events.register("provide-client-params", self._describe)
             client.meta.events.register("before-call", self._before)
             client.meta.events.register("after-call", self._after)
 
     @staticmethod
-    def mutating(model):
-        return not model.name.startswith(READ_ONLY)
+    def mutating(operation):
+        return not operation.startswith(READ_ONLY)
 
-    def _describe(self, params, model, **kwargs):
-        if self.mutating(model):
-            self.made.append((model.name, subject(model.name, copy.deepcopy(params))))
+    def _describe(self, operation, params, service):
+        if self.mutating(operation):
+            self.made.append((operation, subject(operation, copy.deepcopy(params))))
 
     def _before(self, model, **kwargs):
-        if not self.mutating(model):
+        if not self.mutating(model.name):
             return
         self.count += 1
         if self.when == "before" and self.count - 1 == self.kill_at:
             raise Killed(f"killed before {model.name}")
 
     def _after(self, model, **kwargs):
-        if self.mutating(model) and self.when == "after" and self.count - 1 == self.kill_at:
+        if self.mutating(model.name) and self.when == "after" and self.count - 1 == self.kill_at:
             raise Killed(f"killed after {model.name}")
 
 

@@ -13,6 +13,7 @@ from django.core.management.base import CommandError
 from devdb import probes
 from devdb.models import CloneRecord
 from sandbox.moto_server import free_port, seed
+from tests.aws_calls import Requests
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY1, DAY2, DAY3, DAY4 = "dev-20261122", "dev-20261123", "dev-20261124", "dev-20261125"
@@ -29,15 +30,12 @@ def calls(monkeypatch, clock):
     """
     from devdb import aws as aws_module
 
-    made = []
+    made = Requests()
     polls = {"n": 0}
     real_gateway = aws_module.Gateway
 
     def gateway(*args, **kwargs):
         gw = real_gateway(*args, **kwargs)
-
-        def before(params, model, **_):
-            made.append((model.name, dict(params)))
 
         def pending(parsed, **_):
             polls["n"] = 0
@@ -47,8 +45,7 @@ def calls(monkeypatch, clock):
             polls["n"] += 1
             parsed["ChangeInfo"]["Status"] = "INSYNC" if polls["n"] >= 3 else "PENDING"
 
-        for client in gw.clients:
-            client.meta.events.register("provide-client-params", before)
+        made.watch(gw)
         gw.route53.meta.events.register("after-call.route53.ChangeResourceRecordSets", pending)
         gw.route53.meta.events.register("after-call.route53.GetChange", get_change)
         return gw
