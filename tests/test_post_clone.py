@@ -20,6 +20,7 @@ from devdb import conf, probes
 from devdb.errors import ConfigError
 from devdb.models import CloneEvent, CloneRecord
 from tests.aws_calls import recorded_gateway
+from tests.project import manage
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -172,8 +173,7 @@ def test_post_clone_sql_from_the_environment_is_a_comma_separated_list():
     assert json.loads(result.stdout) == [[MASK, MASK_FAILS], "DEVDB_H4_NEW_PASSWORD"]
 
     env["DEVDB_POST_CLONE_SQL"] = f"{MASK},{FIXTURES / 'missing.sql'}"
-    result = subprocess.run([sys.executable, "manage.py", "clone_devdb"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=60)
+    result = manage("clone_devdb", env=env, timeout=60)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"clone_devdb: error: DEVDB_POST_CLONE_SQL holds '{FIXTURES / 'missing.sql'}', "
