@@ -56,7 +56,7 @@ def _tags(item):
     return sorted((t["Key"], t["Value"]) for t in item.get("TagList", []))
 
 
-def account(aws):
+def account_state(aws):
     """Everything a devdb change could alter: each cluster's status, tags and writer, each instance's
     status, cluster and tags, and every record of the zone. `aws` is anything with `rds`, `route53`
     and `zone_id` (the `aws` fixture, an example project on the moto server)."""

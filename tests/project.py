@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.moto_server import seed
-from tests.aws_calls import account
+from tests.aws_calls import account_state
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY1 = "2026-11-22T05:00:00Z"
@@ -259,7 +259,7 @@ class DevdbProject:
 
     def snapshot(self):
         """Everything a run may have changed in the account."""
-        return account(self)
+        return account_state(self)
 
 
 def tags_of(item):

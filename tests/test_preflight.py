@@ -15,7 +15,7 @@ import pytest
 from devdb import preflight
 from devdb.aws import Gateway
 from devdb.errors import ConfigError
-from tests.aws_calls import Requests, account
+from tests.aws_calls import Requests, account_state
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -54,11 +54,11 @@ def gateway(classes=("db.t4g.medium", "db.r6g.large", "db.serverless"), clusters
 
 def refused(aws, engine, match):
     """engine.refresh() fails with one ConfigError line matching `match`, and AWS is as it was."""
-    before = account(aws)
+    before = account_state(aws)
     with pytest.raises(ConfigError, match=match) as info:
         engine.refresh()
     assert "\n" not in str(info.value)
-    assert account(aws) == before
+    assert account_state(aws) == before
     return str(info.value)
 
 

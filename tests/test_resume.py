@@ -113,7 +113,7 @@ def subject(operation, params):
     return params.get("DBClusterIdentifier") if "Cluster" in operation else params.get("DBInstanceIdentifier")
 
 
-def snapshot(aws):
+def end_state(aws):
     """The end state, without what differs between moto accounts (endpoints) or runs (times)."""
     clusters = {c["DBClusterIdentifier"]: c for c in aws.rds.describe_db_clusters()["DBClusters"]}
     instances = aws.rds.describe_db_instances()["DBInstances"]
@@ -171,7 +171,7 @@ def test_uninterrupted_refresh_is_the_reference(aws, make_engine, clock, gateway
     calls = Calls(run)
     make_engine(gateway=run).refresh()
     assert calls.made == [(op, what) for op, what, _, _ in BOUNDARIES]
-    assert snapshot(aws) == REFERENCE
+    assert end_state(aws) == REFERENCE
     assert_consistent(aws)
 
 
@@ -190,7 +190,7 @@ def test_killed_refresh_resumes_to_the_reference_state(aws, make_engine, clock, 
     rerun = gateway()
     resumed = Calls(rerun)
     make_engine(gateway=rerun).refresh()
-    assert snapshot(aws) == REFERENCE
+    assert end_state(aws) == REFERENCE
     assert_consistent(aws)
     # Nothing was done twice: no second restore, instance or delete.
     sent = calls.made[:k + 1] if when == "after" else calls.made[:k]
@@ -204,7 +204,7 @@ def test_killed_refresh_resumes_to_the_reference_state(aws, make_engine, clock, 
     settled = Calls(again)
     make_engine(gateway=again).refresh()
     assert settled.made == []
-    assert snapshot(aws) == REFERENCE
+    assert end_state(aws) == REFERENCE
 
 
 def test_killed_after_connecting_with_an_older_ready_clone_keeps_the_name_on_the_newest(aws, make_engine, clock, gateway):
