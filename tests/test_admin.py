@@ -67,7 +67,7 @@ def week():
 
 
 @pytest.fixture
-def no_aws(monkeypatch):
+def aws_calls_refused(monkeypatch):
     """Any AWS API call fails the test."""
 
     def refuse(self, operation, params):
@@ -83,7 +83,7 @@ def rows(html):
 # --- the list ---------------------------------------------------------------------------------------
 
 
-def test_changelist_shows_badges_times_live_for_and_endpoint(admin_client, week, no_aws):
+def test_changelist_shows_badges_times_live_for_and_endpoint(admin_client, week, aws_calls_refused):
     response = admin_client.get(LIST)
     assert response.status_code == 200
     html = response.content.decode()
@@ -114,7 +114,7 @@ def test_changelist_shows_badges_times_live_for_and_endpoint(admin_client, week,
                        "Endpoint"]
 
 
-def test_banner_shows_where_each_stable_name_points_from_the_records(admin_client, week, no_aws, settings):
+def test_banner_shows_where_each_stable_name_points_from_the_records(admin_client, week, aws_calls_refused, settings):
     settings.DEVDB = {**settings.DEVDB, "TARGETS": {**settings.DEVDB["TARGETS"], "staging": {"RECORD_NAME": "db.staging.example.com"}}}
     html = admin_client.get(LIST).content.decode()
     banner = html.split('id="devdb-points-now"', 1)[1].split("</section>", 1)[0]
@@ -162,7 +162,7 @@ def test_search_by_cluster_id(admin_client, week):
 # --- the detail page -----------------------------------------------------------------------------------
 
 
-def test_detail_shows_the_timeline(admin_client, week, no_aws):
+def test_detail_shows_the_timeline(admin_client, week, aws_calls_refused):
     record = CloneRecord.objects.get(cluster_id="dev-20261118")
     response = admin_client.get(change_url(record))
     assert response.status_code == 200
@@ -340,7 +340,7 @@ def fail_and_delete(day):
     return cid
 
 
-def test_a_failed_clone_has_its_own_badge_its_errors_first_line_and_a_filter(admin_client, week, no_aws):
+def test_a_failed_clone_has_its_own_badge_its_errors_first_line_and_a_filter(admin_client, week, aws_calls_refused):
     gone = fail_and_delete(5)
     body = rows(admin_client.get(LIST).content.decode())
     by_id = {re.search(r"(dev|qa)-\d{8}", r).group(0): r for r in body}
@@ -391,7 +391,7 @@ def rollback():
     return CloneRecord.objects.get(cluster_id=a), CloneRecord.objects.get(cluster_id=b), c
 
 
-def test_live_for_counts_every_period_the_name_pointed_at_the_clone(admin_client, no_aws):
+def test_live_for_counts_every_period_the_name_pointed_at_the_clone(admin_client, aws_calls_refused):
     a, b, c = rollback()
     assert a.live_periods == [(T0 + timedelta(minutes=12), T0 + timedelta(days=1, minutes=12)),
                               (T0 + timedelta(days=1, hours=3, minutes=12), T0 + timedelta(days=2, minutes=12))]

@@ -13,7 +13,7 @@ import pytest
 from devdb import preflight, probes
 from devdb.errors import CloneFailed, ConfigError
 from devdb.models import CloneEvent, CloneRecord
-from tests.e2e import DAY1, DAY2, devdb_project, tags_of  # noqa: F401 (fixture)
+from tests.project import DAY1, DAY2, devdb_project, tags_of  # noqa: F401 (fixture)
 
 SOURCE = "prod-pg"
 MASK = "-- scrub the users\nUPDATE users SET email = 'user' || id || '@example.invalid';\nUPDATE users SET name = 'User ' || id;\n"

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.e2e import DAY1, DAY2, RECORD, devdb_project, tags_of  # noqa: F401
+from tests.project import DAY1, DAY2, RECORD, devdb_project, tags_of  # noqa: F401
 
 NOON1 = "2026-11-22T12:00:00Z"
 DAY3 = "2026-11-24T05:00:00Z"

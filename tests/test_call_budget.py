@@ -16,6 +16,7 @@ import pytest
 from devdb.aws import Gateway
 from devdb.models import CloneRecord
 from sandbox import aws_rules
+from tests.aws_calls import Requests
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -48,12 +49,7 @@ class Recorder:
 
     def __init__(self):
         self.gateway = Gateway(max_attempts=3)
-        self.calls = []  # (operation, params)
-        for client in self.gateway.clients:
-            client.meta.events.register("provide-client-params", self._params)
-
-    def _params(self, params, model, **kwargs):
-        self.calls.append((model.name, dict(params)))
+        self.calls = Requests(self.gateway)
 
     @property
     def operations(self):

@@ -11,10 +11,7 @@ import os
 import re
 import socket
 import sqlite3
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -23,9 +20,9 @@ from django.utils import timezone as dj_timezone
 
 from devdb.models import CloneEvent, CloneRecord, TargetLease
 from sandbox.moto_server import seed
-from tests.e2e import unstamped
+from tests.aws_calls import account_state
+from tests.project import manage, unstamped
 
-ROOT = Path(__file__).resolve().parent.parent
 DAY1, DAY2, DAY3 = "dev-20261122", "dev-20261123", "dev-20261124"
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -46,18 +43,6 @@ def run(*args):
     out = io.StringIO()
     call_command(*args, stdout=out, stderr=io.StringIO())
     return out.getvalue()
-
-
-def snapshot(aws):
-    """Everything a command could change: clusters, instances, their tags, and the zone's records."""
-    clusters = {c["DBClusterIdentifier"]: (c["Status"], sorted((t["Key"], t["Value"]) for t in c.get("TagList", [])))
-                for c in aws.rds.describe_db_clusters()["DBClusters"]}
-    instances = {i["DBInstanceIdentifier"]: (i["DBInstanceStatus"], sorted((t["Key"], t["Value"]) for t in i.get("TagList", [])))
-                 for i in aws.rds.describe_db_instances()["DBInstances"]}
-    records = aws.route53.list_resource_record_sets(HostedZoneId=aws.zone_id)["ResourceRecordSets"]
-    return clusters, instances, records
-
-
 
 
 def morning(clock, day):
@@ -88,28 +73,28 @@ def foreign_cluster(aws, cluster_id, tags=()):
 
 def test_refresh_with_nothing_to_do_succeeds(aws, devdb_settings, fake_time):
     run("refresh_devdb")
-    before = snapshot(aws)
+    before = account_state(aws)
     out = run("refresh_devdb")
     assert unstamped(out) == "dev: nothing to do; dev-20261122 is connected"
-    assert snapshot(aws) == before
+    assert account_state(aws) == before
 
 
 def test_unknown_target_is_refused_before_any_aws_change(aws, devdb_settings, fake_time):
-    before = snapshot(aws)
+    before = account_state(aws)
     # A usage error, caught by the argument parser (manage.py exits 2: see the manage.py test below).
     with pytest.raises(CommandError, match=r"^Error: argument TARGET: unknown target 'qa' \(configured: dev\)$"):
         call_command("refresh_devdb", "qa")
-    assert snapshot(aws) == before
+    assert account_state(aws) == before
 
 
 @pytest.mark.parametrize("command", ["refresh_devdb", "clean_devdb"])
 def test_missing_hosted_zone_is_refused_without_aws_changes(aws, devdb_settings, fake_time, command):
     devdb_settings["TARGETS"]["dev"]["HOSTED_ZONE_ID"] = "Z09999999999999999999"
-    before = snapshot(aws)
+    before = account_state(aws)
     with pytest.raises(CommandError, match="HOSTED_ZONE_ID: hosted zone Z09999999999999999999 does not exist") as refused:
         call_command(command)
     assert refused.value.returncode == 1
-    assert snapshot(aws) == before
+    assert account_state(aws) == before
     assert not CloneRecord.objects.exists()
 
 
@@ -124,31 +109,31 @@ def test_status_with_a_missing_hosted_zone_fails_naming_the_zone(aws, devdb_sett
 @pytest.mark.parametrize("command", ["refresh_devdb", "connect_devdb"])
 def test_missing_source_cluster_is_refused_without_aws_changes(aws, devdb_settings, fake_time, command):
     devdb_settings["TARGETS"]["dev"]["SOURCE_CLUSTER"] = "prod-aurora-gone"
-    before = snapshot(aws)
+    before = account_state(aws)
     with pytest.raises(CommandError, match="SOURCE_CLUSTER: cluster prod-aurora-gone does not exist") as refused:
         call_command(command)
     assert refused.value.returncode == 1
-    assert snapshot(aws) == before
+    assert account_state(aws) == before
 
 
 @pytest.mark.parametrize("record_name", ["dev.example.com", "db.dev.example.com.evil.net"])
 def test_record_name_outside_the_hosted_zone_is_refused_without_aws_changes(aws, devdb_settings, fake_time, record_name):
     devdb_settings["TARGETS"]["dev"]["RECORD_NAME"] = record_name
-    before = snapshot(aws)
+    before = account_state(aws)
     with pytest.raises(CommandError, match=f"RECORD_NAME: {record_name} is not inside hosted zone .* \\(dev.example.com\\)"):
         call_command("refresh_devdb")
-    assert snapshot(aws) == before
+    assert account_state(aws) == before
 
 
 def test_lease_held_by_a_live_process_on_this_host_exits_3(aws, devdb_settings, fake_time):
     now = dj_timezone.now()
     TargetLease.objects.create(target="dev", token="other", host=socket.gethostname(), pid=os.getppid(),
                                acquired_at=now, expires_at=now + timedelta(hours=1))
-    before = snapshot(aws)
+    before = account_state(aws)
     with pytest.raises(CommandError, match="target 'dev' is locked by another run") as refused:
         call_command("refresh_devdb")
     assert refused.value.returncode == 3
-    assert snapshot(aws) == before
+    assert account_state(aws) == before
     assert TargetLease.objects.get().token == "other"
 
 
@@ -183,7 +168,7 @@ def test_connect_to_anything_but_a_clone_of_this_target_is_refused_without_chang
     foreign_cluster(aws, "qa-20261121", (("devdb:managed-by", "django-devdb"), ("devdb:target", "qa"),
                                          ("devdb:state", "aborted"), ("devdb:state-since", "2026-11-21T05:00:00Z"),
                                          ("devdb:source", "prod-aurora")))
-    before = snapshot(aws)
+    before = account_state(aws)
     refusals = {
         "dev-20261101": "--to: cluster dev-20261101 does not exist",
         "prod-aurora": "--to: prod-aurora is a source cluster; only a clone of target 'dev' can be connected",
@@ -195,7 +180,7 @@ def test_connect_to_anything_but_a_clone_of_this_target_is_refused_without_chang
             call_command("connect_devdb", "--to", to, stdout=io.StringIO())
         assert str(refused.value) == f"dev: {message}"
         assert refused.value.returncode == 1
-    assert snapshot(aws) == before
+    assert account_state(aws) == before
     assert aws.record().startswith(DAY1 + ".")
     assert CloneRecord.objects.get().state == "connected"
 
@@ -229,13 +214,13 @@ def test_bad_option_values_are_usage_errors(aws, devdb_settings, args):
 
 
 def test_refresh_dry_run_lists_the_clone_and_the_record_move_and_changes_nothing(aws, devdb_settings, fake_time):
-    before = snapshot(aws)
+    before = account_state(aws)
     out = run("refresh_devdb", "--dry-run")
     assert out.splitlines() == [
         "dev: would create clone dev-20261122 of prod-aurora (copy-on-write) with writer dev-20261122-1 (db.t4g.medium)",
         "dev: would point db.dev.example.com at dev-20261122 (now unset)",
     ]
-    assert snapshot(aws) == before
+    assert account_state(aws) == before
     assert not CloneRecord.objects.exists()
     assert not TargetLease.objects.exists()
 
@@ -244,7 +229,7 @@ def test_refresh_dry_run_lists_supersede_and_deletion_and_changes_nothing(aws, d
     devdb_settings["TARGETS"]["dev"]["CLEAN_GRACE"] = 3600
     two_days(aws, fake_time)
     morning(fake_time, 3)
-    before, records, events = snapshot(aws), list(CloneRecord.objects.values()), CloneEvent.objects.count()
+    before, records, events = account_state(aws), list(CloneRecord.objects.values()), CloneEvent.objects.count()
     out = run("refresh_devdb", "--dry-run")
     lines = out.splitlines()
     assert f"dev: would create clone {DAY3} of prod-aurora (copy-on-write) with writer {DAY3}-1 (db.t4g.medium)" in lines
@@ -253,17 +238,17 @@ def test_refresh_dry_run_lists_supersede_and_deletion_and_changes_nothing(aws, d
     assert f"dev: would delete instance {DAY1}-1" in lines
     assert f"dev: would delete clone {DAY1} (aborted since 2026-11-23T05:00:00Z)" in lines
     assert all(line.startswith("dev: would ") for line in lines)
-    assert snapshot(aws) == before
+    assert account_state(aws) == before
     assert list(CloneRecord.objects.values()) == records
     assert CloneEvent.objects.count() == events
 
 
 def test_clone_dry_run_names_the_clone_and_changes_nothing(aws, devdb_settings, fake_time):
-    before = snapshot(aws)
+    before = account_state(aws)
     out = run("clone_devdb", "--dry-run")
     assert out.strip() == ("dev: would create clone dev-20261122 of prod-aurora (copy-on-write) "
                            "with writer dev-20261122-1 (db.t4g.medium)")
-    assert snapshot(aws) == before
+    assert account_state(aws) == before
 
 
 def test_clone_dry_run_of_a_killed_run_lists_the_missing_writer(aws, devdb_settings, fake_time):
@@ -273,10 +258,10 @@ def test_clone_dry_run_of_a_killed_run_lists_the_missing_writer(aws, devdb_setti
         DBClusterIdentifier=DAY1, SourceDBClusterIdentifier="prod-aurora", RestoreType="copy-on-write",
         UseLatestRestorableTime=True,
         Tags=lifecycle.tag_list(lifecycle.clone_tags("dev", "prod-aurora", "created", fake_time.now())))
-    before = snapshot(aws)
+    before = account_state(aws)
     out = run("clone_devdb", "--dry-run")
     assert out.strip() == f"dev: would create writer instance {DAY1}-1 (db.t4g.medium) in {DAY1}"
-    assert snapshot(aws) == before
+    assert account_state(aws) == before
 
 
 def test_connect_dry_run_lists_the_record_move_and_the_tags_and_changes_nothing(aws, devdb_settings, fake_time):
@@ -285,36 +270,36 @@ def test_connect_dry_run_lists_the_record_move_and_the_tags_and_changes_nothing(
     run("clone_devdb")
     aws.rds.add_tags_to_resource(ResourceName=aws.cluster(DAY2)["DBClusterArn"],
                                  Tags=[{"Key": "devdb:state", "Value": "ready"}])
-    before = snapshot(aws)
+    before = account_state(aws)
     out = run("connect_devdb", "--dry-run")
     lines = out.splitlines()
     assert lines[0].startswith(f"dev: would point db.dev.example.com at {DAY2} ({DAY2}.")
     assert lines[0].endswith(f"; was {aws.cluster(DAY1)['Endpoint'].lower()})")
     assert lines[1:] == [f"dev: would tag {DAY2} connected (db.dev.example.com points here)",
                          f"dev: would tag {DAY1} aborted (superseded by {DAY2})"]
-    assert snapshot(aws) == before
+    assert account_state(aws) == before
 
 
 def test_connect_to_dry_run_lists_the_rollback_and_changes_nothing(aws, devdb_settings, fake_time):
     two_days(aws, fake_time)
-    before = snapshot(aws)
+    before = account_state(aws)
     out = run("connect_devdb", "--to", DAY1, "--dry-run")
     assert f"dev: would tag {DAY1} connected (db.dev.example.com points here (rollback))" in out.splitlines()
     assert f"dev: would tag {DAY2} aborted (superseded by {DAY1})" in out.splitlines()
     assert out.startswith(f"dev: would point db.dev.example.com at {DAY1} ")
-    assert snapshot(aws) == before
+    assert account_state(aws) == before
 
 
 def test_clean_dry_run_lists_each_deletion_changes_nothing_and_clean_then_deletes_it(aws, devdb_settings, fake_time):
     two_days(aws, fake_time)
     assert unstamped(run("clean_devdb", "--dry-run", "--grace", "7200")) == "dev: nothing to do"
-    before = snapshot(aws)
+    before = account_state(aws)
     out = run("clean_devdb", "--dry-run")
     assert out.splitlines() == [
         f"dev: would delete instance {DAY1}-1",
         f"dev: would delete clone {DAY1} (aborted since 2026-11-23T05:00:00Z)",
     ]
-    assert snapshot(aws) == before
+    assert account_state(aws) == before
     assert CloneRecord.objects.get(cluster_id=DAY1).state == "aborted"
     run("clean_devdb")
     assert aws.cluster_ids() == [DAY2, "prod-aurora"]
@@ -435,8 +420,7 @@ def control_db(tmp_path_factory, moto_server):
            "DATABASE_URL": f"sqlite:///{folder}/app.sqlite3", "DEVDB_DATABASE_URL": f"sqlite:///{folder}/devdb.sqlite3",
            "DEVDB_SOURCE_CLUSTER": "prod-aurora", "DEVDB_HOSTED_ZONE_ID": "Z0123456789ABC",
            "DEVDB_RECORD_NAME": "db.dev.example.com", "DEVDB_INSTANCE_CLASS": "db.t4g.medium"}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--database", "devdb", "--verbosity", "0"],
-                   cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
+    manage("migrate", "--database", "devdb", "--verbosity", "0", env=env, check=True)
     return folder
 
 
@@ -462,8 +446,7 @@ class Project:
         }
 
     def manage(self, *args, **overrides):
-        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env(**overrides),
-                              capture_output=True, text=True, timeout=120)
+        return manage(*args, env=self.env(**overrides))
 
     def clusters(self):
         return sorted(c["DBClusterIdentifier"] for c in self.rds.describe_db_clusters()["DBClusters"])
@@ -634,7 +617,7 @@ def _server_database(kind):
 
     name = f"devdb_operator_{uuid.uuid4().hex[:8]}"
     if kind == "mysql":
-        from tests.e2e import _mysql_connect, require_mariadb
+        from tests.project import _mysql_connect, require_mariadb
 
         params = require_mariadb()
         conn = _mysql_connect(params)

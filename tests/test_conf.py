@@ -19,6 +19,7 @@ from django.core.management.base import CommandError, SystemCheckError
 
 from devdb import conf
 from devdb.errors import ConfigError
+from tests.project import manage
 
 ROOT = Path(__file__).resolve().parent.parent
 ZONE_ID = "Z0123456789ABC"
@@ -52,7 +53,7 @@ def devdb(settings):
 
 
 @pytest.fixture
-def no_aws(monkeypatch):
+def gateway_never_built(monkeypatch):
     """Fails the test if a command gets as far as building an AWS gateway."""
     built = []
 
@@ -188,24 +189,24 @@ def test_unknown_target_name_on_the_command_line_is_refused(devdb):
 # --- one test per bad input ----------------------------------------------------------------------
 
 
-def test_missing_devdb_setting_is_refused(settings, no_aws):
+def test_missing_devdb_setting_is_refused(settings, gateway_never_built):
     del settings.DEVDB
     assert_refused("devdb.E001", "DEVDB", "is not set")
 
 
-def test_empty_targets_are_refused(devdb, no_aws):
+def test_empty_targets_are_refused(devdb, gateway_never_built):
     devdb["TARGETS"] = {}
     assert_refused("devdb.E001", "DEVDB['TARGETS']", "must be a non-empty dict")
 
 
 @pytest.mark.parametrize("key", ["SOURCE_CLUSTER", "HOSTED_ZONE_ID", "RECORD_NAME", "INSTANCE_CLASS"])
-def test_missing_required_setting_is_refused(devdb, no_aws, key):
+def test_missing_required_setting_is_refused(devdb, gateway_never_built, key):
     del devdb["TARGETS"]["dev"][key]
     assert_refused("devdb.E002", f"{TARGET}['{key}']", "is required")
 
 
 @pytest.mark.parametrize("key", ["SOURCE_CLUSTER", "HOSTED_ZONE_ID", "RECORD_NAME", "INSTANCE_CLASS"])
-def test_empty_required_setting_from_an_unset_env_var_is_refused(devdb, no_aws, key):
+def test_empty_required_setting_from_an_unset_env_var_is_refused(devdb, gateway_never_built, key):
     devdb["TARGETS"]["dev"][key] = ""
     assert_refused("devdb.E002", f"{TARGET}['{key}']", "is required")
 
@@ -217,7 +218,7 @@ def test_empty_required_setting_from_an_unset_env_var_is_refused(devdb, no_aws, 
     ("prod-aurora-", "must not end with a hyphen"),
     ("p" * 64, "at most 63 characters"),
 ])
-def test_invalid_source_cluster_identifier_is_refused(devdb, no_aws, value, fragment):
+def test_invalid_source_cluster_identifier_is_refused(devdb, gateway_never_built, value, fragment):
     devdb["TARGETS"]["dev"]["SOURCE_CLUSTER"] = value
     assert_refused("devdb.E003", f"{TARGET}['SOURCE_CLUSTER']", fragment)
 
@@ -228,28 +229,28 @@ def test_invalid_source_cluster_identifier_is_refused(devdb, no_aws, value, frag
     ("dev--clone", "two consecutive hyphens"),
     ("dev-", "must not end with a hyphen"),
 ])
-def test_invalid_clone_prefix_identifier_is_refused(devdb, no_aws, value, fragment):
+def test_invalid_clone_prefix_identifier_is_refused(devdb, gateway_never_built, value, fragment):
     devdb["TARGETS"]["dev"]["CLONE_PREFIX"] = value
     assert_refused("devdb.E004", f"{TARGET}['CLONE_PREFIX']", fragment)
 
 
 @pytest.mark.parametrize("length", [55, 63, 80])
-def test_prefix_longer_than_54_characters_is_refused(devdb, no_aws, length):
+def test_prefix_longer_than_54_characters_is_refused(devdb, gateway_never_built, length):
     devdb["TARGETS"]["dev"]["CLONE_PREFIX"] = "p" * length
     assert_refused("devdb.E004", f"{TARGET}['CLONE_PREFIX']", f"at most 54 characters (got {length})")
 
 
-def test_target_name_used_as_prefix_is_checked_for_length(devdb, no_aws):
+def test_target_name_used_as_prefix_is_checked_for_length(devdb, gateway_never_built):
     devdb["TARGETS"] = {"t" * 55: good_target()}
     assert_refused("devdb.E004", f"DEVDB['TARGETS']['{'t' * 55}']['CLONE_PREFIX']", "at most 54 characters")
 
 
-def test_clone_prefix_equal_to_the_source_cluster_is_refused(devdb, no_aws):
+def test_clone_prefix_equal_to_the_source_cluster_is_refused(devdb, gateway_never_built):
     devdb["TARGETS"]["dev"]["CLONE_PREFIX"] = "prod-aurora"
     assert_refused("devdb.E004", f"{TARGET}['CLONE_PREFIX']", "must differ from SOURCE_CLUSTER")
 
 
-def test_invalid_target_name_is_refused(devdb, no_aws):
+def test_invalid_target_name_is_refused(devdb, gateway_never_built):
     devdb["TARGETS"] = {"dev_db": good_target(CLONE_PREFIX="devdb")}
     assert_refused("devdb.E003", "DEVDB['TARGETS']['dev_db']", "target name must start with a letter")
 
@@ -263,123 +264,123 @@ def test_invalid_target_name_is_refused(devdb, no_aws):
     "-db.dev.example.com",
     "https://db.dev.example.com",
 ])
-def test_malformed_record_name_is_refused(devdb, no_aws, value):
+def test_malformed_record_name_is_refused(devdb, gateway_never_built, value):
     devdb["TARGETS"]["dev"]["RECORD_NAME"] = value
     assert_refused("devdb.E005", f"{TARGET}['RECORD_NAME']", "is not a valid DNS name")
 
 
 @pytest.mark.parametrize("value", ["Z012 345", "zone-1", "/hosted/Z0123"])
-def test_malformed_hosted_zone_id_is_refused(devdb, no_aws, value):
+def test_malformed_hosted_zone_id_is_refused(devdb, gateway_never_built, value):
     devdb["TARGETS"]["dev"]["HOSTED_ZONE_ID"] = value
     assert_refused("devdb.E005", f"{TARGET}['HOSTED_ZONE_ID']", "is not a Route53 hosted zone id")
 
 
 @pytest.mark.parametrize("value", [0, "0"])
-def test_record_ttl_zero_is_refused(devdb, no_aws, value):
+def test_record_ttl_zero_is_refused(devdb, gateway_never_built, value):
     devdb["TARGETS"]["dev"]["RECORD_TTL"] = value
     assert_refused("devdb.E006", f"{TARGET}['RECORD_TTL']", "must be a positive integer")
 
 
 @pytest.mark.parametrize("value", [-60, "-60"])
-def test_record_ttl_negative_is_refused(devdb, no_aws, value):
+def test_record_ttl_negative_is_refused(devdb, gateway_never_built, value):
     devdb["TARGETS"]["dev"]["RECORD_TTL"] = value
     assert_refused("devdb.E006", f"{TARGET}['RECORD_TTL']", "must be a positive integer")
 
 
 @pytest.mark.parametrize("value", ["sixty", "1.5", 1.5, True, "60s"])
-def test_record_ttl_not_a_number_is_refused(devdb, no_aws, value):
+def test_record_ttl_not_a_number_is_refused(devdb, gateway_never_built, value):
     devdb["TARGETS"]["dev"]["RECORD_TTL"] = value
     assert_refused("devdb.E006", f"{TARGET}['RECORD_TTL']", "must be a positive integer")
 
 
 @pytest.mark.parametrize("value", [0, "0"])
-def test_ready_timeout_zero_is_refused(devdb, no_aws, value):
+def test_ready_timeout_zero_is_refused(devdb, gateway_never_built, value):
     devdb["TARGETS"]["dev"]["READY_TIMEOUT"] = value
     assert_refused("devdb.E006", f"{TARGET}['READY_TIMEOUT']", "must be a positive integer")
 
 
 @pytest.mark.parametrize("value", [-1, "-3600"])
-def test_ready_timeout_negative_is_refused(devdb, no_aws, value):
+def test_ready_timeout_negative_is_refused(devdb, gateway_never_built, value):
     devdb["TARGETS"]["dev"]["READY_TIMEOUT"] = value
     assert_refused("devdb.E006", f"{TARGET}['READY_TIMEOUT']", "must be a positive integer")
 
 
 @pytest.mark.parametrize("value", ["an hour", "1h", None])
-def test_ready_timeout_not_a_number_is_refused(devdb, no_aws, value):
+def test_ready_timeout_not_a_number_is_refused(devdb, gateway_never_built, value):
     devdb["TARGETS"]["dev"]["READY_TIMEOUT"] = value
     assert_refused("devdb.E006", f"{TARGET}['READY_TIMEOUT']", "must be a positive integer")
 
 
 @pytest.mark.parametrize("value", [-1, "-120"])
-def test_clean_grace_negative_is_refused(devdb, no_aws, value):
+def test_clean_grace_negative_is_refused(devdb, gateway_never_built, value):
     devdb["TARGETS"]["dev"]["CLEAN_GRACE"] = value
     assert_refused("devdb.E006", f"{TARGET}['CLEAN_GRACE']", "must be a non-negative integer (seconds) or None")
 
 
 @pytest.mark.parametrize("value", ["two minutes", "2.5", [120]])
-def test_clean_grace_not_a_number_is_refused(devdb, no_aws, value):
+def test_clean_grace_not_a_number_is_refused(devdb, gateway_never_built, value):
     devdb["TARGETS"]["dev"]["CLEAN_GRACE"] = value
     assert_refused("devdb.E006", f"{TARGET}['CLEAN_GRACE']", "must be a non-negative integer (seconds) or None")
 
 
 @pytest.mark.parametrize("value", [-1, "-2"])
-def test_keep_aborted_negative_is_refused(devdb, no_aws, value):
+def test_keep_aborted_negative_is_refused(devdb, gateway_never_built, value):
     devdb["TARGETS"]["dev"]["KEEP_ABORTED"] = value
     assert_refused("devdb.E006", f"{TARGET}['KEEP_ABORTED']", "must be a non-negative integer")
 
 
 @pytest.mark.parametrize("value", ["tcp", "SQL", "", None])
-def test_unknown_readiness_probe_is_refused(devdb, no_aws, value):
+def test_unknown_readiness_probe_is_refused(devdb, gateway_never_built, value):
     devdb["TARGETS"]["dev"]["READINESS_PROBE"] = value
     assert_refused("devdb.E007", f"{TARGET}['READINESS_PROBE']", "must be one of status, sql")
 
 
 @pytest.mark.parametrize("value", ["t4g.medium", "m5.large", "rds.t4g.medium", "db.", "DB.T4G.MEDIUM", "db t4g"])
-def test_instance_class_not_db_dot_something_is_refused(devdb, no_aws, value):
+def test_instance_class_not_db_dot_something_is_refused(devdb, gateway_never_built, value):
     devdb["TARGETS"]["dev"]["INSTANCE_CLASS"] = value
     assert_refused("devdb.E008", f"{TARGET}['INSTANCE_CLASS']", "must be an RDS instance class")
 
 
-def test_unknown_target_setting_key_is_refused(devdb, no_aws):
+def test_unknown_target_setting_key_is_refused(devdb, gateway_never_built):
     devdb["TARGETS"]["dev"]["RECORD_TTTL"] = 30
     assert_refused("devdb.E012", f"{TARGET}['RECORD_TTTL']", "is not a known setting")
 
 
-def test_unknown_global_setting_key_is_refused(devdb, no_aws):
+def test_unknown_global_setting_key_is_refused(devdb, gateway_never_built):
     devdb["TARGET"] = {"dev": good_target()}
     assert_refused("devdb.E012", "DEVDB['TARGET']", "is not a known setting")
 
 
-def test_database_alias_not_in_databases_is_refused(devdb, no_aws):
+def test_database_alias_not_in_databases_is_refused(devdb, gateway_never_built):
     devdb["DATABASE"] = "history"
     assert_refused("devdb.E009", "DEVDB['DATABASE']", "names 'history', which is not in DATABASES")
 
 
 @pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
 @pytest.mark.parametrize("host", ["db.dev.example.com", "DB.dev.example.com.", "db.dev.example.com."])
-def test_control_database_on_the_record_name_host_is_refused(devdb, no_aws, settings, host):
+def test_control_database_on_the_record_name_host_is_refused(devdb, gateway_never_built, settings, host):
     databases = copy.deepcopy(settings.DATABASES)
     databases["devdb"] = {"ENGINE": "django.db.backends.mysql", "NAME": "devdb", "HOST": host, "PORT": 3306}
     settings.DATABASES = databases
     assert_refused("devdb.E009", "DEVDB['DATABASE']", "points at db.dev.example.com, the dev database of target 'dev'")
 
 
-def test_control_database_being_the_default_alias_is_refused(devdb, no_aws):
+def test_control_database_being_the_default_alias_is_refused(devdb, gateway_never_built):
     devdb["DATABASE"] = "default"
     assert_refused("devdb.E009", "DEVDB['DATABASE']", "must not be 'default'")
 
 
-def test_two_targets_with_the_same_clone_prefix_are_refused(devdb, no_aws):
+def test_two_targets_with_the_same_clone_prefix_are_refused(devdb, gateway_never_built):
     devdb["TARGETS"]["qa"] = good_target(RECORD_NAME="db.qa.example.com", CLONE_PREFIX="dev")
     assert_refused("devdb.E004", "DEVDB['TARGETS']", "two targets share the clone prefix 'dev'")
 
 
-def test_reserved_extra_tag_is_refused(devdb, no_aws):
+def test_reserved_extra_tag_is_refused(devdb, gateway_never_built):
     devdb["TARGETS"]["dev"]["EXTRA_TAGS"] = {"devdb:state": "connected"}
     assert_refused("devdb.E011", f"{TARGET}['EXTRA_TAGS']", "must not set the reserved tag 'devdb:state'")
 
 
-def test_bad_security_group_id_is_refused(devdb, no_aws):
+def test_bad_security_group_id_is_refused(devdb, gateway_never_built):
     devdb["TARGETS"]["dev"]["VPC_SECURITY_GROUP_IDS"] = ["default"]
     assert_refused("devdb.E003", f"{TARGET}['VPC_SECURITY_GROUP_IDS']", "not a security group id")
 
@@ -403,13 +404,12 @@ def test_check_errors_carry_a_hint_naming_what_to_do(devdb):
 # --- manage.py with the example project ----------------------------------------------------------
 
 
-def manage(*args, **env):
+def manage_without_aws(*args, **env):
+    """manage.py with only `env` of devdb's settings, and an AWS endpoint where nothing answers."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DEVDB_", "DATABASE_URL", "AWS_"))}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={**base, "DJANGO_SETTINGS_MODULE": "project.settings", "AWS_DEFAULT_REGION": "us-east-1",
-             "AWS_ENDPOINT_URL": "http://127.0.0.1:9", **env},
-    )
+    return manage(*args, timeout=60,
+                  env={**base, "DJANGO_SETTINGS_MODULE": "project.settings", "AWS_DEFAULT_REGION": "us-east-1",
+                       "AWS_ENDPOINT_URL": "http://127.0.0.1:9", **env})
 
 
 def project_env(tmp_path, **overrides):
@@ -426,10 +426,10 @@ def project_env(tmp_path, **overrides):
 
 def test_bad_env_setting_fails_check_and_commands_in_one_line(tmp_path):
     env = project_env(tmp_path, DEVDB_RECORD_TTL="-5")
-    check = manage("check", **env)
+    check = manage_without_aws("check", **env)
     assert check.returncode == 1
     assert "devdb.E006" in check.stderr and "RECORD_TTL" in check.stderr
-    refresh = manage("refresh_devdb", **env)
+    refresh = manage_without_aws("refresh_devdb", **env)
     assert refresh.returncode == 1
     lines = refresh.stderr.strip().splitlines()
     # Set in the environment, so named as the user wrote it (issue 11.10), not as DEVDB['TARGETS']['dev'][...].
@@ -438,7 +438,7 @@ def test_bad_env_setting_fails_check_and_commands_in_one_line(tmp_path):
 
 
 def test_bad_database_url_ends_manage_py_in_one_line_without_the_password(tmp_path):
-    result = manage("status_devdb", **project_env(tmp_path, DATABASE_URL="mysql://app:S3cretPw@db:notaport/app"))
+    result = manage_without_aws("status_devdb", **project_env(tmp_path, DATABASE_URL="mysql://app:S3cretPw@db:notaport/app"))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == ["error: DATABASE_URL is not a valid database URL (the port is not a number)"]
     assert "Traceback" not in result.stderr
@@ -446,7 +446,7 @@ def test_bad_database_url_ends_manage_py_in_one_line_without_the_password(tmp_pa
 
 
 def test_bad_devdb_database_url_ends_manage_py_in_one_line_without_the_password(tmp_path):
-    result = manage("refresh_devdb", **project_env(tmp_path, DEVDB_DATABASE_URL="mysql//ops:Hush4Pw@ctl/devdb"))
+    result = manage_without_aws("refresh_devdb", **project_env(tmp_path, DEVDB_DATABASE_URL="mysql//ops:Hush4Pw@ctl/devdb"))
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: DEVDB_DATABASE_URL is not a valid database URL")
@@ -555,12 +555,12 @@ def test_masking_settings_are_parsed(devdb):
     ({"User": {}}, "holds 'User', which is not \"app_label.ModelName\""),
     ({"auth.User": ["email"]}, "which is not a dict of masking rules"),
 ])
-def test_malformed_masking_is_refused(devdb, no_aws, value, fragment):
+def test_malformed_masking_is_refused(devdb, gateway_never_built, value, fragment):
     devdb["MASKING"] = value
     assert_refused("devdb.E016", "DEVDB['MASKING']", fragment)
 
 
-def test_bad_masking_security_group_is_refused(devdb, no_aws):
+def test_bad_masking_security_group_is_refused(devdb, gateway_never_built):
     devdb["TARGETS"]["dev"]["MASKING_SECURITY_GROUP_IDS"] = ["sg-nope"]
     assert_refused("devdb.E003", f"{TARGET}['MASKING_SECURITY_GROUP_IDS']", "not a security group id")
 
@@ -578,12 +578,12 @@ def test_boolean_settings_accept_true_false_1_0_yes_no(devdb, value, expected):
 
 
 @pytest.mark.parametrize("value", ["maybe", "on", "off", "y", "2", ""])
-def test_any_other_boolean_string_is_refused_not_taken_as_false(devdb, no_aws, value):
+def test_any_other_boolean_string_is_refused_not_taken_as_false(devdb, gateway_never_built, value):
     devdb["TARGETS"]["dev"]["MASK"] = value
     assert_refused("devdb.E006", f"{TARGET}['MASK']", f"must be one of true, false, 1, 0, yes, no (got {value!r})")
 
 
-def test_a_non_boolean_python_value_is_refused(devdb, no_aws):
+def test_a_non_boolean_python_value_is_refused(devdb, gateway_never_built):
     devdb["TARGETS"]["dev"]["PUBLICLY_ACCESSIBLE"] = 1
     assert_refused("devdb.E006", f"{TARGET}['PUBLICLY_ACCESSIBLE']", "must be True or False")
 
@@ -602,12 +602,12 @@ def test_acus_in_half_steps_up_to_256_are_accepted(devdb, low, high):
     ("SERVERLESS_MIN_ACU", 0.75), ("SERVERLESS_MIN_ACU", "1.2"), ("SERVERLESS_MIN_ACU", -0.5),
     ("SERVERLESS_MAX_ACU", 256.5), ("SERVERLESS_MAX_ACU", 3.3), ("SERVERLESS_MAX_ACU", 0.5),
 ])
-def test_acus_off_the_half_steps_or_out_of_range_are_refused(devdb, no_aws, key, value):
+def test_acus_off_the_half_steps_or_out_of_range_are_refused(devdb, gateway_never_built, key, value):
     devdb["TARGETS"]["dev"][key] = value
     assert_refused("devdb.E014", f"{TARGET}['{key}']", "in steps of 0.5")
 
 
-def test_min_acu_above_max_is_refused(devdb, no_aws):
+def test_min_acu_above_max_is_refused(devdb, gateway_never_built):
     devdb["TARGETS"]["dev"].update(SERVERLESS_MIN_ACU=8, SERVERLESS_MAX_ACU=4)
     assert_refused("devdb.E014", f"{TARGET}['SERVERLESS_MIN_ACU']", "must not exceed SERVERLESS_MAX_ACU (8 > 4)")
 
@@ -619,19 +619,19 @@ def test_auto_pause_goes_with_a_minimum_of_zero_acus(devdb):
     assert (target.serverless_min_acu, target.serverless_seconds_until_auto_pause) == (0, 600)
 
 
-def test_auto_pause_with_a_minimum_above_zero_is_refused(devdb, no_aws):
+def test_auto_pause_with_a_minimum_above_zero_is_refused(devdb, gateway_never_built):
     devdb["TARGETS"]["dev"].update(SERVERLESS_MIN_ACU=0.5, SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE=600)
     assert_refused("devdb.E014", f"{TARGET}['SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE']",
                    "applies only when SERVERLESS_MIN_ACU is 0 (it is 0.5)")
 
 
 @pytest.mark.parametrize("value", [299, 86401, "five minutes"])
-def test_auto_pause_outside_300_to_86400_seconds_is_refused(devdb, no_aws, value):
+def test_auto_pause_outside_300_to_86400_seconds_is_refused(devdb, gateway_never_built, value):
     devdb["TARGETS"]["dev"].update(SERVERLESS_MIN_ACU=0, SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE=value)
     assert_refused("devdb.E006", f"{TARGET}['SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE']", "must be an integer from 300 to 86400")
 
 
-def test_unknown_engine_lifecycle_support_is_refused(devdb, no_aws):
+def test_unknown_engine_lifecycle_support_is_refused(devdb, gateway_never_built):
     devdb["TARGETS"]["dev"]["ENGINE_LIFECYCLE_SUPPORT"] = "extended"
     assert_refused("devdb.E003", f"{TARGET}['ENGINE_LIFECYCLE_SUPPORT']", "must be one of open-source-rds-extended-support")
 
@@ -657,7 +657,7 @@ def test_extra_tags_rds_accepts_are_kept(devdb):
     ({f"k{i}": "v" for i in range(46)}, "holds 46 tags; with django-devdb's 5 a clone would carry 51, over RDS's limit of 50"),
     ({"team": 7}, "must be a dict of string keys to string values"),
 ])
-def test_extra_tags_rds_would_refuse_are_refused(devdb, no_aws, tags, fragment):
+def test_extra_tags_rds_would_refuse_are_refused(devdb, gateway_never_built, tags, fragment):
     devdb["TARGETS"]["dev"]["EXTRA_TAGS"] = tags
     assert_refused("devdb.E011", f"{TARGET}['EXTRA_TAGS']", fragment)
 
@@ -672,7 +672,7 @@ def test_45_extra_tags_fit_beside_django_devdbs_five(devdb):
 
 @pytest.mark.parametrize("password", ["Sh0rt!", "x" * 42, "has space-in-it", "slash/inside", 'quote"inside',
                                       "at@inside", "tab\tinside", "accént-inside"])
-def test_master_password_aws_would_refuse_is_refused_without_showing_it(devdb, no_aws, monkeypatch, password):
+def test_master_password_aws_would_refuse_is_refused_without_showing_it(devdb, gateway_never_built, monkeypatch, password):
     monkeypatch.setenv("DEVDB_TEST_NEW_PW", password)
     devdb["TARGETS"]["dev"]["MASTER_PASSWORD_ENV"] = "DEVDB_TEST_NEW_PW"
     assert_refused("devdb.E013", f"{TARGET}['MASTER_PASSWORD_ENV']",
@@ -698,7 +698,7 @@ def test_master_password_variable_not_set_yet_is_not_a_settings_problem(devdb, m
 # --- every problem at once, named as the user wrote it ---------------------------------------------
 
 
-def test_commands_list_every_problem_one_per_line(devdb, no_aws):
+def test_commands_list_every_problem_one_per_line(devdb, gateway_never_built):
     devdb["TARGETS"]["dev"].update(RECORD_TTL=0, READINESS_PROBE="tcp")
     with pytest.raises(CommandError) as refused:
         call_command("refresh_devdb")
@@ -728,7 +728,7 @@ def test_from_environment_reads_every_declared_variable_as_a_string(settings):
     assert (parsed.poll_initial, parsed.poll_max, parsed.database) == (0.2, 1, "devdb")
 
 
-def test_problems_from_the_environment_name_the_variable(settings, no_aws):
+def test_problems_from_the_environment_name_the_variable(settings, gateway_never_built):
     devdb = env_settings(settings, DEVDB_SOURCE_CLUSTER="", DEVDB_RECORD_TTL="-5", DEVDB_MASK="maybe",
                          DEVDB_POLL_MAX="0", DEVDB_TARGET="dev_db")
     assert [str(p) for p in conf.problems()] == [
@@ -746,7 +746,7 @@ def test_problems_from_the_environment_name_the_variable(settings, no_aws):
 
 
 def test_bad_django_debug_ends_manage_py_in_one_line(tmp_path):
-    result = manage("check", **project_env(tmp_path, DJANGO_DEBUG="maybe"))
+    result = manage_without_aws("check", **project_env(tmp_path, DJANGO_DEBUG="maybe"))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == ["error: DJANGO_DEBUG must be one of true, false, 1, 0, yes, no (got 'maybe')"]
 
@@ -761,13 +761,13 @@ def test_example_project_takes_the_poll_settings_from_the_environment(tmp_path):
     assert result.stdout.split() == ["0.2", "1.0"]
 
 
-def test_a_target_name_too_long_for_a_prefix_names_devdb_target_when_it_came_from_there(settings, no_aws):
+def test_a_target_name_too_long_for_a_prefix_names_devdb_target_when_it_came_from_there(settings, gateway_never_built):
     env_settings(settings, DEVDB_TARGET="t" * 55)
     assert [str(p) for p in conf.problems()] == ["DEVDB_TARGET must be at most 54 characters (got 55)"]
 
 
 def test_a_mistyped_variable_is_a_check_warning_naming_the_likely_one(tmp_path):
-    result = manage("check", **project_env(tmp_path, DEVDB_RECORD_TTTL="30"))
+    result = manage_without_aws("check", **project_env(tmp_path, DEVDB_RECORD_TTTL="30"))
     assert result.returncode == 0, result.stderr
     assert "devdb.W001" in result.stderr
     assert "DEVDB_RECORD_TTTL is set, but no setting reads it" in result.stderr
@@ -775,13 +775,13 @@ def test_a_mistyped_variable_is_a_check_warning_naming_the_likely_one(tmp_path):
 
 
 def test_the_example_projects_own_variables_are_not_taken_for_typos(tmp_path):
-    result = manage("check", **project_env(tmp_path, DEVDB_LOG_LEVEL="INFO", DEVDB_TARGET="qa"))
+    result = manage_without_aws("check", **project_env(tmp_path, DEVDB_LOG_LEVEL="INFO", DEVDB_TARGET="qa"))
     assert result.returncode == 0, result.stderr
     assert "devdb.W001" not in result.stderr + result.stdout
 
 
 @pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
-def test_control_database_in_the_same_sqlite_file_as_the_app_is_refused(devdb, no_aws, settings, tmp_path):
+def test_control_database_in_the_same_sqlite_file_as_the_app_is_refused(devdb, gateway_never_built, settings, tmp_path):
     databases = copy.deepcopy(settings.DATABASES)
     databases["default"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "app.sqlite3")}
     databases["devdb"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "sub" / ".." / "app.sqlite3")}
@@ -791,7 +791,7 @@ def test_control_database_in_the_same_sqlite_file_as_the_app_is_refused(devdb, n
 
 @pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
 @pytest.mark.parametrize("engine, port", [("django.db.backends.mysql", 3306), ("django.db.backends.postgresql", "")])
-def test_control_database_with_the_apps_host_and_name_is_refused(devdb, no_aws, settings, engine, port):
+def test_control_database_with_the_apps_host_and_name_is_refused(devdb, gateway_never_built, settings, engine, port):
     databases = copy.deepcopy(settings.DATABASES)
     databases["default"] = {"ENGINE": engine, "NAME": "app", "HOST": "DB-Server.internal", "PORT": port}
     databases["devdb"] = {"ENGINE": engine, "NAME": "app", "HOST": "db-server.internal.", "PORT": ""}
@@ -800,7 +800,7 @@ def test_control_database_with_the_apps_host_and_name_is_refused(devdb, no_aws, 
 
 
 @pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
-def test_control_database_beside_the_apps_on_one_server_is_fine(devdb, no_aws, settings, tmp_path):
+def test_control_database_beside_the_apps_on_one_server_is_fine(devdb, gateway_never_built, settings, tmp_path):
     databases = copy.deepcopy(settings.DATABASES)
     databases["default"] = {"ENGINE": "django.db.backends.mysql", "NAME": "app", "HOST": "db-server.internal"}
     databases["devdb"] = {"ENGINE": "django.db.backends.mysql", "NAME": "devdb_history", "HOST": "db-server.internal"}
@@ -809,7 +809,7 @@ def test_control_database_beside_the_apps_on_one_server_is_fine(devdb, no_aws, s
 
 
 @pytest.mark.parametrize("url", ["ftp://monitor.test/abc", "monitor.test/abc", "https:///abc", "https://monitor test/abc"])
-def test_a_ping_url_must_be_http_and_is_never_echoed(devdb, no_aws, url):
+def test_a_ping_url_must_be_http_and_is_never_echoed(devdb, gateway_never_built, url):
     devdb["TARGETS"]["dev"]["PING_URL"] = url
     found = conf.problems()
     assert [(p.id, p.setting) for p in found] == [("devdb.E017", f"{TARGET}['PING_URL']")]
@@ -817,7 +817,7 @@ def test_a_ping_url_must_be_http_and_is_never_echoed(devdb, no_aws, url):
     assert "monitor" not in found[0].message and "abc" not in found[0].message
 
 
-def test_a_ping_url_from_the_environment_names_its_variable(settings, no_aws):
+def test_a_ping_url_from_the_environment_names_its_variable(settings, gateway_never_built):
     settings.DEVDB = conf.from_environment({"DEVDB_SOURCE_CLUSTER": "prod-aurora", "DEVDB_HOSTED_ZONE_ID": "Z0123456789ABC",
                                             "DEVDB_RECORD_NAME": "db.dev.example.com", "DEVDB_INSTANCE_CLASS": "db.t4g.medium",
                                             "DEVDB_PING_URL": "https://hc-ping.com/0f1e2d3c-secret"})
@@ -827,7 +827,7 @@ def test_a_ping_url_from_the_environment_names_its_variable(settings, no_aws):
         "DEVDB_PING_URL must be an http(s) URL such as https://hc-ping.com/UUID (the value is not shown: it may hold a secret)"]
 
 
-def test_only_the_settings_a_command_uses_are_checked(devdb, no_aws):
+def test_only_the_settings_a_command_uses_are_checked(devdb, gateway_never_built):
     devdb["TARGETS"]["dev"]["READY_TIMEOUT"] = "soon"
     devdb["TARGETS"]["dev"].pop("INSTANCE_CLASS")
     devdb["POLL_MAX"] = -1
@@ -839,7 +839,7 @@ def test_only_the_settings_a_command_uses_are_checked(devdb, no_aws):
         conf.get_settings(only=("SOURCE_CLUSTER", "HOSTED_ZONE_ID", "RECORD_NAME"))
 
 
-def test_iam_policy_is_printed_despite_a_bad_setting_it_does_not_use(devdb, no_aws):
+def test_iam_policy_is_printed_despite_a_bad_setting_it_does_not_use(devdb, gateway_never_built):
     import io
     import json
 

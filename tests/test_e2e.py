@@ -5,9 +5,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.e2e import (DAY1, DAY2, RECORD, assert_connected_clone, assert_status_json, clone_ids, day_at,
+from tests.project import (DAY1, DAY2, RECORD, assert_connected_clone, assert_status_json, clone_ids, day_at,
                        unrelated_state, unstamped)
-from tests.e2e import devdb_project  # noqa: F401 (fixture)
+from tests.project import devdb_project  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.e2e
 

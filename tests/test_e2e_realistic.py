@@ -11,8 +11,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.e2e import assert_connected_clone, assert_status_json, unrelated_state, unstamped
-from tests.e2e import realistic_devdb_project  # noqa: F401 (fixture)
+from tests.project import assert_connected_clone, assert_status_json, unrelated_state, unstamped
+from tests.project import realistic_devdb_project  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.e2e
 

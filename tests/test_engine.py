@@ -5,7 +5,6 @@ echo (security groups on a restore, PubliclyAccessible on an instance) is assert
 itself through a botocore `provide-client-params` hook.
 """
 
-import copy
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -16,35 +15,12 @@ from devdb import runner
 from devdb.aws import Gateway
 from devdb.errors import CloneFailed
 from devdb.models import CloneEvent, CloneRecord
+from tests.aws_calls import Requests, recorded_gateway
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 OUR_KEYS = {"devdb:managed-by", "devdb:target", "devdb:state", "devdb:state-since", "devdb:source"}
-MUTATING_PREFIXES = ("Describe", "List", "Get")
 SG = "sg-0123456789abcdef0"
-
-
-class Requests:
-    """Every API request a Gateway makes, with the parameters as the caller passed them."""
-
-    def __init__(self, gateway):
-        self.calls = []
-        for client in gateway.clients:
-            client.meta.events.register("provide-client-params", self._record)
-
-    def _record(self, params, model, **kwargs):
-        self.calls.append((model.name, copy.deepcopy(params)))
-
-    def named(self, name):
-        return [params for op, params in self.calls if op == name]
-
-    def mutating(self):
-        return [(op, params) for op, params in self.calls if not op.startswith(MUTATING_PREFIXES)]
-
-
-def recorded_gateway():
-    gateway = Gateway(max_attempts=3)
-    return gateway, Requests(gateway)
 
 
 def iso(moment):
@@ -297,7 +273,7 @@ def test_clean_deletes_the_instance_then_the_cluster(aws, make_engine, clock):
         ("DeleteDBCluster", {"DBClusterIdentifier": "dev-20261122", "SkipFinalSnapshot": True}),
     ]
     # The live DNS record is read right before deleting.
-    ops = [op for op, _ in requests.calls]
+    ops = requests.operations()
     assert "ListResourceRecordSets" in ops[:ops.index("DeleteDBInstance")]
     assert aws.cluster_ids() == ["dev-20261123", "prod-aurora"]
     assert aws.instance_ids() == ["dev-20261123-1", "prod-aurora-1"]

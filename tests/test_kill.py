@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.e2e import RECORD, devdb_project, tags_of  # noqa: F401 (fixture)
+from tests.project import RECORD, devdb_project, tags_of  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,7 @@ import pytest
 from devdb.errors import Locked
 from devdb.locks import Lease, pid_alive
 from devdb.models import TargetLease
-from tests.e2e import DAY1, DAY2, devdb_project  # noqa: F401 (fixture)
+from tests.project import DAY1, DAY2, devdb_project  # noqa: F401 (fixture)
 
 T0 = datetime(2026, 11, 22, 5, 0, 0, tzinfo=timezone.utc)
 HOST = socket.gethostname()

@@ -1,15 +1,12 @@
 """Black-box: `python manage.py mask_devdb` (project.settings, its DEVDB["MASKING"]) as a subprocess."""
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from tests.masking_db import ShopDatabase
+from tests.project import ROOT, manage
 
-ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Pw-masking-9f3e1b"
 PERSONAL = {"shop_customer": ("email", "first_name", "last_name", "phone", "birth_date", "notes", "last_login_ip"),
             "shop_address": ("street", "city", "postcode")}
@@ -43,24 +40,23 @@ def shop_mysql(mariadb):
     conn.close()
 
 
-def manage(tmp_path, *args, key="black-box key"):
+def mask_devdb(tmp_path, *args, key="black-box key"):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEVDB_", "DJANGO_", "DATABASE_URL"))}
     env.update(DATABASE_URL=f"sqlite:///{tmp_path}/app.sqlite3", DEVDB_DATABASE_URL=f"sqlite:///{tmp_path}/devdb.sqlite3",
                DEVDB_MASKING_KEY=key, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "manage.py", "mask_devdb", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return manage("mask_devdb", *args, env=env, timeout=300)
 
 
 def test_mask_devdb_url_leaves_no_personal_value_and_is_repeatable(shop_mysql, tmp_path):
     (first, second), url = shop_mysql
     before = {(t, c): set(map(str, first.column(t, c))) for t, cols in PERSONAL.items() for c in cols}
     before_rows = {"birth_date": first.column("shop_customer", "birth_date")}
-    dry = manage(tmp_path, "--url", url(first), "--dry-run")
+    dry = mask_devdb(tmp_path, "--url", url(first), "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "UPDATE `shop_customer` SET" in dry.stdout and PASSWORD not in dry.stdout + dry.stderr
     assert first.snapshot() == second.snapshot()  # the dry run changed nothing
 
-    results = [manage(tmp_path, "--url", url(db)) for db in (first, second)]
+    results = [mask_devdb(tmp_path, "--url", url(db)) for db in (first, second)]
     for result in results:
         assert result.returncode == 0, result.stdout + result.stderr
         assert "verification passed" in result.stdout
@@ -75,14 +71,14 @@ def test_mask_devdb_url_leaves_no_personal_value_and_is_repeatable(shop_mysql, t
     assert len(set(emails)) == len(emails) == 2000 and all(e.endswith("@example.invalid") for e in emails)
     assert first.snapshot() == second.snapshot()  # the same key gives the same result
 
-    rerun = manage(tmp_path, "--url", url(first))
+    rerun = mask_devdb(tmp_path, "--url", url(first))
     assert rerun.returncode == 0 and "already done" in rerun.stdout
     assert first.snapshot() == second.snapshot()
 
 
 def test_a_wrong_password_fails_in_one_line_without_it(shop_mysql, tmp_path):
     (first, _second), url = shop_mysql
-    result = manage(tmp_path, "--url", url(first).replace(PASSWORD, "Wrong-pw-77aa"))
+    result = mask_devdb(tmp_path, "--url", url(first).replace(PASSWORD, "Wrong-pw-77aa"))
     assert result.returncode == 1
     assert "Wrong-pw-77aa" not in result.stdout + result.stderr and PASSWORD not in result.stderr
     assert result.stderr.count("\n") == 1 and "masking failed" in result.stderr
@@ -93,7 +89,7 @@ def test_check_fails_on_an_undecided_field(tmp_path):
     settings.write_text("from project.settings import *  # noqa\n"
                         "DEVDB['MASKING'] = {**DEVDB['MASKING'], 'shop.Customer': "
                         "{k: v for k, v in DEVDB['MASKING']['shop.Customer'].items() if k != 'notes'}}\n")
-    result = manage(tmp_path, "--check", "--settings", "undecided_settings", "--pythonpath", str(tmp_path))
+    result = mask_devdb(tmp_path, "--check", "--settings", "undecided_settings", "--pythonpath", str(tmp_path))
     assert result.returncode == 1
     assert "shop.Customer.notes: no masking rule" in result.stdout
-    assert manage(tmp_path, "--check").returncode == 0
+    assert mask_devdb(tmp_path, "--check").returncode == 0

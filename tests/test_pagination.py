@@ -14,6 +14,7 @@ from botocore.stub import Stubber
 from devdb import conf
 from devdb.aws import Gateway
 from devdb.engine import Engine
+from tests.aws_calls import Requests
 from tests.conftest import START, FakeClock
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -34,9 +35,7 @@ def gateway(monkeypatch):
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     gateway = Gateway(max_attempts=1)
     # The Stubber answers in before-call ahead of the Gateway's own counter: count the calls here.
-    gateway.calls = []
-    for client in gateway.clients:
-        client.meta.events.register("provide-client-params", lambda model, **kw: gateway.calls.append(model.name))
+    gateway.requests = Requests(gateway)
     stubs = {"rds": Stubber(gateway.rds), "tagging": Stubber(gateway.tagging), "route53": Stubber(gateway.route53)}
     for stub in stubs.values():
         stub.activate()
@@ -102,7 +101,7 @@ def stub_describe(gateway, operation, ids, key, make, split_first=None):
 def test_get_resources_follows_pagination_tokens(gateway):
     stub_get_resources(gateway, IDS)
     assert gateway.tagged_cluster_ids("dev") == IDS
-    assert gateway.calls == ["GetResources"] * 3
+    assert gateway.requests.operations() == ["GetResources"] * 3
     gateway.stubs["tagging"].assert_no_pending_responses()
 
 
@@ -112,7 +111,7 @@ def test_describe_db_clusters_and_instances_follow_markers(gateway):
     clusters = gateway.clusters(IDS)
     assert [c.id for c in clusters] == sorted(IDS)
     assert all([i.id for i in c.instances] == [c.id + "-1"] for c in clusters)
-    assert gateway.calls == ["DescribeDBClusters"] * 4 + ["DescribeDBInstances"] * 4
+    assert gateway.requests.operations() == ["DescribeDBClusters"] * 4 + ["DescribeDBInstances"] * 4
     gateway.stubs["rds"].assert_no_pending_responses()
 
 
@@ -145,8 +144,8 @@ def test_lookup_of_250_clones_reads_tags_from_taglist_without_list_tags_calls(ga
     assert clones[TODAY].tags["team"] == "qa"
     assert clones[IDS[0]].tags["devdb:state"] == "aborted"
     assert clones[TODAY].instances[0].tags["devdb:state"] == "created"
-    assert "ListTagsForResource" not in gateway.calls
-    assert gateway.calls == ["GetResources"] * 3 + ["DescribeDBClusters"] * 4 + ["DescribeDBInstances"] * 3
+    assert "ListTagsForResource" not in gateway.requests.operations()
+    assert gateway.requests.operations() == ["GetResources"] * 3 + ["DescribeDBClusters"] * 4 + ["DescribeDBInstances"] * 3
     for stub in gateway.stubs.values():
         stub.assert_no_pending_responses()
 
@@ -161,6 +160,6 @@ def test_lookup_describes_only_the_tagged_clusters_and_todays_name(gateway, sett
     stub_describe(gateway, "describe_db_clusters", described, "DBClusters", cluster_item)
     stub_describe(gateway, "describe_db_instances", described, "DBInstances", instance_item)
     assert sorted(engine.lookup()) == wanted
-    assert gateway.calls == ["GetResources", "DescribeDBClusters", "DescribeDBInstances"]
+    assert gateway.requests.operations() == ["GetResources", "DescribeDBClusters", "DescribeDBInstances"]
     for stub in gateway.stubs.values():
         stub.assert_no_pending_responses()

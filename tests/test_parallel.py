@@ -19,7 +19,7 @@ from devdb.locks import Lease
 from devdb.models import CloneRecord, TargetLease
 from devdb.signals import clone_ready
 from tests.conftest import target_settings
-from tests.e2e import DAY1, devdb_project, unstamped  # noqa: F401 (fixture)
+from tests.project import DAY1, devdb_project, unstamped  # noqa: F401 (fixture)
 
 GOOD = ["alpha", "beta", "gamma", "delta", "epsilon"]
 

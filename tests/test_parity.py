@@ -13,7 +13,8 @@ from django.core.management import call_command
 from devdb import probes
 from devdb.errors import CloneFailed
 from devdb.models import CloneEvent, CloneRecord
-from tests.test_engine import recorded_gateway, refresh, state
+from tests.aws_calls import recorded_gateway
+from tests.test_engine import refresh, state
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -88,7 +89,7 @@ def test_a_clone_takes_its_configuration_from_the_source(aws, prod, make_engine)
     # Roles are added once the clone is available (a restore does not copy them).
     assert requests.named("AddRoleToDBCluster") == [
         {"DBClusterIdentifier": "dev-20261122", "RoleArn": ROLE, "FeatureName": "s3Import"}]
-    ops = [op for op, _ in requests.calls]
+    ops = requests.operations()
     assert ops.index("AddRoleToDBCluster") > ops.index("CreateDBInstance")
 
     assert_configured_like_prod(aws, "dev-20261122", prod["sg"])

@@ -21,6 +21,7 @@ from django.core.management.base import CommandError
 
 from devdb import aws as aws_module
 from devdb import policy
+from tests.aws_calls import on_request
 from tests.conftest import target_settings
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -182,13 +183,8 @@ def recorded(aws, monkeypatch, clock):
 
     def init(self, *args, **kwargs):
         real_init(self, *args, **kwargs)
-        for client in self.clients:
-            service = client.meta.service_model.service_name
-
-            def hook(params, model, _service=service, **_):
-                calls.append((_service, model.name, dict(params), resource_tags(model.name, params)))
-
-            client.meta.events.register("provide-client-params", hook)
+        on_request(self, lambda operation, params, service: calls.append(
+            (service, operation, dict(params), resource_tags(operation, params))))
         self.route53.meta.events.register("after-call.route53.ChangeResourceRecordSets",
                                           lambda parsed, **_: parsed["ChangeInfo"].update(Status="PENDING"))
 

@@ -19,6 +19,8 @@ from django.core.management.base import CommandError
 from devdb import conf, probes
 from devdb.errors import ConfigError
 from devdb.models import CloneEvent, CloneRecord
+from tests.aws_calls import recorded_gateway
+from tests.project import manage
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -171,8 +173,7 @@ def test_post_clone_sql_from_the_environment_is_a_comma_separated_list():
     assert json.loads(result.stdout) == [[MASK, MASK_FAILS], "DEVDB_H4_NEW_PASSWORD"]
 
     env["DEVDB_POST_CLONE_SQL"] = f"{MASK},{FIXTURES / 'missing.sql'}"
-    result = subprocess.run([sys.executable, "manage.py", "clone_devdb"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=60)
+    result = manage("clone_devdb", env=env, timeout=60)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"clone_devdb: error: DEVDB_POST_CLONE_SQL holds '{FIXTURES / 'missing.sql'}', "
@@ -193,28 +194,13 @@ def test_post_clone_sql_must_be_readable_sql_files(devdb_settings):
 NEW_PASSWORD = "clone-Pw-" + uuid.uuid4().hex[:10]
 
 
-def spy(gateway):
-    """(operation, params) of every call the gateway's clients make, in order."""
-    calls = []
-
-    def record(params, model, **kwargs):
-        calls.append((model.name, dict(params)))
-
-    for client in gateway.clients:
-        client.meta.events.register("provide-client-params", record)
-    return calls
-
-
 def test_new_master_password_is_set_on_the_clone_after_readiness(
     aws, devdb_settings, make_engine, monkeypatch, caplog, capsys
 ):
-    from devdb.aws import Gateway
-
     monkeypatch.setenv("DEVDB_TEST_CLONE_PASSWORD", NEW_PASSWORD)
     devdb_settings["TARGETS"]["dev"]["MASTER_PASSWORD_ENV"] = "DEVDB_TEST_CLONE_PASSWORD"
     caplog.set_level(logging.DEBUG, logger="devdb")
-    gateway = Gateway(max_attempts=3)
-    calls = spy(gateway)
+    gateway, calls = recorded_gateway()
     make_engine(gateway=gateway).refresh()
 
     modify = [(i, params) for i, (name, params) in enumerate(calls) if name == "ModifyDBCluster"]

@@ -15,6 +15,7 @@ import pytest
 from devdb import preflight
 from devdb.aws import Gateway
 from devdb.errors import ConfigError
+from tests.aws_calls import Requests, account_state
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -51,19 +52,13 @@ def gateway(classes=("db.t4g.medium", "db.r6g.large", "db.serverless"), clusters
     return made
 
 
-def snapshot(aws):
-    """What an AWS change would alter: clusters, instances, every record of the zone, the source's tags."""
-    records = aws.route53.list_resource_record_sets(HostedZoneId=aws.zone_id)["ResourceRecordSets"]
-    return aws.cluster_ids(), aws.instance_ids(), records, aws.tags("prod-aurora")
-
-
 def refused(aws, engine, match):
     """engine.refresh() fails with one ConfigError line matching `match`, and AWS is as it was."""
-    before = snapshot(aws)
+    before = account_state(aws)
     with pytest.raises(ConfigError, match=match) as info:
         engine.refresh()
     assert "\n" not in str(info.value)
-    assert snapshot(aws) == before
+    assert account_state(aws) == before
     return str(info.value)
 
 
@@ -135,11 +130,9 @@ def test_an_instance_class_the_source_version_does_not_offer_is_refused(aws, mak
 
 def test_the_checks_ask_about_the_sources_engine_and_cost_two_calls_only_when_a_clone_is_made(aws, make_engine, clock):
     made = gateway()
-    asked = []
-    made.rds.meta.events.register("provide-client-params.rds.DescribeOrderableDBInstanceOptions",
-                                  lambda params, **_: asked.append(dict(params)))
+    requests = Requests(made)
     make_engine(gateway=made).refresh()
-    assert asked == [{"Engine": "aurora-mysql", "EngineVersion": SOURCE_VERSION, "Vpc": True, "MaxRecords": 1000}]
+    assert requests.named("DescribeOrderableDBInstanceOptions") == [{"Engine": "aurora-mysql", "EngineVersion": SOURCE_VERSION, "Vpc": True, "MaxRecords": 1000}]
     assert made.operations.count("DescribeOrderableDBInstanceOptions") == 1
     assert made.operations.count("DescribeAccountAttributes") == 1
     assert made.operations.count("ListResourceRecordSets") == 1 + 1  # preflight, then the live read before moving it

@@ -8,10 +8,7 @@ tests.rehearsal_app's 0001 (table rehearsal_app_item) with three rows; dropped a
 
 import json
 import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -22,9 +19,9 @@ from django.test import override_settings
 from devdb.connections import connection_for
 from devdb.errors import MigrationFailed
 from devdb.rehearsal import APPLIED, FAILED, NOT_RUN, migrate_clone, rehearse
+from tests.project import ROOT, manage
 from tests.rehearsal_app.settings import INSTALLED_APPS
 
-ROOT = Path(__file__).resolve().parent.parent
 SUFFIX = os.environ.get("DEVDB_TEST_DB_SUFFIX", "")
 LATER = ["rehearsal_app.0002_item_note", "rehearsal_app.0003_item_code_unique", "rehearsal_app.0004_item_size"]
 
@@ -196,16 +193,15 @@ def test_rehearse_devdb_needs_a_url():
         call_command("rehearse_devdb", "--url", "nosuch://host/db")
 
 
-def manage(*args):
+def rehearse_devdb(*args):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEVDB_", "DJANGO_", "DATABASE_URL"))}
     env.update(DJANGO_SETTINGS_MODULE="tests.rehearsal_app.settings", PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "manage.py", "rehearse_devdb", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return manage("rehearse_devdb", *args, env=env, timeout=300)
 
 
 def test_rehearse_devdb_json_parses_and_exits_0_when_every_migration_applies(scratch):
     scratch.start(["a", "b"])
-    result = manage("--url", scratch.url, "--json")
+    result = rehearse_devdb("--url", scratch.url, "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["ok"] is True and data["error"] is None and scratch.name in data["database"]
@@ -217,13 +213,13 @@ def test_rehearse_devdb_json_parses_and_exits_0_when_every_migration_applies(scr
 
 def test_rehearse_devdb_exits_1_naming_the_failing_migration(scratch):
     scratch.start([scratch.password, scratch.password])
-    result = manage("--url", scratch.url)
+    result = rehearse_devdb("--url", scratch.url)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "FAILED   rehearsal_app.0003_item_code_unique" in result.stdout
     assert "not run  rehearsal_app.0004_item_size" in result.stdout
     assert "rehearse_devdb: error: migration rehearsal_app.0003_item_code_unique failed: " in result.stderr
     assert scratch.password not in result.stdout + result.stderr
 
-    as_json = manage("--url", scratch.url, "--json")
+    as_json = rehearse_devdb("--url", scratch.url, "--json")
     assert as_json.returncode == 1
     assert json.loads(as_json.stdout)["error"].startswith("migration rehearsal_app.0003_item_code_unique failed")

@@ -14,13 +14,13 @@ import pytest
 
 from devdb.aws import Gateway
 from devdb.models import CloneEvent, CloneRecord
+from tests.aws_calls import READ_ONLY, on_request
 
 # A bare source (port 3306, no IAM role): these tests pin call sequences and SQL against the MariaDB
 # server here; the production-like source is exercised by test_parity, test_e2e and the realistic tests.
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.seed(production=False)]
 
 YESTERDAY, TODAY = "dev-20261122", "dev-20261123"
-READ_ONLY = ("Describe", "List", "Get")
 
 # The mutating calls of an uninterrupted day-2 refresh, in order, and what the account looks like
 # when a run dies just before / just after each one.
@@ -78,28 +78,28 @@ class Calls:
         self.made = []
         self.kill_at, self.when = kill_at, when
         self.count = 0
+        on_request(gateway, self._describe)
         for client in gateway.clients:
-            client.meta.events.register("provide-client-params", self._describe)
             client.meta.events.register("before-call", self._before)
             client.meta.events.register("after-call", self._after)
 
     @staticmethod
-    def mutating(model):
-        return not model.name.startswith(READ_ONLY)
+    def mutating(operation):
+        return not operation.startswith(READ_ONLY)
 
-    def _describe(self, params, model, **kwargs):
-        if self.mutating(model):
-            self.made.append((model.name, subject(model.name, copy.deepcopy(params))))
+    def _describe(self, operation, params, service):
+        if self.mutating(operation):
+            self.made.append((operation, subject(operation, copy.deepcopy(params))))
 
     def _before(self, model, **kwargs):
-        if not self.mutating(model):
+        if not self.mutating(model.name):
             return
         self.count += 1
         if self.when == "before" and self.count - 1 == self.kill_at:
             raise Killed(f"killed before {model.name}")
 
     def _after(self, model, **kwargs):
-        if self.mutating(model) and self.when == "after" and self.count - 1 == self.kill_at:
+        if self.mutating(model.name) and self.when == "after" and self.count - 1 == self.kill_at:
             raise Killed(f"killed after {model.name}")
 
 
@@ -113,7 +113,7 @@ def subject(operation, params):
     return params.get("DBClusterIdentifier") if "Cluster" in operation else params.get("DBInstanceIdentifier")
 
 
-def snapshot(aws):
+def end_state(aws):
     """The end state, without what differs between moto accounts (endpoints) or runs (times)."""
     clusters = {c["DBClusterIdentifier"]: c for c in aws.rds.describe_db_clusters()["DBClusters"]}
     instances = aws.rds.describe_db_instances()["DBInstances"]
@@ -171,7 +171,7 @@ def test_uninterrupted_refresh_is_the_reference(aws, make_engine, clock, gateway
     calls = Calls(run)
     make_engine(gateway=run).refresh()
     assert calls.made == [(op, what) for op, what, _, _ in BOUNDARIES]
-    assert snapshot(aws) == REFERENCE
+    assert end_state(aws) == REFERENCE
     assert_consistent(aws)
 
 
@@ -190,7 +190,7 @@ def test_killed_refresh_resumes_to_the_reference_state(aws, make_engine, clock, 
     rerun = gateway()
     resumed = Calls(rerun)
     make_engine(gateway=rerun).refresh()
-    assert snapshot(aws) == REFERENCE
+    assert end_state(aws) == REFERENCE
     assert_consistent(aws)
     # Nothing was done twice: no second restore, instance or delete.
     sent = calls.made[:k + 1] if when == "after" else calls.made[:k]
@@ -204,7 +204,7 @@ def test_killed_refresh_resumes_to_the_reference_state(aws, make_engine, clock, 
     settled = Calls(again)
     make_engine(gateway=again).refresh()
     assert settled.made == []
-    assert snapshot(aws) == REFERENCE
+    assert end_state(aws) == REFERENCE
 
 
 def test_killed_after_connecting_with_an_older_ready_clone_keeps_the_name_on_the_newest(aws, make_engine, clock, gateway):

@@ -1,8 +1,6 @@
 """KEEP_ABORTED and `connect_devdb --to CLUSTER`: rolling the stable name back to an earlier clone."""
 
 import json
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +11,8 @@ from django.core.management.base import CommandError
 from devdb import probes
 from devdb.models import CloneRecord
 from sandbox.moto_server import free_port, seed
+from tests.aws_calls import Requests
+from tests.project import manage
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY1, DAY2, DAY3, DAY4 = "dev-20261122", "dev-20261123", "dev-20261124", "dev-20261125"
@@ -29,15 +29,12 @@ def calls(monkeypatch, clock):
     """
     from devdb import aws as aws_module
 
-    made = []
+    made = Requests()
     polls = {"n": 0}
     real_gateway = aws_module.Gateway
 
     def gateway(*args, **kwargs):
         gw = real_gateway(*args, **kwargs)
-
-        def before(params, model, **_):
-            made.append((model.name, dict(params)))
 
         def pending(parsed, **_):
             polls["n"] = 0
@@ -47,8 +44,7 @@ def calls(monkeypatch, clock):
             polls["n"] += 1
             parsed["ChangeInfo"]["Status"] = "INSYNC" if polls["n"] >= 3 else "PENDING"
 
-        for client in gw.clients:
-            client.meta.events.register("provide-client-params", before)
+        made.watch(gw)
         gw.route53.meta.events.register("after-call.route53.ChangeResourceRecordSets", pending)
         gw.route53.meta.events.register("after-call.route53.GetChange", get_change)
         return gw
@@ -217,9 +213,8 @@ def test_rollback_end_to_end_with_project_settings(moto_server, tmp_path):
         "DEVDB_KEEP_ABORTED": "1",
     }
 
-    def manage(*command, now="2026-11-22T05:00:00Z"):
-        result = subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env={**moto_server.env(now), **env_base},
-                                capture_output=True, text=True, timeout=120)
+    def run(*command, now="2026-11-22T05:00:00Z"):
+        result = manage(*command, env={**moto_server.env(now), **env_base})
         assert result.returncode == 0, result.stderr
         return result.stdout
 
@@ -227,17 +222,17 @@ def test_rollback_end_to_end_with_project_settings(moto_server, tmp_path):
         sets = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
         return next(r["ResourceRecords"][0]["Value"] for r in sets if r["Type"] == "CNAME")
 
-    manage("migrate", "--database", "devdb", "--verbosity", "0")
-    manage("refresh_devdb", now="2026-11-22T05:00:00Z")
-    manage("refresh_devdb", now="2026-11-23T05:00:00Z")
-    manage("connect_devdb", "--to", DAY1, now="2026-11-23T09:00:00Z")
+    run("migrate", "--database", "devdb", "--verbosity", "0")
+    run("refresh_devdb", now="2026-11-22T05:00:00Z")
+    run("refresh_devdb", now="2026-11-23T05:00:00Z")
+    run("connect_devdb", "--to", DAY1, now="2026-11-23T09:00:00Z")
     rds = moto_server.client("rds")
     tags = {c["DBClusterIdentifier"]: {t["Key"]: t["Value"] for t in c.get("TagList", [])}
             for c in rds.describe_db_clusters()["DBClusters"]}
     assert (tags[DAY1]["devdb:state"], tags[DAY2]["devdb:state"]) == ("connected", "aborted")
     assert points_at().startswith(DAY1 + ".")
 
-    out = manage("refresh_devdb", "--json", now="2026-11-24T05:00:00Z")
+    out = run("refresh_devdb", "--json", now="2026-11-24T05:00:00Z")
     outcome = json.loads(out)[0]
     assert (outcome["connected"], outcome["created"], outcome["deleted"]) == (DAY3, [DAY3], [DAY2])
     assert points_at().startswith(DAY3 + ".")

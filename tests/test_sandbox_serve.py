@@ -6,9 +6,8 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.project import ROOT, manage
 
 
 def read_exports(process, deadline=90):
@@ -39,14 +38,12 @@ def test_serve_keeps_a_sandbox_up_that_every_command_and_the_admin_can_use(tmp_p
         env = {k: v for k, v in os.environ.items() if k != "AWS_PROFILE"}
         env.update(exports)
         for command in (["refresh_devdb"], ["status_devdb", "--check"], ["clean_devdb", "--dry-run"], ["sync_devdb"]):
-            result = subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, capture_output=True,
-                                    text=True, timeout=120)
+            result = manage(*command, env=env)
             assert result.returncode == 0, (command, result.stdout, result.stderr)
-        admin = subprocess.run(
-            [sys.executable, "manage.py", "shell", "-c",
-             "from django.contrib.auth import authenticate; from devdb.models import CloneRecord; "
-             "print(bool(authenticate(username='admin', password='sandbox')), CloneRecord.objects.count())"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        admin = manage("shell", "-c",
+                       "from django.contrib.auth import authenticate; from devdb.models import CloneRecord; "
+                       "print(bool(authenticate(username='admin', password='sandbox')), CloneRecord.objects.count())",
+                       env=env)
         assert admin.stdout.splitlines()[-1].split() == ["True", "1"], admin.stderr
         assert process.poll() is None  # still serving
     finally:

@@ -4,8 +4,6 @@ import io
 import json
 import logging
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import environ
@@ -16,6 +14,7 @@ from devdb import conf
 from devdb.errors import ConfigError
 from devdb.models import CloneEvent, CloneRecord
 from sandbox.moto_server import seed
+from tests.project import manage
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_PASSWORD = "AppPw-7f3a9c1e"
@@ -127,22 +126,21 @@ def test_full_refresh_never_shows_or_records_a_password(moto_server, control_mys
         "DEVDB_LOG_LEVEL": "DEBUG",
     }
 
-    def manage(*args):
-        result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                                timeout=180)
+    def run(*args):
+        result = manage(*args, env=env, timeout=180)
         assert result.returncode == 0, result.stderr
         assert_no_secret(result.stdout, f"stdout of {args[0]}")
         assert_no_secret(result.stderr, f"stderr of {args[0]}")
         return result
 
-    manage("migrate", "--database", "devdb", "--verbosity", "0")
-    dry = manage("refresh_devdb", "--dry-run")
+    run("migrate", "--database", "devdb", "--verbosity", "0")
+    dry = run("refresh_devdb", "--dry-run")
     assert "would create clone" in dry.stdout
-    refresh = manage("refresh_devdb", "--json", "--verbosity", "3")
+    refresh = run("refresh_devdb", "--json", "--verbosity", "3")
     (outcome,) = json.loads(refresh.stdout)
     assert outcome["connected"] and outcome["error"] is None
     assert "set a new master password on" in refresh.stderr  # the password step really ran
-    status = manage("status_devdb", "--json")
+    status = run("status_devdb", "--json")
     assert json.loads(status.stdout)["targets"][0]["points_at_clone"] == outcome["connected"]
 
     control = MySQLdb.connect(host=db["host"], port=db["port"], user=db["user"], passwd=CONTROL_PASSWORD, db=db["database"])
@@ -162,8 +160,7 @@ def test_unreachable_control_database_is_reported_without_its_password(moto_serv
     zone_id = seed(moto_server.client("rds"), moto_server.client("route53"))
     env = moto_server.project_env(
         zone_id, tmp_path, DEVDB_DATABASE_URL=f"mysql://ops:{CONTROL_PASSWORD}@127.0.0.1:1/devdb")
-    result = subprocess.run([sys.executable, "manage.py", "refresh_devdb"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=120)
+    result = manage("refresh_devdb", env=env)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("refresh_devdb: error: dev: control database 'devdb' cannot be reached")

@@ -5,15 +5,8 @@ import pytest
 from devdb import conf
 from devdb.aws import Gateway
 from devdb.errors import ConfigError
+from tests.aws_calls import Requests
 from tests.conftest import target_settings
-
-
-def requests(gateway):
-    """The API parameters of every call, as (operation, params)."""
-    made = []
-    for client in gateway.clients:
-        client.meta.events.register("provide-client-params", lambda params, model, **_: made.append((model.name, dict(params))))
-    return made
 
 
 def only(made, operation):
@@ -30,7 +23,7 @@ def test_serverless_clone_scales_between_the_configured_acus(aws, devdb_settings
     devdb_settings["TARGETS"]["dev"].update({"INSTANCE_CLASS": "db.serverless", "SERVERLESS_MIN_ACU": 0, "SERVERLESS_MAX_ACU": 2,
                                              "SOURCE_CLUSTER": "prod-aurora-308"})
     gateway = Gateway(max_attempts=3)
-    made = requests(gateway)
+    made = Requests(gateway)
     make_engine(gateway=gateway).refresh()
 
     restore = only(made, "RestoreDBClusterToPointInTime")
@@ -46,7 +39,7 @@ def test_serverless_clone_scales_between_the_configured_acus(aws, devdb_settings
 def test_serverless_defaults_are_half_an_acu_to_four(aws, devdb_settings, make_engine):
     devdb_settings["TARGETS"]["dev"]["INSTANCE_CLASS"] = "db.serverless"
     gateway = Gateway(max_attempts=3)
-    made = requests(gateway)
+    made = Requests(gateway)
     make_engine(gateway=gateway).clone()
     assert only(made, "RestoreDBClusterToPointInTime")["ServerlessV2ScalingConfiguration"] == {"MinCapacity": 0.5, "MaxCapacity": 4}
 
@@ -54,7 +47,7 @@ def test_serverless_defaults_are_half_an_acu_to_four(aws, devdb_settings, make_e
 @pytest.mark.django_db(databases="__all__")
 def test_provisioned_class_sends_no_scaling_configuration(aws, devdb_settings, make_engine):
     gateway = Gateway(max_attempts=3)
-    made = requests(gateway)
+    made = Requests(gateway)
     make_engine(gateway=gateway).clone()
     assert "ServerlessV2ScalingConfiguration" not in only(made, "RestoreDBClusterToPointInTime")
     assert only(made, "CreateDBInstance")["DBInstanceClass"] == "db.t4g.medium"

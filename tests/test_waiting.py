@@ -22,6 +22,7 @@ from devdb.aws import Cluster, Gateway, Instance
 from devdb.engine import Engine
 from devdb.models import CloneRecord
 from devdb.errors import CloneFailed, DevdbError
+from tests.aws_calls import on_request
 from tests.conftest import START, FakeClock
 
 # A bare source (port 3306, no IAM role): these tests pin call sequences and SQL against the MariaDB
@@ -49,18 +50,16 @@ class SlowWriter:
         self.clock, self.cluster_id = clock, cluster_id
         self.created_at = None
         self.calls = []  # (operation, time)
-        gateway.rds.meta.events.register("provide-client-params.rds", self._record)
+        on_request(gateway, lambda operation, params, service: self._record(operation))
         gateway.rds.meta.events.register("after-call.rds.DescribeDBInstances", self._patch)
-        for client in (gateway.route53, gateway.tagging):
-            client.meta.events.register("provide-client-params", self._record)
 
     @property
     def available_at(self):
         return self.created_at + AVAILABLE_AFTER
 
-    def _record(self, model, **kwargs):
-        self.calls.append((model.name, self.clock.now()))
-        if model.name == "CreateDBInstance":
+    def _record(self, operation):
+        self.calls.append((operation, self.clock.now()))
+        if operation == "CreateDBInstance":
             self.created_at = self.clock.now()
 
     def _patch(self, parsed, **kwargs):
@@ -264,8 +263,7 @@ def report_cluster(gateway, cluster_id, status_of):
 
 def operations_at(gateway, clock):
     calls = []
-    for client in gateway.clients:
-        client.meta.events.register("provide-client-params", lambda model, **kw: calls.append((model.name, clock.now())))
+    on_request(gateway, lambda operation, params, service: calls.append((operation, clock.now())))
     return calls
 
 

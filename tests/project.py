@@ -1,7 +1,7 @@
-"""Helpers for tests that run `python manage.py ...` (project.settings) against moto's standalone server.
+"""The example project (manage.py, project.settings) run as subprocesses, over moto's standalone server.
 
-`DevdbProject` builds the subprocess environment: the app DB and (by default) the control DB are
-SQLite files in tmp_path; with DEVDB_TEST_CONTROL_DB=mysql (or control="mysql") the control DB is a
+`manage()` is the one way tests run manage.py. `DevdbProject` builds its environment: the app DB
+and (by default) the control DB are SQLite files in tmp_path; with DEVDB_TEST_CONTROL_DB=mysql (or control="mysql") the control DB is a
 fresh database on the MariaDB server, created here and dropped at teardown. It also reads the
 control DB directly (records, events, leases) and the moto account (clusters, tags, the record).
 """
@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.moto_server import seed
+from tests.aws_calls import account_state
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY1 = "2026-11-22T05:00:00Z"
@@ -27,6 +28,20 @@ DAY2 = "2026-11-23T05:00:00Z"
 RECORD = "db.dev.example.com"
 # A real run's stdout summary starts each line with its UTC time (cron mail reads in order).
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ", re.M)
+
+
+def manage(*args, env, check=False, timeout=120):
+    """`python manage.py *args` at the repository root with exactly `env`; its output is captured as text.
+
+    check=True fails the test, showing both streams, when the command exits non-zero."""
+    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"manage.py {' '.join(args)} exited {result.returncode}\n"
+            f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+        )
+    return result
 
 
 def unstamped(summary):
@@ -134,21 +149,11 @@ class DevdbProject:
             env[f"DEVDB_{key.upper()}"] = str(value)
         return {k: v for k, v in env.items() if v != ""}
 
-    def command(self, *args):
-        return [sys.executable, "manage.py", *args]
-
     def manage(self, *args, now=None, check=True, timeout=120, **extra):
-        result = subprocess.run(self.command(*args), cwd=ROOT, env=self.env(now, **extra), capture_output=True,
-                                text=True, timeout=timeout)
-        if check and result.returncode != 0:
-            raise AssertionError(
-                f"manage.py {' '.join(args)} exited {result.returncode}\n"
-                f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
-            )
-        return result
+        return manage(*args, env=self.env(now, **extra), check=check, timeout=timeout)
 
     def popen(self, *args, now=None, **extra):
-        return subprocess.Popen(self.command(*args), cwd=ROOT, env=self.env(now, **extra), stdout=subprocess.PIPE,
+        return subprocess.Popen([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env(now, **extra), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
 
     def migrate(self):
@@ -263,18 +268,8 @@ class DevdbProject:
         return values[0] if values else None
 
     def snapshot(self):
-        """Everything the run may have changed, without times: comparable across runs."""
-        clusters, instances = self.clusters(), self.instances()
-        return {
-            "clusters": {cid: (c["Status"], sorted((t["Key"], t["Value"]) for t in c.get("TagList", [])
-                                                    if t["Key"] != "devdb:state-since"),
-                               sorted(m["DBInstanceIdentifier"] for m in c.get("DBClusterMembers", [])))
-                         for cid, c in clusters.items()},
-            "instances": {iid: (i["DBClusterIdentifier"], sorted((t["Key"], t["Value"]) for t in i.get("TagList", [])
-                                                               if t["Key"] != "devdb:state-since"))
-                          for iid, i in instances.items()},
-            "record": (self.record_value() or "").rstrip(".").lower(),
-        }
+        """Everything a run may have changed in the account."""
+        return account_state(self)
 
 
 def tags_of(item):
