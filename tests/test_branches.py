@@ -1,4 +1,4 @@
-"""branch_devdb end to end: manage.py subprocesses against moto's standalone server (tests/e2e.py).
+"""branch_devdb end to end: manage.py subprocesses against moto's standalone server (tests/project.py).
 
 Two branches with their own DNS names and tags, listed, one extended, one deleted, one expired by moving
 the clock, a reset, the quota refusal; the daily refresh runs alongside and ends exactly as it does in an
