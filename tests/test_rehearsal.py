@@ -186,9 +186,9 @@ def test_an_unreachable_database_is_reported_before_any_migration(mariadb):
     assert report.migrations == [] and "Sekret-rehearsal" not in report.render()
 
 
-def test_rehearse_devdb_needs_a_url():
-    with pytest.raises(CommandError, match="--url"):
-        call_command("rehearse_devdb")
+def test_rehearse_devdb_checks_its_url():
+    with pytest.raises(CommandError, match="--target and --keep are for a branch"):
+        call_command("rehearse_devdb", "--url", "mysql://u@h/db", "--keep")
     with pytest.raises(CommandError, match="not a valid database URL"):
         call_command("rehearse_devdb", "--url", "nosuch://host/db")
 
