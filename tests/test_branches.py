@@ -30,12 +30,17 @@ def cnames(project):
 
 
 def daily_view(project):
-    """The daily clone as the account and the records show it, branches left out."""
-    snap = project.snapshot()
-    clusters = {k: v for k, v in snap["clusters"].items() if not any(key == "devdb:branch" for key, _ in v[1])}
-    instances = {k: v for k, v in snap["instances"].items() if v[0] in clusters}
+    """The daily clone as the account and the records show it, branches left out; without times, so two
+    projects run on the same simulated mornings compare equal."""
+    def tags(item):
+        return sorted((t["Key"], t["Value"]) for t in item.get("TagList", []) if t["Key"] != "devdb:state-since")
+
+    clusters = {cid: (c["Status"], tags(c), sorted(m["DBInstanceIdentifier"] for m in c.get("DBClusterMembers", [])))
+                for cid, c in project.clusters().items() if not any(key == "devdb:branch" for key, _ in tags(c))}
+    instances = {iid: (i["DBClusterIdentifier"], tags(i)) for iid, i in project.instances().items()
+                 if i["DBClusterIdentifier"] in clusters}
     records = {cid: (r["state"], r["target"], r["branch"]) for cid, r in project.records().items() if not r["branch"]}
-    return clusters, instances, snap["record"].split(".", 1)[0], records
+    return clusters, instances, (project.record_value() or "").rstrip(".").lower().split(".", 1)[0], records
 
 
 def test_branch_lifecycle_alongside_the_daily_refresh(devdb_project):
