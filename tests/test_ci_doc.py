@@ -2,7 +2,7 @@
 the GitHub expressions replaced by a pull request's values, in bash as GitHub runs them
 (`bash -e -o pipefail`), $GITHUB_ENV and $GITHUB_OUTPUT carried from step to step as GitHub does.
 
-The environment is the example project's on moto's standalone server (tests/e2e.py): what the
+The environment is the example project's on moto's standalone server (tests/project.py): what the
 workflow's `env:` block and the AWS credentials step provide on GitHub. Only the install step is not
 run (the package is installed here already).
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.e2e import DAY1, DAY2, RECORD, ROOT, devdb_project  # noqa: F401
+from tests.project import DAY1, DAY2, RECORD, ROOT, devdb_project  # noqa: F401
 from tests.test_branches import cnames
 
 DOC = ROOT / "docs" / "ci.md"

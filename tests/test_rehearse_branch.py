@@ -1,4 +1,4 @@
-"""`rehearse_devdb` on a branch, end to end: manage.py against moto's standalone server (tests/e2e.py) with
+"""`rehearse_devdb` on a branch, end to end: manage.py against moto's standalone server (tests/project.py) with
 the test-only migrations app (tests.rehearsal_app.sandbox_settings).
 
 The branch's clone is moto's; the database it "is" is a scratch database on the real MariaDB server
@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.e2e import RECORD, devdb_project, tags_of  # noqa: F401
+from tests.project import RECORD, devdb_project, tags_of  # noqa: F401
 from tests.test_branches import cnames
 from tests.test_rehearsal import Scratch
 
