@@ -35,3 +35,4 @@ class Engine(Refreshing, Lookup, States, Waiting, Cloning, Readiness, Connecting
         self.changes = (DryRun if dry_run else Changes)(self.outcome, self.reporter, sender=Engine)
         self.clones = {}  # cluster id -> aws.Cluster, this target's clones as last seen
         self._source = None
+        self.name_value = None  # where the stable name pointed at preflight
