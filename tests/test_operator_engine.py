@@ -8,6 +8,7 @@ In-process: moto with AWS's data rules, commands on the fake clock; post-clone S
 import io
 import logging
 import re
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
@@ -80,7 +81,7 @@ def test_a_refresh_dry_run_lists_the_changes_the_real_run_then_makes(aws, devdb_
         assert dry == real_changes(fake_time, ["refresh_devdb"])
     today = DAY2
     assert dry[:4] == [f"create clone {today} of prod-aurora", f"create writer instance {today}-1",
-                       f"add IAM role arn:aws:iam::123456789012:role/service-role/prod-aurora-s3-access",
+                       "add IAM role arn:aws:iam::123456789012:role/service-role/prod-aurora-s3-access",
                        f"set a new master password on {today}"]
     assert dry[4:] == [f"run {MASK} on {today}", f"tag {today} ready", f"point db.dev.example.com at {today}",
                        f"tag {today} connected", f"tag {DAY1} aborted", f"delete instance {DAY1}-1", f"delete clone {DAY1}"]
@@ -95,7 +96,7 @@ def test_a_connect_dry_run_lists_the_readiness_changes_and_the_dns_move(aws, dev
     assert snapshot(aws) == before
     assert f"point db.dev.example.com at {DAY2}" in dry
     assert dry == real_changes(fake_time, ["connect_devdb"])
-    assert dry == [f"add IAM role arn:aws:iam::123456789012:role/service-role/prod-aurora-s3-access", f"tag {DAY2} ready",
+    assert dry == ["add IAM role arn:aws:iam::123456789012:role/service-role/prod-aurora-s3-access", f"tag {DAY2} ready",
                    f"point db.dev.example.com at {DAY2}", f"tag {DAY2} connected", f"tag {DAY1} aborted"]
 
 
@@ -178,7 +179,7 @@ def test_a_clone_that_failed_before_ready_is_deleted_without_waiting_out_the_gra
         make_engine(gateway=keep_writers_creating(Gateway(max_attempts=3), DAY2)).refresh()
     assert aws.cluster_ids() == [DAY1, "prod-aurora"]
     aborted_at = CloneRecord.objects.get(cluster_id=DAY2).aborted_at
-    assert clock.now() - aborted_at < __import__("datetime").timedelta(seconds=3600)
+    assert clock.now() - aborted_at < timedelta(seconds=3600)
 
 
 def test_a_clone_superseded_while_ready_is_deleted_at_once_the_live_one_after_the_grace(aws, devdb_settings, fake_time):
