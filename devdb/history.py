@@ -104,6 +104,13 @@ def never_ready(cluster_id):
     ).exists()
 
 
+def never_live(cluster_id):
+    """Whether the records show cluster_id was never connected: nobody resolved the stable name to it,
+    so no DNS grace protects anyone. Unknown (no record): False."""
+    record = find(cluster_id)
+    return record is not None and not record.events.filter(to_state=lifecycle.CONNECTED).exists()
+
+
 def open_records(target, branch=None):
     """The target's records not yet deleted: the daily clone's (branch None) or one branch's."""
     return CloneRecord.objects.filter(target=target, branch=branch or "").exclude(state=lifecycle.DELETED)

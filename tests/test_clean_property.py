@@ -148,9 +148,12 @@ def expected_deletions(clusters, instances, pointed, grace, keep_count):
     foreign = {i["DBClusterIdentifier"] for iid, i in instances.items()
                if iid != i["DBClusterIdentifier"] + "-1"
                and not (tag_dict(i).get("devdb:managed-by") == "django-devdb" and tag_dict(i).get("devdb:target") == "dev")}
-    cutoff = NOW - timedelta(seconds=grace)
+    # The DNS grace protects clients that resolved the name: a clone the records show never connected has none.
+    never_live = {cid for cid in aborted if CloneRecord.objects.filter(cluster_id=cid).exists()
+                  and not CloneEvent.objects.filter(record__cluster_id=cid, to_state="connected").exists()}
     return {cid for cid in aborted
-            if since(ours[cid]) <= cutoff and cid != pointed and cid not in kept and cid not in foreign}
+            if since(ours[cid]) <= NOW - timedelta(seconds=0 if cid in never_live else grace)
+            and cid != pointed and cid not in kept and cid not in foreign}
 
 
 @hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

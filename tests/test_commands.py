@@ -216,9 +216,14 @@ def test_bad_option_values_are_usage_errors(aws, devdb_settings, args):
 def test_refresh_dry_run_lists_the_clone_and_the_record_move_and_changes_nothing(aws, devdb_settings, fake_time):
     before = account_state(aws)
     out = run("refresh_devdb", "--dry-run")
-    assert out.splitlines() == [
+    assert out.splitlines() == [  # what the real run then does (tests/test_operator_engine.py compares them)
         "dev: would create clone dev-20261122 of prod-aurora (copy-on-write) with writer dev-20261122-1 (db.t4g.medium)",
-        "dev: would point db.dev.example.com at dev-20261122 (now unset)",
+        "dev: would create writer instance dev-20261122-1 (db.t4g.medium) in dev-20261122",
+        "dev: would add IAM role arn:aws:iam::123456789012:role/service-role/prod-aurora-s3-access (no feature) "
+        "to dev-20261122, as on prod-aurora",
+        "dev: would tag dev-20261122 ready (usable (status probe); configured like prod-aurora)",
+        "dev: would point db.dev.example.com at dev-20261122 (its endpoint; was unset)",
+        "dev: would tag dev-20261122 connected (db.dev.example.com points here)",
     ]
     assert account_state(aws) == before
     assert not CloneRecord.objects.exists()
@@ -233,7 +238,7 @@ def test_refresh_dry_run_lists_supersede_and_deletion_and_changes_nothing(aws, d
     out = run("refresh_devdb", "--dry-run")
     lines = out.splitlines()
     assert f"dev: would create clone {DAY3} of prod-aurora (copy-on-write) with writer {DAY3}-1 (db.t4g.medium)" in lines
-    assert any(line.startswith(f"dev: would point db.dev.example.com at {DAY3} (now {DAY2}.") for line in lines)
+    assert any(line.startswith(f"dev: would point db.dev.example.com at {DAY3} (its endpoint; was {DAY2}.") for line in lines)
     assert f"dev: would tag {DAY2} aborted (superseded by {DAY3})" in lines
     assert f"dev: would delete instance {DAY1}-1" in lines
     assert f"dev: would delete clone {DAY1} (aborted since 2026-11-23T05:00:00Z)" in lines
@@ -246,8 +251,10 @@ def test_refresh_dry_run_lists_supersede_and_deletion_and_changes_nothing(aws, d
 def test_clone_dry_run_names_the_clone_and_changes_nothing(aws, devdb_settings, fake_time):
     before = account_state(aws)
     out = run("clone_devdb", "--dry-run")
-    assert out.strip() == ("dev: would create clone dev-20261122 of prod-aurora (copy-on-write) "
-                           "with writer dev-20261122-1 (db.t4g.medium)")
+    assert out.splitlines() == [
+        "dev: would create clone dev-20261122 of prod-aurora (copy-on-write) with writer dev-20261122-1 (db.t4g.medium)",
+        "dev: would create writer instance dev-20261122-1 (db.t4g.medium) in dev-20261122",
+    ]
     assert account_state(aws) == before
 
 

@@ -40,6 +40,7 @@ class Engine(Refreshing, Lookup, States, Waiting, Cloning, Readiness, Sealing, C
         self.clones = {}  # cluster id -> aws.Cluster, this target's clones as last seen
         self.elsewhere = {}  # the target's clones of other lines (branches.py)
         self._source = None
+        self.name_value = None  # where the stable name pointed at preflight
 
 
 class Branch(BranchLine, Engine):

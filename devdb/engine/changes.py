@@ -2,7 +2,9 @@
 
 A real run narrates each change (logged, listed in the Outcome) and makes it. A dry run is just
 another executor: it lists the same changes as "would ..." and makes none. Step code never asks
-which one it has; it hands each change over as (what it is, how to make it).
+which one it has; it hands each change over as (what it is, how to make it, and — where later steps
+depend on it — how to pretend it in memory), so a dry run walks the real run's path and lists the
+same changes in the same order.
 """
 
 from dataclasses import dataclass, field
@@ -37,9 +39,9 @@ class Changes:
         self.reporter = reporter
         self.sender = sender  # what signals are sent from (the Engine class)
 
-    def make(self, text, action=None, *, planned=None, warn=False):
+    def make(self, text, action=None, *, planned=None, pretend=None, warn=False):
         """Narrate one change (at WARNING with `warn`: a clone aborted for a failure) and make it;
-        returns what action() returned."""
+        returns what action() returned. `pretend` is for a dry run (see DryRun)."""
         self.outcome.actions.append(text)
         (self.reporter.warning if warn else self.reporter.info)(text)
         return action() if action else None
@@ -61,15 +63,17 @@ class Changes:
 class DryRun(Changes):
     """Lists each change and step as "would ..."; makes none, records nothing, announces nothing.
 
-    What a change or step would have returned is `planned` (e.g. True: "assume it would succeed")."""
+    What a change or step would have returned is `planned` (e.g. True: "assume it would succeed"), or
+    what `pretend()` returns: the change's effect on the engine's memory only (a state tag, a clone
+    object), so that the steps after it see what the real run would leave them."""
 
     def __init__(self, outcome, reporter, sender):
         super().__init__(outcome, reporter, sender)
         outcome.dry_run = True
 
-    def make(self, text, action=None, *, planned=None, warn=False):
+    def make(self, text, action=None, *, planned=None, pretend=None, warn=False):
         self.outcome.actions.append("would " + text)
-        return planned
+        return pretend() if pretend else planned
 
     def step(self, text, action, *, planned=None):
         if text:

@@ -25,42 +25,46 @@ class Cleaning:
         candidates.sort(key=lambda c: (self.since(c), self._age_key(c)))
         return {c.id for c in candidates[-self.target.keep_aborted:]}
 
-    def deletable(self, grace):
-        keep = self.keep()
-        cutoff = self.now() - timedelta(seconds=grace)
-        return [c for c in self.in_state(ABORTED) if c.id not in keep and self.since(c) <= cutoff]
+    def grace_for(self, cluster, grace):
+        """The DNS grace protects clients that resolved the name to `cluster`: none if it never was live."""
+        return 0 if history.never_live(cluster.id) else grace
+
+    def deletable(self, grace, at=None):
+        """The aborted clones whose grace has passed by `at` (default now), but those kept."""
+        keep, at = self.keep(), at or self.now()
+        return [c for c in self.in_state(ABORTED)
+                if c.id not in keep and self.since(c) <= at - timedelta(seconds=self.grace_for(c, grace))]
 
     def wait_grace(self, grace):
-        """Sleep until the clones aborted within the last `grace` seconds may be deleted."""
+        """Sleep until the clones aborted within the last `grace` seconds may be deleted; returns when
+        that is (None: no wait needed)."""
         keep = self.keep()
-        pending = [self.since(c) + timedelta(seconds=grace) for c in self.in_state(ABORTED) if c.id not in keep]
+        pending = [self.since(c) + timedelta(seconds=self.grace_for(c, grace))
+                   for c in self.in_state(ABORTED) if c.id not in keep]
         until = max((t for t in pending if t > self.now()), default=None)
         if until is None:
-            return
+            return None
         self.changes.step(
             f"wait out the grace of {grace}s (until {lifecycle.format_time(until)})",
             lambda: self._wait(f"the grace of {grace}s (clients to drop the old address)",
                                lambda: (self.now() >= until, f"until {lifecycle.format_time(until)}"), until),
         )
+        return until
 
-    def clean(self, grace=None):
+    def clean(self, grace=None, at=None):
+        """Delete the aborted clones past the grace by `at` (what wait_grace returned; default now)."""
         grace = self.target.clean_grace if grace is None else grace
         deleted = []
-        for cluster in self.deletable(grace):
+        for cluster in self.deletable(grace, at):
             if self._delete(cluster, grace):
                 deleted.append(cluster.id)
         return deleted
 
     def _delete(self, cluster, grace):
-        """Delete one aborted clone's instances, then the clone; re-checking every rule first."""
-        try:
-            fresh = self.aws.cluster(cluster.id)
-        except NotFound:
-            self._forget(cluster, "cluster no longer exists")
-            return False
-        problem = self._deletion_veto(fresh, grace)
-        if problem:
-            self.reporter.warning("not deleting %s: %s", cluster.id, problem)
+        """Delete one aborted clone's instances, then the clone; re-checking every rule first (a dry run
+        takes the facts it pretended: it made none of the changes they would be re-checked after)."""
+        fresh = self.changes.step(None, lambda: self._recheck(cluster, grace), planned=cluster)
+        if fresh is None:
             return False
         if fresh.status == DELETING:  # a killed run already asked AWS to delete it
             self._forget(fresh, "deleted (AWS is deleting it)")
@@ -88,6 +92,19 @@ class Cleaning:
                           lambda: self._delete_cluster(fresh, deadline))
         self.changes.announce(signals.clone_deleted, target=self.target.name, cluster_id=cluster.id)
         return True
+
+    def _recheck(self, cluster, grace):
+        """The clone read afresh, or None (with the reason said) when it must not be deleted now."""
+        try:
+            fresh = self.aws.cluster(cluster.id)
+        except NotFound:
+            self._forget(cluster, "cluster no longer exists")
+            return None
+        problem = self._deletion_veto(fresh, grace)
+        if problem:
+            self.reporter.warning("not deleting %s: %s", cluster.id, problem)
+            return None
+        return fresh
 
     def _instances_deleting(self, cluster, deadline):
         """Whether every instance is deleting (AWS refuses one while busy: retried until the deadline)
@@ -137,6 +154,7 @@ class Cleaning:
             return "it is not a django-devdb clone of this target"
         if self.state(cluster) != ABORTED:
             return f"it is {self.state(cluster) or 'untagged'}, not aborted"
+        grace = self.grace_for(cluster, grace)
         if self.since(cluster) > self.now() - timedelta(seconds=grace):
             return f"it was aborted less than {grace}s ago"
         value, _ = self.points_at()

@@ -1,8 +1,11 @@
 """Make today's clone: restore copy-on-write from the source, then add its writer instance."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 from .. import history, lifecycle, parity, preflight
+from ..aws import Cluster
+from ..probes import AVAILABLE
 from ..errors import AlreadyExists, AwsError, CloneFailed, ProbeError
 from ..lifecycle import CONNECTED, CREATED, READY
 
@@ -11,14 +14,18 @@ class Cloning:
     """Create today's clone, or finish the one a killed run left."""
 
     def clone(self):
-        """Create today's clone, or finish the one that exists. Returns it (None in a dry run)."""
+        """Create today's clone, or finish the one that exists. Returns it (a dry run: a stand-in), or
+        None when today's clone was made and is gone without having failed (nothing to do)."""
         existing = self.clones.get(self.today)
         if existing:
             self._finish(existing)
             return existing
         record = history.find(self.today)
         if record is not None and record.target == self.target.name:
-            # Made and deleted today (it failed and was cleaned): one clone per target per day.
+            # Made and deleted today: one clone per target per day. Only a failure is one to report
+            # (a clone rolled back from, then cleaned, was the operator's choice).
+            if not history.never_ready(self.today):
+                return None
             reason = f" ({record.last_error})" if record.last_error else ""
             raise CloneFailed(f"today's clone {self.today} was already made and is {record.state}{reason}; "
                               "the next one is made tomorrow")
@@ -27,12 +34,24 @@ class Cloning:
         now = self.now()
         tags = lifecycle.clone_tags(self.target.name, source.id, CREATED, now, self.clone_extra_tags())
         self.before_clone(source)
-        return self.changes.make(
+        cluster = self.changes.make(
             f"create clone {self.today} of {source.id} (copy-on-write) with writer "
             f"{lifecycle.instance_name(self.today)} ({self.target.instance_class})"
             + (f", sealed until masked (security groups {','.join(config.security_group_ids)})" if self.target.mask else ""),
             lambda: self._restore(source, config, tags, now),
+            pretend=lambda: self._stand_in(source, config, tags),
         )
+        self._finish(cluster)
+        return cluster
+
+    def _stand_in(self, source, config, tags):
+        """What a dry run takes the restored clone to be: made with `config` but no IAM roles (a restore
+        adds none), no instances yet, available by the time it is used."""
+        cluster = Cluster(id=self.today, arn="", status=AVAILABLE, endpoint=None, port=source.port,
+                          engine=source.engine, engine_version=source.engine_version, tags=dict(tags),
+                          created=self.now(), config=replace(config, roles=()))
+        self.clones[cluster.id] = cluster
+        return cluster
 
     def clone_extra_tags(self, cluster=None):
         """Tags a clone (and its writer) carries besides the lifecycle ones; a branch adds its own."""
@@ -62,7 +81,6 @@ class Cloning:
         self.clones[cluster.id] = cluster
         self.outcome.created.append(cluster.id)
         self._mirror(cluster, CREATED, now, message=f"restored from {source.id} (copy-on-write)")
-        self._finish(cluster)
         return cluster
 
     def _finish(self, cluster):

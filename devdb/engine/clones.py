@@ -41,7 +41,7 @@ class Lookup:
             )
         if not source:
             return None
-        preflight.check_stable_name(self.aws, self.target)
+        self.name_value = preflight.check_stable_name(self.aws, self.target)  # where the name points
         try:
             source = self.aws.source(self.target.source_cluster)
         except NotFound:

@@ -13,11 +13,8 @@ INSYNC_TIMEOUT = 600
 class Connecting:
     """Moving the stable name; the name is the truth about what is connected."""
 
-    def connect(self, to=None, planned=None):
-        """Point the stable name at `to`, or at the newest ready clone; abort what it replaces.
-
-        `planned`: the clone a dry run did not make (or make ready); what connecting it would change is listed.
-        """
+    def connect(self, to=None):
+        """Point the stable name at `to`, or at the newest ready clone; abort what it replaces."""
         value, pointed = self.points_at()
         if pointed:
             if self.state(pointed) != CONNECTED:
@@ -28,13 +25,6 @@ class Connecting:
             self._abort_superseded(pointed, older_ready=not to)
         if to:
             chosen = self._rollback_candidate(to)
-        elif planned:
-            chosen = None
-            self.changes.make(f"point {self.target.record_name} at {planned} (now {value or 'unset'})")
-            for cluster in self.in_state(CONNECTED, READY):
-                self.changes.make(f"tag {cluster.id} aborted (superseded by {planned})")
-                if not self.target.keep_aborted:
-                    self.changes.make(f"delete {cluster.id} once the grace of {self.target.clean_grace}s has passed")
         else:
             ready = self.in_state(READY)
             chosen = ready[-1] if ready else None
@@ -46,6 +36,28 @@ class Connecting:
         connected = self.in_state(CONNECTED)
         self.outcome.connected = connected[-1].id if connected else None
         return chosen
+
+    def name_owner(self, value):
+        """(cluster id, target) when `value`, where the stable name points, is a django-devdb clone of
+        another target; else None. One call, only when the name points at none of this target's clones."""
+        if not value or self._clone_for(value):
+            return None
+        try:
+            cluster = self.aws.source(value.rstrip(".").split(".", 1)[0])
+        except NotFound:
+            return None
+        other = cluster.tags.get(lifecycle.TAG_TARGET)
+        if cluster.tags.get(lifecycle.TAG_MANAGED_BY) != lifecycle.MANAGED_BY or not other or other == self.target.name:
+            return None
+        return cluster.id, other
+
+    def refuse_foreign_name(self, value):
+        """Before any change: never move the name off another target's clone (a renamed target, or a
+        RECORD_NAME copied from another target)."""
+        owner = self.name_owner(value)
+        if owner:
+            raise DevdbError(f"RECORD_NAME: {self.target.record_name} points at {owner[0]}, a clone of target "
+                             f"{owner[1]!r}; refusing to move it (renamed target, or a typo in RECORD_NAME?)")
 
     def _usable_now(self, cluster):
         """Whether the name may move to `cluster` now; a stopped clone is started and waited for first."""
@@ -92,7 +104,7 @@ class Connecting:
     def _move_name(self, cluster, old_value, rollback=False):
         self.require_masked(cluster)
         record = self.target.record_name
-        self.changes.make(f"point {record} at {cluster.id} ({cluster.endpoint}; was {old_value or 'unset'})",
+        self.changes.make(f"point {record} at {cluster.id} ({cluster.endpoint or 'its endpoint'}; was {old_value or 'unset'})",
                           lambda: self._point_name(cluster))
         previous = [c.id for c in self.in_state(CONNECTED) if c is not cluster]
         self.set_state(cluster, CONNECTED, rollback=rollback or self.state(cluster) == ABORTED,

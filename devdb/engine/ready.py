@@ -60,7 +60,7 @@ class Readiness:
                 self._start(cluster)
             return probes.status_ready(cluster, writer_id)
 
-        if self._wait(f"{cluster.id} to be available", check, deadline) is None:
+        if self.changes.step(None, lambda: self._wait(f"{cluster.id} to be available", check, deadline), planned=True) is None:
             self._abort_failed(cluster, f"did not become available within READY_TIMEOUT ({timeout}s)")
 
     def _sql_probe(self, cluster, deadline, timeout):
@@ -78,7 +78,8 @@ class Readiness:
                 last["reason"] = str(exc)
                 return False, f"sql probe: {exc}"
 
-        if self._wait(f"{cluster.id} to accept the app's login", check, deadline) is None:
+        if self.changes.step(None, lambda: self._wait(f"{cluster.id} to accept the app's login", check, deadline),
+                             planned=True) is None:
             self._abort_failed(cluster, f"sql probe did not succeed within READY_TIMEOUT ({timeout}s): {last['reason']}")
 
     def _post_clone_scripts(self, cluster, deadline, timeout):
@@ -113,7 +114,8 @@ class Readiness:
             if (arn.lower(), feature.lower()) in have:
                 continue
             self.changes.make(f"add IAM role {arn} ({feature or 'no feature'}) to {cluster.id}, as on {self._source.id}",
-                              lambda arn=arn, feature=feature: self._add_role(cluster, arn, feature, deadline))
+                              lambda arn=arn, feature=feature: self._add_role(cluster, arn, feature, deadline),
+                              pretend=lambda arn=arn, feature=feature: _with_role(cluster, arn, feature))
 
     def _add_role(self, cluster, arn, feature, deadline):
         try:
@@ -125,7 +127,7 @@ class Readiness:
             self.reporter.warning("%s: IAM role %s not added: %s", cluster.id, arn, exc)
             history.note(cluster.id, self.now(), f"IAM role {arn} not added: {exc}")
             return
-        cluster.config = replace(cluster.config, roles=tuple(sorted(cluster.config.roles + ((arn, feature),))))
+        _with_role(cluster, arn, feature)
 
     def _new_master_password(self, cluster, deadline, timeout):
         """With MASTER_PASSWORD_ENV: the clone gets its own master password (not the source's)."""
@@ -161,8 +163,7 @@ class Readiness:
         """Tag ready the created clones that are usable now; abort those past READY_TIMEOUT. No waiting."""
         timeout = timeout or self.target.ready_timeout
         for cluster in self.in_state(CREATED):
-            self.changes.step(f"check {cluster.id} and tag it ready if usable (aborted if past READY_TIMEOUT)",
-                              lambda cluster=cluster: self._promote(cluster, timeout))
+            self._promote(cluster, timeout)  # reads, and changes only through self.changes: a dry run lists them
 
     def _promote(self, cluster, timeout):
         deadline = self.since(cluster) + timedelta(seconds=timeout)
@@ -185,3 +186,7 @@ class Readiness:
 
 def _resetting(cluster):
     return cluster.status == RESETTING or "MasterUserPassword" in cluster.pending
+
+
+def _with_role(cluster, arn, feature):
+    cluster.config = replace(cluster.config, roles=tuple(sorted(cluster.config.roles + ((arn, feature),))))

@@ -13,35 +13,35 @@ class Refreshing:
         aborted still cleaned; then the run fails naming the cause.
         """
         self.preflight(source=False)
-        preflight.check_stable_name(self.aws, self.target)  # before any change, not only before a clone
+        value = preflight.check_stable_name(self.aws, self.target)  # before any change, not only before a clone
         self.sync()  # the lookup reads the source too
+        self.refuse_foreign_name(value)
         self.check_source()
         for cluster in list(self.clones.values()):
             self.reconcile_instances(cluster)
         today, failure = self._todays_clone_ready(timeout)
         self.promote(timeout)
-        self.connect(planned=self._planned(today, failure))
+        self.connect()
         grace = self.target.clean_grace if grace is None else grace
-        self.wait_grace(grace)
-        self.clean(grace)
+        self.clean(grace, at=self.wait_grace(grace))
         self.expire_branches()
         if failure:
             raise failure
         return self.outcome
 
     def _todays_clone_ready(self, timeout):
-        """(today's clone, why it is not ready or None): the failure is raised at the end of the run."""
+        """(today's clone, why it is not ready or None): the failure is raised at the end of the run.
+
+        Today's clone aborted after it was ready (a rollback with connect_devdb --to, or superseded)
+        is the operator's choice, not a failure: nothing to do, exit 0 (cron retries must not alert)."""
         try:
             today = self.clone()
         except (CloneFailed, AwsError) as exc:
             self.reporter.warning("%s", exc)
             return None, exc
-        if today is None:  # a dry run did not make it: list what making it ready would change
-            for text in self.readiness_plan(self.today):
-                self.changes.make(text)
         if today is not None and self.state(today) == CREATED:
-            return today, self.changes.step(f"wait until {today.id} is ready", lambda: self._ready_or_failure(today, timeout))
-        if today is not None and self.state(today) == ABORTED:
+            return today, self._ready_or_failure(today, timeout)
+        if today is not None and self.state(today) == ABORTED and history.never_ready(today.id):
             record = history.find(today.id)
             reason = (record.last_error if record else "") or "aborted"
             return today, CloneFailed(f"today's clone {today.id} is aborted ({reason}); a new one is made tomorrow")
@@ -52,11 +52,4 @@ class Refreshing:
             self.wait_ready(cluster, timeout)
         except CloneFailed as exc:
             return exc
-        return None
-
-    def _planned(self, today, failure):
-        """Today's clone if it is still to be made or made ready, as only a dry run leaves it: the
-        clone it plans to connect."""
-        if failure is None and (today is None or self.state(today) == CREATED):
-            return self.today
         return None

@@ -28,15 +28,6 @@ def verified(cluster_id):
 class Sealing:
     """Mask, verify, unseal; migrate."""
 
-    def readiness_plan(self, cluster_id):
-        """What these steps would change on a clone not made yet (a dry run lists it)."""
-        plan = []
-        if self.target.mask:
-            plan += [self._mask_text(cluster_id, "the master user"), self._unseal_text(cluster_id, self._app_groups())]
-        if self.target.migrate_before_connect:
-            plan.append(self._migrate_text(cluster_id))
-        return plan
-
     def require_masked(self, cluster):
         """With MASK, refuse to point the name at a clone whose record has no verified masking report."""
         if self.target.mask and not verified(cluster.id):

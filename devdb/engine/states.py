@@ -14,16 +14,23 @@ class States:
         old = self.state(cluster)
         lifecycle.check_move(cluster.id, old, new, rollback=rollback)
         self.changes.make(f"tag {cluster.id} {new}" + (f" ({message})" if message else ""),
-                          lambda: self._tag_state(cluster, new, message, error), warn=new == ABORTED and bool(error))
+                          lambda: self._tag_state(cluster, new, message, error),
+                          pretend=lambda: self._tag_in_memory(cluster, lifecycle.state_tags(new, self.now())),
+                          warn=new == ABORTED and bool(error))
 
     def _tag_state(self, cluster, new, message, error):
         now = self.now()
         tags = lifecycle.state_tags(new, now)
-        instances = [i for i in cluster.instances if self._ours(i, cluster)]
-        self.aws.tag([cluster.arn] + [i.arn for i in instances], tags)
-        for resource in [cluster] + instances:
-            resource.tags.update(tags)
+        self.aws.tag([cluster.arn] + [i.arn for i in self._tagged_instances(cluster)], tags)
+        self._tag_in_memory(cluster, tags)
         self._mirror(cluster, new, now, message=message, error=error)
+
+    def _tagged_instances(self, cluster):
+        return [i for i in cluster.instances if self._ours(i, cluster)]
+
+    def _tag_in_memory(self, cluster, tags):
+        for resource in [cluster] + self._tagged_instances(cluster):
+            resource.tags.update(tags)
 
     def _mirror(self, cluster, state, at, message="", error=None, created_at=None):
         history.mirror(

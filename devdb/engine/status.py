@@ -12,6 +12,10 @@ class Status:
         self.preflight(source=False)
         self.lookup()
         value, pointed = self.points_at()
+        owner = None if self.clones else self.name_owner(value)
+        if owner:
+            self.reporter.warning("%s has no clones but %s points at %s, a clone of target %r (renamed target, "
+                                  "or a typo in RECORD_NAME?)", self.target.name, self.target.record_name, *owner)
         clones = []
         for cluster in sorted(self.clones.values(), key=self._age_key):
             likeness = self.parity(cluster)

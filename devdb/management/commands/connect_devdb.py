@@ -21,6 +21,7 @@ class Command(DevdbCommand):
         def connect(engine):
             engine.preflight()
             engine.lookup(also=[options["to"]] if options["to"] else ())
+            engine.refuse_foreign_name(engine.name_value)
             if not options["to"]:
                 engine.promote(options["timeout"])
             engine.connect(to=options["to"])
