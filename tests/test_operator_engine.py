@@ -16,8 +16,9 @@ from django.core.management.base import CommandError
 
 from devdb.models import CloneRecord
 from tests.conftest import target_settings
-from tests.e2e import unstamped
-from tests.test_commands import DAY1, DAY2, DAY3, morning, run, snapshot
+from tests.aws_calls import account_state
+from tests.project import unstamped
+from tests.test_commands import DAY1, DAY2, DAY3, morning, run
 from tests.test_engine import keep_writers_creating
 from tests.test_post_clone import MASK, app_db  # noqa: F401  (fixture)
 
@@ -75,9 +76,9 @@ def test_a_refresh_dry_run_lists_the_changes_the_real_run_then_makes(aws, devdb_
     devdb_settings["TARGETS"]["dev"].update(POST_CLONE_SQL=[MASK], MASTER_PASSWORD_ENV="DEVDB_ENGINE11_MASTER_PASSWORD")
     for day in (1, 2):
         morning(fake_time, day)
-        before = snapshot(aws)
+        before = account_state(aws)
         dry = changes(run("refresh_devdb", "--dry-run"))
-        assert snapshot(aws) == before
+        assert account_state(aws) == before
         assert dry == real_changes(fake_time, ["refresh_devdb"])
     today = DAY2
     assert dry[:4] == [f"create clone {today} of prod-aurora", f"create writer instance {today}-1",
@@ -91,9 +92,9 @@ def test_a_connect_dry_run_lists_the_readiness_changes_and_the_dns_move(aws, dev
     run("refresh_devdb")
     morning(fake_time, 2)
     run("clone_devdb")  # created, usable: connect_devdb makes it ready and moves the name
-    before = snapshot(aws)
+    before = account_state(aws)
     dry = changes(run("connect_devdb", "--dry-run"))
-    assert snapshot(aws) == before
+    assert account_state(aws) == before
     assert f"point db.dev.example.com at {DAY2}" in dry
     assert dry == real_changes(fake_time, ["connect_devdb"])
     assert dry == ["add IAM role arn:aws:iam::123456789012:role/service-role/prod-aurora-s3-access", f"tag {DAY2} ready",
@@ -110,9 +111,9 @@ def test_refresh_the_same_day_after_a_rollback_has_nothing_to_do(aws, devdb_sett
     run("refresh_devdb")
     run("connect_devdb", "--to", DAY1)
     fake_time.advance(hours=1)
-    before = snapshot(aws)
+    before = account_state(aws)
     assert unstamped(run("refresh_devdb")) == f"dev: nothing to do; {DAY1} is connected"  # exit 0
-    assert snapshot(aws) == before
+    assert account_state(aws) == before
     assert aws.record() == aws.cluster(DAY1)["Endpoint"]
     # ... and once the rolled-back-from clone is cleaned (KEEP_ABORTED=0), still nothing to do.
     devdb_settings["TARGETS"]["dev"]["KEEP_ABORTED"] = 0
@@ -135,7 +136,7 @@ def renamed(aws, devdb_settings, fake_time):
 @pytest.mark.parametrize("command", [["refresh_devdb"], ["connect_devdb"]])
 def test_the_name_is_never_moved_off_another_targets_clone(aws, devdb_settings, fake_time, command):
     renamed(aws, devdb_settings, fake_time)
-    before, records = snapshot(aws), list(CloneRecord.objects.values())
+    before, records = account_state(aws), list(CloneRecord.objects.values())
     err = io.StringIO()
     with pytest.raises(CommandError) as info:
         call_command(*command, stdout=io.StringIO(), stderr=err)
@@ -143,7 +144,7 @@ def test_the_name_is_never_moved_off_another_targets_clone(aws, devdb_settings, 
     message = str(info.value)
     assert "\n" not in message
     assert f"points at {DAY1}, a clone of target 'old'" in message and "RECORD_NAME" in message
-    assert snapshot(aws) == before
+    assert account_state(aws) == before
     assert list(CloneRecord.objects.values()) == records
 
 

@@ -41,6 +41,7 @@ class Engine(Refreshing, Lookup, States, Waiting, Cloning, Readiness, Sealing, C
         self.elsewhere = {}  # the target's clones of other lines (branches.py)
         self._source = None
         self.name_value = None  # where the stable name pointed at preflight
+        self.pretended_masked = set()  # clones a dry run takes as masked (sealed.py)
 
 
 class Branch(BranchLine, Engine):
