@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from .. import history, probes, signals
-from ..errors import AlreadyExists, AwsError, CloneFailed, LoginRefused, ProbeError
+from ..errors import AlreadyExists, AwsError, CloneFailed, ProbeError
 from ..lifecycle import CREATED, READY
 from .waiting import STOPPED
 
@@ -90,19 +90,11 @@ class Readiness:
 
     def _run_script(self, cluster, script, deadline, timeout):
         """Run one post-clone script; a refused login (nothing ran yet) is retried until the deadline."""
-        last = {"reason": ""}
-
-        def attempt():
-            try:
-                probes.run_script(cluster.endpoint, script, timeout=self.settings.sql_connect_timeout, port=cluster.port,
-                                  engine=cluster.engine)
-                return True, "done"
-            except LoginRefused as exc:
-                last["reason"] = str(exc)
-                return False, f"login: {exc}"
-
-        if self._wait(f"{cluster.id} to accept the login for {script}", attempt, deadline) is None:
-            raise ProbeError(f"{script}: login refused until READY_TIMEOUT ({timeout}s): {last['reason']}")
+        self._until_login(
+            f"{cluster.id} to accept the login for {script}",
+            lambda: probes.run_script(cluster.endpoint, script, timeout=self.settings.sql_connect_timeout,
+                                      port=cluster.port, engine=cluster.engine),
+            deadline, failure=f"{script}: login refused until READY_TIMEOUT ({timeout}s)")
         history.note(cluster.id, self.now(), f"ran {script}")
 
     def _add_roles(self, cluster, deadline, timeout):

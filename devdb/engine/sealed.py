@@ -13,7 +13,7 @@ a MASK target without a verified report in its record (`require_masked`).
 import os
 
 from .. import connections, history, parity, probes, rehearsal
-from ..errors import ConfigError, DevdbError, LoginRefused, ProbeError
+from ..errors import ConfigError, DevdbError, ProbeError
 from ..masking.apply import mask_clone
 
 ACTIVE = "active"  # the status of a VPC security group the cluster belongs to
@@ -72,19 +72,11 @@ class Sealing:
     def _wait_for_login(self, cluster, database, deadline, timeout):
         """A new master password may lag behind its 'available': wait until the master login works."""
         credentials = {k: database[k] for k in ("user", "password", "database", "port")}
-        last = {"reason": ""}
-
-        def check():
-            try:
-                probes.sql_ready(cluster.endpoint, timeout=self.settings.sql_connect_timeout, engine=cluster.engine,
-                                 credentials=credentials)
-                return True, "login ok"
-            except LoginRefused as exc:
-                last["reason"] = str(exc)
-                return False, f"login: {exc}"
-
-        if self._wait(f"{cluster.id} to accept the master login for masking", check, deadline) is None:
-            raise ProbeError(f"masking: master login refused until READY_TIMEOUT ({timeout}s): {last['reason']}")
+        self._until_login(
+            f"{cluster.id} to accept the master login for masking",
+            lambda: probes.sql_ready(cluster.endpoint, timeout=self.settings.sql_connect_timeout, engine=cluster.engine,
+                                     credentials=credentials),
+            deadline, failure=f"masking: master login refused until READY_TIMEOUT ({timeout}s)")
 
     # --- unseal ----------------------------------------------------------------------------------
 

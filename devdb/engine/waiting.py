@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 from .. import probes
 from ..aws import has_failed
-from ..errors import NotNow, ProbeError
+from ..errors import LoginRefused, NotNow, ProbeError
 
 STOPPED = "stopped"
 
@@ -72,6 +72,23 @@ class Waiting:
         if self._wait(what, attempt, deadline) is None:
             raise outcome["refusal"]
         return outcome["result"]
+
+    def _until_login(self, what, attempt, deadline, failure):
+        """Call attempt() until the clone stops refusing its login (a new master password can lag behind
+        `available`; a refused login ran nothing), polling like _wait. At the deadline: ProbeError
+        "<failure>: <the last refusal>"."""
+        last = {"reason": ""}
+
+        def check():
+            try:
+                attempt()
+                return True, "done"
+            except LoginRefused as exc:
+                last["reason"] = str(exc)
+                return False, f"login: {exc}"
+
+        if self._wait(what, check, deadline) is None:
+            raise ProbeError(f"{failure}: {last['reason']}")
 
     def _wait(self, what, check, deadline):
         """Poll check() -> (done, status) with capped exponential backoff until done or deadline.
