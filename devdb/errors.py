@@ -76,3 +76,15 @@ class MigrationFailed(DevdbError):
     def __init__(self, message, report=None):
         super().__init__(message)
         self.report = report
+
+
+class MaskingError(DevdbError):
+    """Masking could not run or did not verify; str() is one line without secrets."""
+
+
+class Undecided(DevdbError):
+    """Project model fields without a masking decision (mask_devdb --check, the gate)."""
+
+
+class CheckFailed(DevdbError):
+    """status_devdb --check found problems: listed on stdout, one per line (what Nagios reads); exit 1."""

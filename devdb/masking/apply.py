@@ -17,7 +17,7 @@ from django.db import connections, transaction
 
 from .. import flavours
 from ..connections import connection_for, one_line
-from ..errors import ConfigError, DevdbError
+from ..errors import ConfigError, DevdbError, MaskingError
 from . import rules as rules_module
 from .rules import Column, Email, Key, Null, UnusablePassword
 
@@ -26,9 +26,6 @@ BATCH_SIZE = 20_000
 SAMPLE_SIZE = 100  # rows from each end of a table
 DONE, STARTED = 1, 0
 
-
-class MaskingError(DevdbError):
-    """Masking could not run or did not verify; str() is one line without secrets."""
 
 
 @dataclass

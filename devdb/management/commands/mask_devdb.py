@@ -1,13 +1,10 @@
 import json
 
-from ...errors import ConfigError, DevdbError
+from ...errors import ConfigError, DevdbError, Undecided
 from ...masking import gate, mask_clone
 from ...masking.rules import masking_spec, problems
 from ..base import EXIT_STATUSES, DevdbCommand, positive_int
 
-
-class Undecided(DevdbError):
-    """Project model fields without a masking decision (the gate)."""
 
 
 class Command(DevdbCommand):

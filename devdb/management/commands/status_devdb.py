@@ -3,15 +3,12 @@ import argparse
 from django.db import DatabaseError
 
 from ... import history, lifecycle, runner
-from ...errors import DevdbError
+from ...errors import CheckFailed
 from ...models import recent_failures
 from ..base import EXIT_STATUSES, DevdbCommand
 
 DEFAULT_MAX_AGE = 26  # hours: a daily refresh plus two hours of slack
 
-
-class CheckFailed(DevdbError):
-    """--check found problems: listed on stdout, one per line (what Nagios reads); exit 1."""
 
 
 def hours(text):
