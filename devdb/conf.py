@@ -234,9 +234,13 @@ def from_environment(environ, also=()):
     devdb, global_variables = read(GLOBAL_SETTINGS)
     name = environ.get(TARGET_VARIABLE) or "dev"
     devdb["TARGETS"] = {name: FromEnvironment(target, {**variables, None: TARGET_VARIABLE})}
-    known = {*environment_variables(), *also}
+    known = {*environment_variables(), *OTHER_VARIABLES, *also}
     unknown = sorted(v for v in environ if v.startswith("DEVDB_") and v not in known)
     return FromEnvironment(devdb, global_variables, unknown)
+
+
+# Variables django-devdb reads itself that are no setting: a secret kept out of settings files.
+OTHER_VARIABLES = ("DEVDB_MASKING_KEY",)  # the key of keyed masking rules (devdb.masking.rules.KEY_ENV)
 
 
 def environment_variables():
