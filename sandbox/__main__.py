@@ -55,6 +55,7 @@ def main(argv=None):
 
         manage("migrate", "--verbosity", "0")
         manage("migrate", "--database", "devdb", "--verbosity", "0")
+        manage("seed_shop")  # the example app's customers: what MASKING's rules are about
         for day in range(args.days):
             now = (first + timedelta(days=day)).strftime("%Y-%m-%dT%H:%M:%SZ")
             manage("refresh_devdb", now=now)

@@ -62,8 +62,9 @@ def serve(folder, port, realistic=False):
         zone_id = seed(server.client("rds"), server.client("route53"))
         env = server.project_env(zone_id, folder, DEVDB_RECORD_TTL="5", DEVDB_CLEAN_GRACE="2",
                                  DEVDB_POLL_INITIAL="0.2", DEVDB_POLL_MAX="1")
-        for command in (("migrate",), ("migrate", "--database", "devdb")):
-            subprocess.run([sys.executable, "manage.py", *command, "--verbosity", "0"], cwd=ROOT, env=env, check=True)
+        for command in (("migrate",), ("migrate", "--database", "devdb"), ("seed_shop",)):
+            subprocess.run([sys.executable, "manage.py", *command, "--verbosity", "0"], cwd=ROOT, env=env, check=True,
+                           stdout=subprocess.DEVNULL)
         # Fails harmlessly when a kept --dir has the user already.
         subprocess.run([sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", ADMIN_USER,
                         "--email", "admin@example.com"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -37,6 +37,9 @@ def test_serve_keeps_a_sandbox_up_that_every_command_and_the_admin_can_use(tmp_p
         assert (tmp_path / "env.sh").read_text().count("export ") == len(exports)
         env = {k: v for k, v in os.environ.items() if k != "AWS_PROFILE"}
         env.update(exports)
+        # The example shop holds personal data to try masking on (mask_devdb --check, --dry-run).
+        shop = manage("shell", "-v", "0", "-c", "from project.shop.models import Customer; print(Customer.objects.count())", env=env)
+        assert shop.stdout.split() == ["3000"], shop.stderr
         for command in (["refresh_devdb"], ["status_devdb", "--check"], ["clean_devdb", "--dry-run"], ["sync_devdb"]):
             result = manage(*command, env=env)
             assert result.returncode == 0, (command, result.stdout, result.stderr)
