@@ -71,11 +71,12 @@ def assert_morning(project, day, name, yesterday, before):
 
 
 def without(snapshot, cluster_id):
-    """A snapshot() without one clone (being deleted: it may vanish at any moment)."""
+    """A snapshot() (tests.aws_calls.account_state) without one clone (being deleted: it may vanish at any
+    moment); an instance is (status, cluster, tags)."""
     return {
         "clusters": {k: v for k, v in snapshot["clusters"].items() if k != cluster_id},
-        "instances": {k: v for k, v in snapshot["instances"].items() if v[0] != cluster_id},
-        "record": snapshot["record"],
+        "instances": {k: v for k, v in snapshot["instances"].items() if v[1] != cluster_id},
+        "records": snapshot["records"],
     }
 
 
