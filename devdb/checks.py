@@ -47,8 +47,14 @@ def check_environment(app_configs=None, **kwargs):
 
 @checks.register("devdb")
 def check_masking(app_configs=None, **kwargs):
-    """Rules must name real models, fields and rules (errors); while masking is on, every project
-    model field needs a decision (warning: mask_devdb --check makes it fatal in CI)."""
+    """Rules must name real models, fields and rules; while masking is on, every field of every model
+    in the app's database and every table and column of that database (when it is MySQL or PostgreSQL
+    and can be read) needs a decision: errors, the gate fails closed."""
+    from django.conf import settings
+    from django.db import DEFAULT_DB_ALIAS
+
+    from .connections import one_line
+    from .flavours import FLAVOURS
     from .masking import gate
     from .masking.rules import masking_spec, problems
 
@@ -56,7 +62,21 @@ def check_masking(app_configs=None, **kwargs):
         return []  # a malformed MASKING is reported once, by check_settings
     spec = masking_spec()
     found = [checks.Error(message, id=code) for code, message in problems(spec)]
-    if not found and gate.masking_on():
-        found += [checks.Warning(f"{name} has no masking rule", hint="Add a rule or 'keep' to DEVDB['MASKING'].",
-                                 id="devdb.W030") for name in gate.undecided(spec)]
+    if found or not gate.masking_on():
+        return found
+    hint = "Add a rule or 'keep' to DEVDB['MASKING'] (python manage.py mask_devdb --check lists them)."
+    found += [checks.Error(f"{name} has no masking rule", hint=hint, id="devdb.E033") for name in gate.undecided(spec)]
+    default = settings.DATABASES.get(DEFAULT_DB_ALIAS, {})
+    if str(default.get("ENGINE", "")).rsplit(".", 1)[-1] not in FLAVOURS:
+        return found  # SQLite and the like: never masked, nothing to read
+    try:
+        missing = gate.check_database(DEFAULT_DB_ALIAS, spec)
+    except Exception as exc:  # unreachable, no rights: say the database was not checked
+        reason = one_line(exc, [default.get("PASSWORD") or ""])
+        return found + [checks.Warning(
+            f"the database of {DEFAULT_DB_ALIAS!r} could not be read, so its tables and columns were not checked "
+            f"against DEVDB['MASKING']: {reason}",
+            hint="Run python manage.py mask_devdb --check --url ... against a copy of it.", id="devdb.W031")]
+    found += [checks.Error(f"{name} (in the database of {DEFAULT_DB_ALIAS!r}) has no masking decision", hint=hint,
+                           id="devdb.E034") for name in missing]
     return found

@@ -22,7 +22,7 @@ from . import lifecycle
 from .errors import ConfigError
 from .validators import (
     LIFECYCLE_SUPPORT, PROBES, Invalid, acus, boolean, choice, control_alias, duration, extra_tags, instance_class, integer,
-    masking_rules, number, optional_integer, optional_text, password_env, ping_url, record_name, security_groups, source_cluster,
+    masking_rules, names, number, optional_integer, optional_text, password_env, ping_url, record_name, security_groups, source_cluster,
     sql_files, subnet_group, targets_dict, zone_id,
 )
 
@@ -139,7 +139,11 @@ GLOBAL_SETTINGS = (
     Setting("SQL_CONNECT_TIMEOUT", "DEVDB_SQL_CONNECT_TIMEOUT", 10, integer(1, "an integer >= 1"), "devdb.E006",
             "seconds a SQL probe or script waits to connect"),
     Setting("MASKING", None, {}, masking_rules, "devdb.E016",
-            "masking rules: `\"app_label.ModelName\"` → a dict of rules for its fields"),
+            "masking rules: `\"app_label.ModelName\"` or `\"table:[schema.]name\"` → a dict of rules for its "
+            "fields / columns, or `\"keep\"` / `\"truncate\"`"),
+    Setting("MASKING_SCHEMAS", "DEVDB_MASKING_SCHEMAS", [], names, "devdb.E016",
+            "schemas (PostgreSQL) / databases (MySQL) the masking gate reads and masks besides the connection's own "
+            "(comma-separated in env)", "all but system ones"),
 )
 TARGET_VARIABLE = "DEVDB_TARGET"  # names the one target the example project reads from the environment
 
@@ -337,6 +341,12 @@ def _parse_target(name, raw, problems, only=None):
             if not values.get(key) and (only is None or key in only):
                 named = getattr(raw, "variables", {}).get(key) or key
                 bad("devdb.E016", "MASK", f"is on but {named} is not set ({why})")
+        shared = sorted(set(values.get("MASKING_SECURITY_GROUP_IDS") or ()) & set(values.get("VPC_SECURITY_GROUP_IDS") or ()))
+        if shared:
+            names = getattr(raw, "variables", {})
+            bad("devdb.E016", "MASKING_SECURITY_GROUP_IDS",
+                f"shares {','.join(shared)} with {names.get('VPC_SECURITY_GROUP_IDS') or 'VPC_SECURITY_GROUP_IDS'} "
+                "(the app's groups): the app could reach the clone before masking verified")
 
     if len(problems) > before:
         return None

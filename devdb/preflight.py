@@ -46,6 +46,7 @@ def before_clone(gateway, target, source, *, clones, reporter):
     Calls: DescribeOrderableDBInstanceOptions and DescribeAccountAttributes, plus one DescribeDBClusters
     for a shared source (an ARN) without KMS_KEY_ID.
     """
+    check_sealed_groups(target, source)
     check_serverless(target, source)
     check_shared_key(gateway, target)
     check_instance_class(gateway, target, source, reporter)
@@ -70,6 +71,20 @@ def branch_min_acu(source):
     """The lowest capacity the source's version allows a branch: 0 (auto-pause) where supported, else 0.5."""
     version = aurora_version(source.engine, source.engine_version)
     return 0 if version and supports_auto_pause(source.engine, version) else 0.5
+
+
+def check_sealed_groups(target, source):
+    """With MASK, the sealed clone's groups (MASKING_SECURITY_GROUP_IDS) must share none with the app's:
+    a shared group would let the app in before masking verified. VPC_SECURITY_GROUP_IDS, when set, is
+    checked with the settings (devdb.conf); here the source's groups, which the clone otherwise gets (no call)."""
+    if not target.mask or target.vpc_security_group_ids:
+        return
+    app = set(getattr(source.configuration, "security_group_ids", ()) or ())
+    if shared := sorted(app & set(target.masking_security_group_ids or ())):
+        raise ConfigError(
+            f"MASKING_SECURITY_GROUP_IDS: {','.join(shared)} is also a security group of source {source.id}, which the "
+            "clone gets once masked: the app could reach it before masking verified; use groups only the runner is in"
+        )
 
 
 def check_serverless(target, source):

@@ -158,6 +158,7 @@ _ZONE_ID = re.compile(r"^(/hostedzone/)?[A-Z0-9]{1,32}$")
 _CLUSTER_ARN = re.compile(r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z][A-Za-z0-9-]{0,62}$")
 _SG_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
 _MODEL = re.compile(r"^[A-Za-z_]\w*\.[A-Za-z_]\w*$")
+_TABLE = re.compile(r"^table:[^.\s]+(\.[^.\s]+)?$")  # a table with no model: "table:name" or "table:schema.name"
 
 
 def source_cluster(value):
@@ -195,6 +196,15 @@ def security_groups(value):
     if bad:
         raise Invalid(*bad)
     return tuple(groups)
+
+
+def names(value):
+    """Schema / database names: a list, or a comma-separated string (env)."""
+    found = _list(value)
+    bad = [f"holds {n!r}, which is not a schema or database name" for n in found if not (isinstance(n, str) and n.strip())]
+    if bad:
+        raise Invalid(*bad)
+    return tuple(found)
 
 
 def subnet_group(value):
@@ -298,11 +308,12 @@ def targets_dict(value):
 
 
 def masking_rules(value):
-    """Only the shape ("app_label.ModelName" -> a dict of rules, or a whole-table rule such as
-    "truncate"); devdb.masking checks the rules themselves."""
+    """Only the shape ("app_label.ModelName" or "table:[schema.]name" -> a dict of rules, or a
+    whole-table rule such as "truncate"); devdb.masking checks the rules themselves."""
     if not isinstance(value, dict):
         raise Invalid('must be a dict of "app_label.ModelName" to a dict of masking rules')
-    bad = [f'holds {k!r}, which is not "app_label.ModelName"' for k in value if not (isinstance(k, str) and _MODEL.match(k))]
+    bad = [f'holds {k!r}, which is neither "app_label.ModelName" nor "table:[schema.]name"' for k in value
+           if not (isinstance(k, str) and (_MODEL.match(k) or _TABLE.match(k)))]
     bad += [f"gives {k!r} {v!r}, which is not a dict of masking rules" for k, v in value.items() if not isinstance(v, (dict, str))]
     if bad:
         raise Invalid(*bad)

@@ -18,6 +18,7 @@ from pathlib import Path
 import environ
 
 from devdb.conf import database_url, from_environment
+from devdb.masking import presets
 from devdb.validators import boolean
 from devdb.errors import ConfigError
 
@@ -85,15 +86,16 @@ DATABASE_ROUTERS = ["devdb.routers.DevdbRouter"]
 # README): passed as the strings they are, so devdb.conf validates them and its errors name the
 # variable the user set, instead of a traceback from the settings module.
 DEVDB = from_environment(os.environ, also=("DEVDB_DATABASE_URL", "DEVDB_LOG_LEVEL", "DEVDB_SANDBOX_NOW"))
-# Masking: a decision for every field of the project's own models (mask_devdb --check enforces it).
+# Masking: a decision for every table and column of the app's database (mask_devdb --check enforces
+# it): Django's own apps from the preset, the shop's here.
 DEVDB["MASKING"] = {
+    **presets.DJANGO,
     "shop.Customer": {
         "email": "email", "first_name": "first_name", "last_name": "last_name", "phone": "phone",
         "birth_date": "shift_date", "notes": "text", "last_login_ip": "ip",
     },
     "shop.Address": {"customer": "keep", "street": "text", "city": "text", "postcode": "hash"},
     "shop.Order": {"customer": "keep", "total": "keep", "placed_at": "keep"},
-    "sessions.Session": "truncate",
 }
 
 # DEVDB_LOG_LEVEL: how much the commands log on stderr (a command's -v 0 / -v 2 overrides it).

@@ -6,10 +6,11 @@ import hmac
 
 import pytest
 import time_machine
+from django.core import checks
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from devdb.masking import MaskingError, mask_clone, verify
+from devdb.masking import MaskingError, mask_clone, presets, verify
 from devdb.masking.rules import FIRST_NAMES, LAST_NAMES, Fixed, Hash, Key, Text
 from tests.masking_db import ShopDatabase
 
@@ -22,7 +23,14 @@ RULES = {
     "shop.Address": {"customer": "keep", "street": "full_name", "city": Fixed("Nowhere"), "postcode": "hash"},
     "shop.Order": "keep",
     "sessions.Session": "truncate",
+    **presets.DJANGO,  # Django's own apps: every model of the project is decided
 }
+
+
+def with_rules(**tables):
+    """RULES with some of its models' field rules replaced: every table of the shop stays decided."""
+    return {**RULES, **{label.replace("__", "."): {**RULES[label.replace("__", ".")], **fields}
+                        for label, fields in tables.items()}}
 
 
 @pytest.fixture(autouse=True)
@@ -32,10 +40,12 @@ def _db_access(django_db_blocker):
 
 
 @pytest.fixture(params=["mysql", "postgresql"])
-def shop(request):
+def shop(request, settings):
     params = request.getfixturevalue("mariadb" if request.param == "mysql" else "postgresql")
     db = ShopDatabase(request.param, {k: v for k, v in params.items() if k != "database"} | (
         {"database": params["database"]} if request.param == "postgresql" else {}))
+    # MariaDB's root sees every database of the server (other tests' too): the gate reads this one only.
+    settings.DEVDB = {**settings.DEVDB, "MASKING_SCHEMAS": [db.name]}
     db.seed(300)
     yield db
     db.drop()
@@ -77,9 +87,9 @@ def test_each_rule_masks_its_column(shop):
 
 
 def test_null_empty_unusable_password_custom_and_bounded_text(shop):
-    rules = {"shop.Customer": {"last_login_ip": "null", "phone": "empty", "first_name": "unusable_password",
-                               "notes": Text(max_length=10),
-                               "last_name": lambda c: c.flavour.concat("'x-'", c.flavour.text(c.pk))}}
+    rules = with_rules(shop__Customer={"last_login_ip": "null", "phone": "empty", "first_name": "unusable_password",
+                                       "notes": Text(max_length=10),
+                                       "last_name": lambda c: c.flavour.concat("'x-'", c.flavour.text(c.pk))})
     assert mask_clone(shop.params, rules, KEY).ok
     rows = shop.query("SELECT id, last_login_ip, phone, first_name, notes, last_name FROM shop_customer ORDER BY id")
     from django.contrib.auth.hashers import check_password, is_password_usable
@@ -96,7 +106,7 @@ def test_hash_keeps_joins_consistent_across_tables(shop):
     shop.query("UPDATE shop_customer SET phone = LEFT(email, 16)")
     join = "SELECT COUNT(*) FROM shop_customer c JOIN shop_address a ON a.postcode = c.phone"
     (matches,) = shop.query(join)[0]
-    rules = {"shop.Customer": {"phone": Hash(length=16)}, "shop.Address": {"postcode": Hash(length=16)}}
+    rules = with_rules(shop__Customer={"phone": Hash(length=16)}, shop__Address={"postcode": Hash(length=16)})
     assert mask_clone(shop.params, rules, KEY).ok
     joined = shop.query("SELECT c.phone, a.postcode FROM shop_customer c JOIN shop_address a ON a.customer_id = c.id")
     assert len(joined) == 300 and all(phone == postcode for phone, postcode in joined)
@@ -191,11 +201,16 @@ def test_gate_fails_on_an_undecided_field(settings, capsys):
     settings.DEVDB = {**settings.DEVDB, "MASKING": rules}
     with pytest.raises(CommandError) as caught:
         call_command("mask_devdb", "--check")
-    assert caught.value.returncode == 1 and "1 field(s) have no masking decision" in str(caught.value)
+    assert caught.value.returncode == 1 and "1 field(s) / column(s) have no masking decision" in str(caught.value)
     assert "shop.Customer.phone: no masking rule" in capsys.readouterr().out
     from devdb.checks import check_masking
 
-    assert [(w.id, w.msg) for w in check_masking()] == [("devdb.W030", "shop.Customer.phone has no masking rule")]
+    assert [(e.id, e.level, e.msg) for e in check_masking()] == [
+        ("devdb.E033", checks.ERROR, "shop.Customer.phone has no masking rule")]  # an error: the gate fails closed
+    del settings.DEVDB["MASKING"]["auth.User"]  # Django's own models are no exception
+    assert {e.msg for e in check_masking()} >= {"auth.User.email has no masking rule", "auth.User.password has no masking rule",
+                                                  "auth.User.groups has no masking rule", "shop.Customer.phone has no masking rule"}
+    settings.DEVDB["MASKING"]["auth.User"] = presets.DJANGO["auth.User"]
     settings.DEVDB["MASKING"]["shop.Customer"]["phone"] = "keep"  # keep is a decision
     call_command("mask_devdb", "--check")
     assert check_masking() == []

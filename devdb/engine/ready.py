@@ -25,11 +25,12 @@ class Readiness:
             self._wait_available,
             self._add_roles,
             self._new_master_password,
-            self._mask,  # sealed.py: after the password is the clone's own, before anyone logs in
-            self._unseal,
+            # With MASK the clone is sealed (only MASKING_SECURITY_GROUP_IDS reach it) from here ...
+            self._mask,  # sealed.py: after the password is the clone's own, before anything else reads or writes data
             self._sql_probe,
-            self._post_clone_scripts,
+            self._post_clone_scripts,  # on masked, verified data only
             self._migrate,
+            self._unseal,  # ... to here: the app's groups only once all of the above passed
         ]
 
     def wait_ready(self, cluster, timeout=None):

@@ -12,7 +12,10 @@ vendor, a URL scheme or the source cluster's Engine (see devdb.flavours). Two ha
   a script run statement by statement, and every failure classified in one line without the password.
 """
 
+from dataclasses import dataclass, field as dataclass_field
+
 import sqlparse
+from django.db import models
 from sqlparse.tokens import Comment, Punctuation
 
 from ..errors import LoginRefused, ProbeError
@@ -23,6 +26,33 @@ AUTHENTICATION = "authentication failed"
 UNREACHABLE = "unreachable"
 TIMEOUT = "timeout"
 ERROR = "error"
+
+
+PROGRESS_TABLE = "devdb_masking_progress"  # devdb's own bookkeeping (devdb.masking.apply): never masked
+
+
+class TableName(str):
+    """A table name; in another schema (PostgreSQL) / database (MySQL) than the connection's own, the
+    text is "schema.table" and quote() qualifies it. Progress rows and messages use the text."""
+
+    def __new__(cls, name, schema=None):
+        self = super().__new__(cls, f"{schema}.{name}" if schema else name)
+        self.name, self.schema = name, schema
+        return self
+
+
+@dataclass
+class Table:
+    """One base table of a masked database, as introspection found it."""
+
+    name: TableName  # qualified when it is not in the connection's own schema / database
+    schema: str
+    own: bool  # in the connection's own schema / database (where model tables live)
+    columns: dict = dataclass_field(default_factory=dict)  # column name -> a Django field built from the schema
+    pk: object = None  # the single-column primary key's field, or None
+
+    def label(self, column=None):
+        return f"{self.name}.{column}" if column else str(self.name)
 
 
 class Flavour:
@@ -63,6 +93,14 @@ class Flavour:
 
     def fit(self, expr, field, connection):
         """SQL: `expr` made storable in `field`'s column (cast or left as is)."""
+        raise NotImplementedError
+
+    # The masking gate:
+
+    def introspect(self, connection, only=()):
+        """[Table] of every base table of every schema (PostgreSQL) / database (MySQL) the Django
+        `connection` can see, but system ones and devdb_masking_progress; `only`: just those (and
+        always the connection's own). Read with Django's introspection, switched to each schema."""
         raise NotImplementedError
 
     # Migration rehearsal:
@@ -159,6 +197,33 @@ class Flavour:
                 found.append("".join(t.value for t in tokens).strip())
         return found
 
+    # --- Shared: introspection --------------------------------------------------------------------
+
+    def _introspect(self, connection, cursor, own, schemas, use):
+        """Tables of `schemas` (`own` first), `use(name)` switching the connection to one of them."""
+        found = []
+        for schema in [own] + sorted(s for s in schemas if s != own):
+            use(schema)
+            intro = connection.introspection
+            for info in intro.get_table_list(cursor):
+                if info.type != "t" or (schema == own and info.name == PROGRESS_TABLE):
+                    continue
+                table = Table(TableName(info.name, None if schema == own else schema), schema, schema == own)
+                pks = intro.get_primary_key_columns(cursor, info.name) or []
+                unique = {c["columns"][0] for c in intro.get_constraints(cursor, info.name).values()
+                          if c["unique"] and len(c["columns"]) == 1}
+                types = self._column_types(cursor, schema, info.name)
+                for row in intro.get_table_description(cursor, info.name):
+                    table.columns[row.name] = _field(connection, row, primary_key=pks == [row.name],
+                                                     unique=row.name in unique, db_type=types.get(row.name))
+                table.pk = table.columns.get(pks[0]) if len(pks) == 1 else None
+                found.append(table)
+        return found
+
+    def _column_types(self, cursor, schema, table):
+        """{column: its SQL type} where a cast needs the exact type (PostgreSQL); {} by default."""
+        return {}
+
     # --- Shared SQL ------------------------------------------------------------------------------
 
     def left(self, expr, length):
@@ -189,3 +254,27 @@ class Flavour:
         """A DATABASES entry for these connection parameters, on Django's own backend."""
         return {"ENGINE": self.django_engine, "HOST": host, "PORT": str(port or self.default_port),
                 "USER": user, "PASSWORD": password, "NAME": database, "OPTIONS": dict(options or {})}
+
+
+def _field(connection, row, *, primary_key, unique, db_type=None):
+    """A Django field standing for an introspected column (as inspectdb builds one): what masking
+    needs of a column (its name, max_length, uniqueness, type) when no model declares it."""
+    try:
+        kind = connection.introspection.get_field_type(row.type_code, row)
+    except KeyError:
+        kind = "TextField"
+    cls = getattr(models, kind if isinstance(kind, str) else "TextField", models.TextField)
+    kwargs = {"primary_key": primary_key, "unique": unique and not primary_key, "null": bool(row.null_ok)}
+    if issubclass(cls, models.CharField):
+        kwargs["max_length"] = row.display_size if row.display_size and row.display_size > 0 else None
+    if issubclass(cls, models.DecimalField):
+        kwargs.update(max_digits=row.precision, decimal_places=row.scale)
+    try:
+        field = cls(**kwargs)
+    except TypeError:
+        field = models.TextField(**{k: v for k, v in kwargs.items() if k != "max_length"})
+    field.set_attributes_from_name(row.name)
+    field.introspected = True
+    if db_type:
+        field.db_type = lambda connection: db_type
+    return field

@@ -39,6 +39,8 @@ class MySQL(Flavour):
         return CODES.get(code, ERROR), code, detail
 
     def quote(self, name):
+        if getattr(name, "schema", None):  # a TableName in another schema / database
+            return f"{self.quote(name.schema)}.{self.quote(name.name)}"
         return "`" + name.replace("`", "``") + "`"
 
     def hmac_sha256(self, value, ipad, opad):
@@ -62,6 +64,21 @@ class MySQL(Flavour):
 
     def fit(self, expr, field, connection):
         return expr  # MySQL converts on assignment (strict mode still rejects what does not fit)
+
+    SYSTEM = ("mysql", "information_schema", "performance_schema", "sys")
+
+    def introspect(self, connection, only=()):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT DATABASE()")
+            own = cursor.fetchone()[0]
+            cursor.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
+            schemas = [name for (name,) in cursor.fetchall() if name.lower() not in self.SYSTEM
+                       and (not only or name in only or name == own)]
+            try:
+                return self._introspect(connection, cursor, own, schemas,
+                                        lambda name: cursor.execute(f"USE {self.quote(name)}"))
+            finally:
+                cursor.execute(f"USE {self.quote(own)}")
 
     def table_size_sql(self):
         return ("SELECT TABLE_ROWS, DATA_LENGTH FROM information_schema.TABLES "

@@ -47,6 +47,8 @@ class PostgreSQL(Flavour):
         return kind, sqlstate, message
 
     def quote(self, name):
+        if getattr(name, "schema", None):  # a TableName in another schema / database
+            return f"{self.quote(name.schema)}.{self.quote(name.name)}"
         return '"' + name.replace('"', '""') + '"'
 
     def hmac_sha256(self, value, ipad, opad):
@@ -73,6 +75,26 @@ class PostgreSQL(Flavour):
     def fit(self, expr, field, connection):
         # PostgreSQL does not convert text into date, inet, ... on assignment: cast to the column type.
         return f"CAST({expr} AS {field.db_type(connection)})"
+
+    def introspect(self, connection, only=()):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_schema(), current_setting('search_path')")
+            own, path = cursor.fetchone()
+            cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') "
+                           "AND nspname NOT LIKE 'pg\\_toast%%' AND nspname NOT LIKE 'pg\\_temp%%' "
+                           "AND has_schema_privilege(nspname, 'USAGE')")
+            schemas = [name for (name,) in cursor.fetchall() if not only or name in only or name == own]
+            try:
+                return self._introspect(connection, cursor, own, schemas,
+                                        lambda name: cursor.execute(f"SET search_path TO {self.quote(name)}"))
+            finally:
+                cursor.execute("SELECT set_config('search_path', %s, false)", [path])
+
+    def _column_types(self, cursor, schema, table):
+        cursor.execute("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                       "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
+                       [f"{self.quote(schema)}.{self.quote(table)}"])
+        return dict(cursor.fetchall())
 
     def table_size_sql(self):
         # reltuples is -1 until the table was first vacuumed or analyzed (PostgreSQL 14+): unknown.

@@ -16,12 +16,14 @@ from dataclasses import asdict, dataclass, field
 from django.db import connections, transaction
 
 from .. import flavours
+from ..flavours import base
 from ..connections import connection_for, one_line
-from ..errors import ConfigError, DevdbError, MaskingError
+from ..errors import ConfigError, DevdbError, MaskingError, Undecided
+from . import gate
 from . import rules as rules_module
 from .rules import Column, Email, Key, Null, UnusablePassword
 
-PROGRESS_TABLE = "devdb_masking_progress"
+PROGRESS_TABLE = base.PROGRESS_TABLE  # "devdb_masking_progress": the gate skips it
 BATCH_SIZE = 20_000
 SAMPLE_SIZE = 100  # rows from each end of a table
 DONE, STARTED = 1, 0
@@ -55,13 +57,18 @@ def _secret_free(exc, alias, key):
 class Masking:
     """The plan for one database (read-only), and its execution."""
 
-    def __init__(self, alias, spec, key, batch_size=BATCH_SIZE):
+    def __init__(self, alias, spec, key, batch_size=BATCH_SIZE, schemas=None):
         self.alias = alias
         self.connection = connections[alias]
         self.flavour = flavours.for_vendor(self.connection.vendor)
         self.key = key
         self.batch_size = batch_size
-        self.tables = rules_module.resolve(spec)
+        # Fail closed: the database's own tables and columns (not a model list) must all be decided.
+        self.schema = self.flavour.introspect(self.connection, gate.masking_schemas() if schemas is None else schemas)
+        if missing := gate.undecided_in(spec, self.schema):
+            raise Undecided(f"masking refused, {gate.summary(missing)}: DEVDB['MASKING'] needs a rule or 'keep' "
+                            "for each (python manage.py mask_devdb --check lists them)")
+        self.tables = rules_module.resolve(spec, self.schema)
         self.fingerprint = rules_module.fingerprint(self.tables)
         self.q = self.flavour.quote
 

@@ -7,6 +7,12 @@
         "shop.Order": "keep",                  # every field kept, as one decision
     }
 
+Tables without a model, columns no model declares, and tables in another schema (PostgreSQL) or
+database (MySQL) are decided with a "table:" key, column name -> rule, beside the model keys:
+
+        "table:legacy_contacts": {"email": "email", "id": "keep"},   # the connection's own schema
+        "table:archive.old_orders": "truncate",                       # schema (PG) / database (MySQL) "archive"
+
 A field rule is a name from RULES, a Rule instance, or a callable ``f(column) -> SQL expression``
 (a custom rule; ``column`` is the Column below). A rule writes one SQL expression computing the
 masked value from the column's current value; all of a table's expressions go into one UPDATE.
@@ -19,9 +25,11 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 
 from ..errors import ConfigError
 
@@ -328,6 +336,84 @@ def make_rule(spec):
     raise ValueError(f"{spec!r} is not a rule (a rule name, a Rule, or a callable returning SQL)")
 
 
+TABLE_PREFIX = "table:"
+
+
+def table_key(label):
+    """(schema or None, table) of a "table:[schema.]name" key; None: the connection's own schema."""
+    schema, _, name = label[len(TABLE_PREFIX):].rpartition(".")
+    return schema or None, name
+
+
+def is_auto_pk(field):
+    """An auto-incremented primary key: needs no decision (it is no one's data)."""
+    return bool(field.primary_key and isinstance(field, (models.AutoField, models.BigAutoField, models.SmallAutoField)))
+
+
+@dataclass
+class Decision:
+    """What DEVDB["MASKING"] decides for one database table."""
+
+    label: str  # the key that decided it: "app_label.Model", "app_label.Model.m2m_field" or "table:..."
+    model: object = None
+    whole: str | None = None  # "keep" or "truncate" for the whole table
+    columns: dict = dataclass_field(default_factory=dict)  # column -> (rule as written, model field or None, where)
+
+
+def decisions(spec):
+    """{(schema or None, table): Decision} for every table the spec decides, in the spec's order.
+
+    A model key decides its db_table (in the connection's own schema): field names become columns,
+    its auto primary key is kept, and each auto-created many-to-many table takes the rule of its
+    field (or the model's whole-table rule). A "table:" key decides a table by name, column by column.
+    """
+    out = {}
+
+    def at(key, label, model=None):
+        decision = out.setdefault(key, Decision(label))
+        decision.model = decision.model or model
+        return decision
+
+    for label, rules in spec.items():
+        if label.startswith(TABLE_PREFIX):
+            decision = at(table_key(label), label)
+            if isinstance(rules, str):
+                decision.whole = rules
+            else:
+                for column, rule in rules.items():
+                    decision.columns[column] = (rule, None, f"DEVDB['MASKING'][{label!r}][{column!r}]")
+            continue
+        meta = apps.get_model(label)._meta
+        if meta.swapped:
+            continue
+        decision = at((None, meta.db_table), label, meta.model)
+        m2m = [f for f in meta.local_many_to_many if f.remote_field.through._meta.auto_created]
+        if isinstance(rules, str):
+            decision.whole = rules
+            for f in m2m:
+                at((None, f.remote_field.through._meta.db_table), f"{label}.{f.name}").whole = rules
+            continue
+        if meta.pk is not None and is_auto_pk(meta.pk):
+            decision.columns.setdefault(meta.pk.column, ("keep", meta.pk, label))
+        for name, rule in rules.items():
+            f = meta.get_field(name)
+            if f.many_to_many:
+                if f.remote_field.through._meta.auto_created:
+                    at((None, f.remote_field.through._meta.db_table), f"{label}.{name}").whole = rule
+                continue
+            decision.columns[f.column] = (rule, f, f"DEVDB['MASKING'][{label!r}][{name!r}]")
+    return out
+
+
+def find_table(tables, key):
+    """The introspected Table for a decision's (schema or None, name), or None."""
+    schema, name = key
+    for table in tables:
+        if table.name.name == name and (table.schema == schema or (schema is None and table.own)):
+            return table
+    return None
+
+
 @dataclass
 class TableRules:
     """The rules of one database table, resolved through model meta."""
@@ -363,6 +449,9 @@ def problems(spec):
     if not isinstance(spec, dict):
         return [("devdb.E030", "DEVDB['MASKING'] must be a dict of 'app_label.ModelName' to rules")]
     for label, rules in spec.items():
+        if isinstance(label, str) and label.startswith(TABLE_PREFIX):
+            found += _table_problems(label, rules)
+            continue
         model = _model(label) if isinstance(label, str) else None
         where = f"DEVDB['MASKING'][{label!r}]"
         if model is None:
@@ -395,10 +484,33 @@ def problems(spec):
     return found
 
 
-def resolve(spec):
-    """[TableRules] for the spec, or a ConfigError naming the first bad rule."""
+def _table_problems(label, rules):
+    where = f"DEVDB['MASKING'][{label!r}]"
+    if not table_key(label)[1]:
+        return [("devdb.E030", f"{where} names no table (use 'table:name' or 'table:schema.name')")]
+    if isinstance(rules, str):
+        if rules not in MODEL_RULES:
+            return [("devdb.E032", f"{where} is {rules!r}: a whole-table rule must be one of {', '.join(MODEL_RULES)}")]
+        return []
+    if not isinstance(rules, dict):
+        return [("devdb.E032", f"{where} must be a dict of column name to rule, or 'keep' / 'truncate'")]
+    found = []
+    for column, rule in rules.items():
+        try:
+            make_rule(rule)
+        except ValueError as exc:
+            found.append(("devdb.E032", f"{where}[{column!r}]: {exc}"))
+    return found
+
+
+def resolve(spec, tables=None):
+    """[TableRules] for the spec on a database whose introspected tables are `tables` (see
+    Flavour.introspect), or a ConfigError naming the first bad rule. Decided tables the database does
+    not hold are skipped. Without `tables`: the model keys alone, through model meta."""
     if found := problems(spec):
         raise ConfigError(found[0][1])
+    if tables is not None:
+        return _resolve_tables(spec, tables)
     tables = []
     for label, rules in spec.items():
         model = apps.get_model(label)
@@ -425,6 +537,32 @@ def resolve(spec):
                 raise ConfigError(f"DEVDB['MASKING'][{label!r}]: masking needs a single-column primary key")
             tables.append(TableRules(label, model, meta.db_table, pk.column, pk, columns))
     return tables
+
+
+def _resolve_tables(spec, tables):
+    resolved = []
+    for key, decision in decisions(spec).items():
+        table = find_table(tables, key)
+        if table is None or decision.whole == "keep":
+            continue
+        meta = decision.model._meta if decision.model is not None else None
+        pk = meta.pk if meta is not None and meta.pk is not None and meta.pk.column in table.columns else table.pk
+        if decision.whole == "truncate":
+            resolved.append(TableRules(decision.label, decision.model, table.name, pk and pk.column, pk, [], truncate=True))
+            continue
+        columns = []
+        for column, (spec_rule, fld, where) in decision.columns.items():
+            rule = make_rule(spec_rule)
+            if isinstance(rule, Keep):
+                continue
+            if column not in table.columns:
+                raise ConfigError(f"{where}: the database's table {table.name} has no column {column!r}")
+            columns.append((column, fld or table.columns[column], rule))
+        if columns:
+            if pk is None:
+                raise ConfigError(f"DEVDB['MASKING'][{decision.label!r}]: masking {table.name} needs a single-column primary key")
+            resolved.append(TableRules(decision.label, decision.model, table.name, pk.column, pk, columns))
+    return resolved
 
 
 def fingerprint(tables):

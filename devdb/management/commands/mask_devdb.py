@@ -1,6 +1,10 @@
 import json
 
+from django.db import DEFAULT_DB_ALIAS, connections
+
+from ...connections import one_line
 from ...errors import ConfigError, DevdbError, Undecided
+from ...flavours import FLAVOURS
 from ...masking import gate, mask_clone
 from ...masking.rules import masking_spec, problems
 from ..base import EXIT_STATUSES, DevdbCommand, positive_int
@@ -14,10 +18,13 @@ class Command(DevdbCommand):
             "check every project field has a rule (--check) or print starter rules (--suggest).")
 
     def add_arguments(self, parser):
+        where = parser.add_mutually_exclusive_group()
+        where.add_argument("--url", help="the database to mask (or --check): mysql://USER:PASSWORD@HOST:PORT/NAME or postgres://...")
+        where.add_argument("--database", metavar="ALIAS", help="the database to mask (or --check): an alias of DATABASES")
         what = parser.add_mutually_exclusive_group()
-        what.add_argument("--url", help="the database to mask: mysql://USER:PASSWORD@HOST:PORT/NAME or postgres://...")
-        what.add_argument("--database", metavar="ALIAS", help="the database to mask: an alias of DATABASES")
-        what.add_argument("--check", action="store_true", help="exit 1 if a project model field has no masking rule")
+        what.add_argument("--check", action="store_true",
+                          help="exit 1 listing every model field and every table / column of the database "
+                               "(default: the 'default' alias) without a masking decision")
         what.add_argument("--suggest", action="store_true", help="print starter rules for the project's models")
         parser.add_argument("--dry-run", action="store_true", help="print the SQL it would run, change nothing")
         parser.add_argument("--batch-size", type=positive_int, default=20_000, metavar="N", help="rows per UPDATE (default 20000)")
@@ -31,7 +38,7 @@ class Command(DevdbCommand):
         if found := problems(spec):
             raise ConfigError("; ".join(message for _id, message in found))
         if options["check"]:
-            return self.check(spec)
+            return self.check(spec, options["url"] or options["database"])
         database = options["url"] or options["database"]
         if not database:
             raise ConfigError("give the database to mask: --url URL or --database ALIAS")
@@ -55,15 +62,36 @@ class Command(DevdbCommand):
         if not report.ok:
             raise DevdbError("masking did not verify: " + "; ".join(report.verification["failures"]))
 
-    def check(self, spec):
+    def check(self, spec, database=None):
+        """Model level, then the database itself (introspected): every table and column decided."""
         if not gate.masking_on():
             self.stdout.write("masking is off (DEVDB['MASKING'] is empty and no target has MASK): nothing to check")
             return
-        missing = gate.undecided(spec)
+        missing = [f"{name}: no masking rule" for name in gate.undecided(spec)]
+        alias = database or DEFAULT_DB_ALIAS
+        if database is None and connections.settings.get(alias, {}).get("ENGINE", "").rsplit(".", 1)[-1] not in FLAVOURS:
+            self.stdout.write(f"database level not checked: {alias!r} is not MySQL or PostgreSQL "
+                              "(give --url or --database)")
+        else:
+            try:
+                found = gate.check_database(alias, spec)
+            except DevdbError:
+                raise
+            except Exception as exc:  # cannot read it: fail, one line, no password
+                raise DevdbError(f"cannot read the database to check: {one_line(exc, _passwords(alias))}") from None
+            missing += [f"{name}: no masking decision (in the database)" for name in found]
         if not missing:
-            self.stdout.write("every project model field has a masking decision")
+            self.stdout.write("every model field and every table and column of the database has a masking decision")
             return
-        for name in missing:
-            self.stdout.write(f"{name}: no masking rule")
-        raise Undecided(f"{len(missing)} field(s) have no masking decision: add a rule or 'keep' for each "
+        for line in missing:
+            self.stdout.write(line)
+        raise Undecided(f"{len(missing)} field(s) / column(s) have no masking decision: add a rule or 'keep' for each "
                         "(python manage.py mask_devdb --suggest prints starter rules)")
+
+
+def _passwords(database):
+    from urllib.parse import unquote, urlsplit
+
+    if isinstance(database, str) and "://" in database:
+        return [unquote(urlsplit(database).password or "")]
+    return [connections.settings.get(database, {}).get("PASSWORD") or ""]
