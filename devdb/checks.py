@@ -70,7 +70,7 @@ def check_masking(app_configs=None, **kwargs):
     if str(default.get("ENGINE", "")).rsplit(".", 1)[-1] not in FLAVOURS:
         return found  # SQLite and the like: never masked, nothing to read
     try:
-        missing = gate.check_database(DEFAULT_DB_ALIAS, spec)
+        missing = gate.check_database(dict(default), spec)  # its own short-lived connection, as settings say now
     except Exception as exc:  # unreachable, no rights: say the database was not checked
         reason = one_line(exc, [default.get("PASSWORD") or ""])
         return found + [checks.Warning(

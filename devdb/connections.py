@@ -39,7 +39,10 @@ def connection_for(database, purpose="tmp"):
 
 
 def django_settings(database):
-    """A DATABASES entry for a URL or a dict of connection parameters; ConfigError if unusable."""
+    """A DATABASES entry for a URL or a dict of connection parameters (or a DATABASES entry itself,
+    with ENGINE); ConfigError if unusable."""
+    if isinstance(database, dict) and "ENGINE" in database:
+        return dict(database)
     if isinstance(database, dict):
         try:
             if database.get("engine"):
