@@ -277,3 +277,72 @@ def test_a_failing_migration_aborts_the_clone_named_and_the_name_stays(aws, devd
     record = history.find(today)
     assert record.aborted_at and "MIGRATE_BEFORE_CONNECT: migration rehearsal_app.0003_item_code_unique failed" in record.last_error
     assert points_at(aws) == yesterday
+
+
+# --- issue 16: the gate reads the clone, everything touching data runs while sealed ----------------
+
+def test_a_clone_with_an_undecided_table_stays_sealed_is_aborted_naming_it_and_the_name_stays(  # noqa: F811
+        aws, masked, shop, clock, recorded):
+    yesterday = day(clock, 0)
+    call_command("refresh_devdb", stdout=io.StringIO())
+    assert points_at(aws) == yesterday
+    shop.reset(120)  # today's clone: production's data again, now with a table and a column no model declares
+    shop.query("CREATE TABLE legacy_contacts (id INT PRIMARY KEY, contact_name VARCHAR(100), phone VARCHAR(32))")
+    shop.query("INSERT INTO legacy_contacts VALUES (1, 'Ada Lovelace', '+44 20 7946 0001')")
+    shop.query("ALTER TABLE shop_customer ADD COLUMN loyalty_card VARCHAR(32) NULL")
+    before = shop.snapshot()
+    today = day(clock, 1)
+    with pytest.raises(CommandError):
+        call_command("refresh_devdb", stdout=io.StringIO())
+    record = history.find(today)
+    assert record.aborted_at and "masking refused, 2 undecided: " in record.last_error
+    assert "legacy_contacts (no decision: 3 column(s))" in record.last_error
+    assert "shop_customer.loyalty_card" in record.last_error
+    assert not [c for c in recorded if c[1] == "ModifyDBCluster" and c[2]["DBClusterIdentifier"] == today
+                and "VpcSecurityGroupIds" in c[2]]  # never unsealed (and, aborted, deleted by clean)
+    assert points_at(aws) == yesterday
+    assert shop.snapshot() == before  # refused before the first change
+
+
+def test_post_clone_sql_runs_on_masked_data_while_still_sealed(aws, masked, shop, clock, devdb_settings, tmp_path,
+                                                               monkeypatch, settings):
+    script = tmp_path / "after.sql"
+    script.write_text("UPDATE shop_customer SET notes = 'post-clone ran' WHERE id = 1;\n")
+    devdb_settings["TARGETS"]["dev"]["POST_CLONE_SQL"] = [str(script)]
+    monkeypatch.setitem(settings.DATABASES["default"], "USER", "admin")  # the app's login, sent to the shop database
+    monkeypatch.setitem(settings.DATABASES["default"], "PASSWORD", PASSWORD)
+    seen = []
+    real_run = probes.run_script
+
+    def watched(host, path, **kwargs):
+        seen.append((groups(aws, clone), points_at(aws)))
+        return real_run(host, path, **kwargs)
+
+    monkeypatch.setattr(probes, "run_script", watched)
+    clone = day(clock, 0)
+    call_command("refresh_devdb", stdout=io.StringIO())
+    assert seen == [([masked["runner"]], None)]  # sealed, the name elsewhere, while the script ran
+    assert shop.query("SELECT notes FROM shop_customer WHERE id = 1")[0][0] == "post-clone ran"  # after masking
+    messages = [e.message for e in history.find(clone).events.order_by("at", "pk")]
+    ran = next(i for i, m in enumerate(messages) if m.startswith("ran "))
+    assert next(i for i, m in enumerate(messages) if m.startswith("masked and verified")) < ran
+    assert ran < next(i for i, m in enumerate(messages) if "security groups" in m)
+    assert groups(aws, clone) == [masked["app"]] and points_at(aws) == clone
+
+
+def test_masking_groups_shared_with_the_apps_groups_are_refused_in_one_line(aws, masked, devdb_settings, recorded):  # noqa: F811
+    devdb_settings["TARGETS"]["dev"]["MASKING_SECURITY_GROUP_IDS"] = [masked["runner"], masked["app"]]
+    with pytest.raises(CommandError) as caught:
+        call_command("refresh_devdb", stdout=io.StringIO())
+    assert "MASKING_SECURITY_GROUP_IDS" in str(caught.value) and "VPC_SECURITY_GROUP_IDS" in str(caught.value)
+    assert masked["app"] in str(caught.value) and str(caught.value).count("\n") == 0
+    # Without VPC_SECURITY_GROUP_IDS the clone gets the source's groups: those must not be the sealed ones.
+    source = devdb_settings["TARGETS"]["dev"]["SOURCE_CLUSTER"]
+    source_groups = groups(aws, source)
+    assert source_groups
+    devdb_settings["TARGETS"]["dev"].pop("VPC_SECURITY_GROUP_IDS")
+    devdb_settings["TARGETS"]["dev"]["MASKING_SECURITY_GROUP_IDS"] = [masked["runner"], source_groups[0]]
+    with pytest.raises(CommandError) as caught:
+        call_command("refresh_devdb", stdout=io.StringIO())
+    assert f"MASKING_SECURITY_GROUP_IDS: {source_groups[0]} is also a security group of source" in str(caught.value)
+    assert not [c for c in recorded if c[1] == "RestoreDBClusterToPointInTime"]  # refused before any change
