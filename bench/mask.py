@@ -167,7 +167,10 @@ def masked_in_python(customer):
 def run_devdb(db, batch_size):
     from devdb.masking import mask_clone
 
-    rules = {"shop.Customer": _project_rules()["shop.Customer"]}
+    from django.conf import settings
+
+    settings.DEVDB = {"MASKING_SCHEMAS": [db.name]}  # the masking gate reads this scratch database only
+    rules = {"shop.Customer": _project_rules()["shop.Customer"], "table:django_scrubber_fakedata": "keep"}  # its fake data
     started = time.perf_counter()
     report = mask_clone(db.alias, rules, KEY, batch_size=batch_size)
     assert report.ok, report.verification
@@ -185,7 +188,9 @@ def _project_rules():
         if depth == 0:
             end = i + 1
             break
-    return eval(block[:end], {})  # noqa: S307 - our own settings file, a literal dict
+    from devdb.masking import presets
+
+    return eval(block[:end], {"presets": presets})  # noqa: S307 - our own settings file, a literal dict
 
 
 def run_loop(db, sample):

@@ -44,6 +44,8 @@ def mask_devdb(tmp_path, *args, key="black-box key"):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEVDB_", "DJANGO_", "DATABASE_URL"))}
     env.update(DATABASE_URL=f"sqlite:///{tmp_path}/app.sqlite3", DEVDB_DATABASE_URL=f"sqlite:///{tmp_path}/devdb.sqlite3",
                DEVDB_MASKING_KEY=key, PYTHONPATH=str(ROOT))
+    if "--url" in args:  # masking_u sees both scratch databases: the gate reads (and masks) the one named
+        env["DEVDB_MASKING_SCHEMAS"] = args[args.index("--url") + 1].rsplit("/", 1)[-1]
     return manage("mask_devdb", *args, env=env, timeout=300)
 
 
