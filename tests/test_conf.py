@@ -552,7 +552,7 @@ def test_masking_settings_are_parsed(devdb):
 
 @pytest.mark.parametrize("value,fragment", [
     (["auth.User"], 'must be a dict of "app_label.ModelName"'),
-    ({"User": {}}, "holds 'User', which is not \"app_label.ModelName\""),
+    ({"User": {}}, "holds 'User', which is neither \"app_label.ModelName\" nor \"table:[schema.]name\""),
     ({"auth.User": ["email"]}, "which is not a dict of masking rules"),
 ])
 def test_malformed_masking_is_refused(devdb, gateway_never_built, value, fragment):
