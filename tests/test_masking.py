@@ -3,6 +3,9 @@
 import copy
 import hashlib
 import hmac
+import json
+import logging
+import re
 
 import pytest
 import time_machine
@@ -13,7 +16,7 @@ from devdb.masking import MaskingError, mask_clone, verify
 from devdb.masking.rules import FIRST_NAMES, LAST_NAMES, Fixed, Hash, Key, Text
 from tests.masking_db import ShopDatabase
 
-KEY = "correct horse battery staple"
+KEY = "correct horse battery staple, 32+ bytes"
 PERSONAL = {"shop_customer": ("email", "first_name", "last_name", "phone", "birth_date", "notes", "last_login_ip"),
             "shop_address": ("street", "city", "postcode")}
 RULES = {
@@ -77,7 +80,7 @@ def test_each_rule_masks_its_column(shop):
 
 
 def test_null_empty_unusable_password_custom_and_bounded_text(shop):
-    rules = {"shop.Customer": {"last_login_ip": "null", "phone": "empty", "first_name": "unusable_password",
+    rules = {"shop.Customer": {"email": "email", "last_login_ip": "null", "phone": "empty", "first_name": "unusable_password",
                                "notes": Text(max_length=10),
                                "last_name": lambda c: c.flavour.concat("'x-'", c.flavour.text(c.pk))}}
     assert mask_clone(shop.params, rules, KEY).ok
@@ -96,7 +99,8 @@ def test_hash_keeps_joins_consistent_across_tables(shop):
     shop.query("UPDATE shop_customer SET phone = LEFT(email, 16)")
     join = "SELECT COUNT(*) FROM shop_customer c JOIN shop_address a ON a.postcode = c.phone"
     (matches,) = shop.query(join)[0]
-    rules = {"shop.Customer": {"phone": Hash(length=16)}, "shop.Address": {"postcode": Hash(length=16)}}
+    rules = {**RULES, "shop.Customer": {**RULES["shop.Customer"], "phone": Hash(length=16)},
+             "shop.Address": {**RULES["shop.Address"], "postcode": Hash(length=16)}}
     assert mask_clone(shop.params, rules, KEY).ok
     joined = shop.query("SELECT c.phone, a.postcode FROM shop_customer c JOIN shop_address a ON a.customer_id = c.id")
     assert len(joined) == 300 and all(phone == postcode for phone, postcode in joined)
@@ -112,7 +116,7 @@ def test_same_key_same_output_every_day_another_key_differs(shop):
         mask_clone(shop.params, RULES, KEY)
     assert shop.snapshot() == day1
     shop.reset(300)
-    mask_clone(shop.params, RULES, "another key")
+    mask_clone(shop.params, RULES, "another key, as long as the first one")
     other = shop.snapshot()
     for table in ("shop_customer", "shop_address"):
         assert all(a != b for a, b in zip(day1[table], other[table]))
@@ -146,14 +150,109 @@ def test_a_killed_run_finishes_on_the_next_run_and_masks_each_row_once(shop):
     assert shop.snapshot() == reference
 
 
-def test_verification_fails_when_a_source_value_survives(shop):
-    original = shop.column("shop_customer", "first_name")[0]
-    assert mask_clone(shop.params, RULES, KEY).ok
-    shop.query("UPDATE shop_customer SET first_name = %s, email = 'leak@example.com' WHERE id = 1", [original])
-    result = verify(shop.params, RULES, KEY)
-    assert not result["ok"]
-    assert any("first_name: 1 sampled values equal their source value" in f for f in result["failures"])
-    assert any("email: 1 rows not masked as email" in f for f in result["failures"])
+def originals(shop):
+    """Every personal value of the seeded shop, as text: none may show in a report or a log."""
+    return {str(v) for t, cols in PERSONAL.items() for c in cols for v in shop.column(t, c)
+            if v is not None and c != "birth_date"}
+
+
+def assert_never_shown(text, values):
+    shown = [v for v in values if len(v) >= 6 and v in text]
+    assert not shown, f"{len(shown)} original values shown, e.g. {shown[0][:3]}..."
+
+
+def test_verification_fails_when_a_rule_leaves_a_source_value(shop):
+    keeps = {**RULES, "shop.Customer": {**RULES["shop.Customer"], "first_name": lambda column: column.sql}}
+    report = mask_clone(shop.params, keeps, KEY)
+    assert not report.ok
+    assert any(f.startswith("shop_customer.first_name: ") and "sampled rows still hold their original value" in f
+               for f in report.verification["failures"]), report.verification["failures"]
+    assert any(f.startswith("shop_customer.first_name: ") and "rows hold a sampled original value of "
+               "shop_customer.first_name" in f for f in report.verification["failures"])
+
+
+def test_a_copy_of_personal_data_elsewhere_fails_verification_naming_the_column(shop):
+    """An email copied into a raw table's text (no model, no rule), then a `keep` on a column holding the
+    addresses: both fail, naming the column and where the value came from, never showing a value."""
+    values = originals(shop)
+    shop.query("CREATE TABLE audit_log (id INTEGER PRIMARY KEY, message VARCHAR(400))")
+    shop.query("INSERT INTO audit_log (id, message) SELECT id, " + ("CONCAT('changed email to ', email, '.')"
+               if shop.vendor == "mysql" else "'changed email to ' || email || '.'") + " FROM shop_customer")
+    report = mask_clone(shop.params, RULES, KEY)
+    failures = report.verification["failures"]
+    assert not report.ok and any(re.fullmatch(r"audit_log\.message: \d+ rows hold a sampled original value of "
+                                              r".*shop_customer\.email.*", f) for f in failures), failures
+    assert "audit_log.message: 300 rows hold an email address outside example.invalid" in failures
+    assert [f for f in failures if not f.startswith("audit_log.")] == []
+    assert_never_shown(json.dumps(report.as_dict(), default=str), values)
+
+    shop.reset(300)
+    shop.query("UPDATE shop_customer SET notes = " + ("CONCAT('write to ', email)" if shop.vendor == "mysql"
+                                                     else "'write to ' || email"))
+    kept = {**RULES, "shop.Customer": {**RULES["shop.Customer"], "notes": "keep"}}
+    report = mask_clone(shop.params, kept, KEY)
+    failures = report.verification["failures"]
+    assert any(re.fullmatch(r"shop_customer\.notes: \d+ rows hold a sampled original value of .*shop_customer\.email.*",
+                            f) for f in failures), failures
+    assert "shop_customer.notes: 300 rows hold an email address outside example.invalid" in failures
+    assert_never_shown(json.dumps(report.as_dict(), default=str), values)
+
+
+def test_full_rules_pass_and_the_report_says_what_was_sampled_and_searched(shop):
+    report = mask_clone(shop.params, RULES, KEY)
+    verdict = report.verification
+    assert report.ok, verdict["failures"]
+    sampled = verdict["sampled"]
+    assert set(sampled) == {f"{t}.{c}" for t, cols in PERSONAL.items() for c in cols}
+    assert all(200 <= n <= 300 for n in sampled.values()), sampled  # both ends and windows of 300 rows
+    searched = verdict["searched"]
+    assert set(searched["in"]) == {"shop_customer", "shop_address", "django_session"}  # shop_order: no text
+    assert set(searched["in"]["shop_customer"]) >= {"email", "first_name", "last_name", "phone", "notes"}
+    assert searched["tables"] == 3 and searched["values"] > 1000 and searched["substrings"] > 100
+    assert verdict["rows_counted"] == 4 and verdict["foreign_keys"] == 0  # no FK column or target was masked
+    assert "devdb_masking_progress" not in searched["in"]
+
+
+def _on_masking_connection(sql):
+    """Run sql on the masking run's own connection (its temporary alias): another session, mid-run."""
+    from django.db import connections
+
+    for alias in list(connections.settings):
+        if alias.startswith("devdb_masking_"):
+            with connections[alias].cursor() as cursor:
+                cursor.execute(sql)
+
+
+def test_row_count_uniqueness_and_foreign_key_checks_each_fail(shop):
+    def delete_an_order(text):
+        if text.startswith("shop.Customer"):
+            shop.query("DELETE FROM shop_order WHERE id = 7")  # another session, while masking
+
+    report = mask_clone(shop.params, RULES, KEY, batch_size=100, echo=delete_an_order)
+    assert report.verification["failures"] == ["shop_order: 299 rows after masking, 300 before"]
+
+    shop.reset(300)
+    if shop.vendor == "mysql":
+        (index,) = [r[2] for r in shop.query("SHOW INDEX FROM shop_customer") if r[4] == "email" and not r[1]]
+        shop.query(f"ALTER TABLE shop_customer DROP INDEX {index}")
+    else:
+        (name,) = shop.query("SELECT conname FROM pg_constraint WHERE conrelid = 'shop_customer'::regclass "
+                             "AND contype = 'u'")[0]
+        shop.query(f"ALTER TABLE shop_customer DROP CONSTRAINT {name}")
+    same = {**RULES, "shop.Customer": {**RULES["shop.Customer"], "email": Fixed("same@example.invalid")}}
+    report = mask_clone(shop.params, same, KEY)
+    assert report.verification["failures"] == ["shop_customer.email: unique column has 299 duplicates"]
+
+    shop.reset(300)
+    off = "SET FOREIGN_KEY_CHECKS = 0" if shop.vendor == "mysql" else "SET session_replication_role = replica"
+    moved = {"shop.Customer": RULES["shop.Customer"],
+             "shop.Address": {**RULES["shop.Address"], "customer": lambda c: f"{c.sql} + 1000000"},
+             "shop.Order": "keep", "sessions.Session": "truncate"}
+    report = mask_clone(shop.params, moved, KEY, echo=lambda text: _on_masking_connection(off))
+    failures = report.verification["failures"]
+    assert len(failures) == 1 and failures[0].startswith("shop_address.customer_id: 300 rows point at no "
+                                                         "shop_customer row (foreign key "), failures
+    assert report.verification["foreign_keys"] == 1
 
 
 def test_dry_run_prints_the_sql_and_changes_nothing(shop):

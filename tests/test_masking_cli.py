@@ -40,7 +40,7 @@ def shop_mysql(mariadb):
     conn.close()
 
 
-def mask_devdb(tmp_path, *args, key="black-box key"):
+def mask_devdb(tmp_path, *args, key="black-box key for masking, 32+ bytes"):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEVDB_", "DJANGO_", "DATABASE_URL"))}
     env.update(DATABASE_URL=f"sqlite:///{tmp_path}/app.sqlite3", DEVDB_DATABASE_URL=f"sqlite:///{tmp_path}/devdb.sqlite3",
                DEVDB_MASKING_KEY=key, PYTHONPATH=str(ROOT))

@@ -27,7 +27,7 @@ from tests.test_policy import printed_policy, recorded, refusals  # noqa: F401  
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.seed(production=False)]
 PASSWORD = "Seal-" + uuid.uuid4().hex[:12]
-KEY = "seal-test-key"
+KEY = "seal-test-key-with-32-bytes-or-more"
 
 
 def sg(aws, name):

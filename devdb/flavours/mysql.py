@@ -63,6 +63,35 @@ class MySQL(Flavour):
     def fit(self, expr, field, connection):
         return expr  # MySQL converts on assignment (strict mode still rejects what does not fit)
 
+    TEXT_TYPES = ("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "json")
+
+    def columns_sql(self):
+        return ("SELECT DATABASE(), NULL, NULL, NULL UNION ALL "
+                "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE FROM information_schema.COLUMNS c "
+                "JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME "
+                "WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE'")
+
+    def foreign_keys_sql(self):
+        return ("SELECT CONSTRAINT_NAME, TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, REFERENCED_TABLE_SCHEMA, "
+                "REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
+                "WHERE TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME IS NOT NULL "
+                "ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION")
+
+    def searchable(self, data_type):
+        return "{column}" if data_type.lower() in self.TEXT_TYPES else None
+
+    def matches_any(self, expr, exact, patterns, params):
+        terms = []
+        if exact:
+            names = [f"v{len(params) + i}" for i in range(len(exact))]
+            params.update(zip(names, exact))
+            terms.append(f"{expr} IN ({', '.join(f'%({n})s' for n in names)})")
+        for pattern in patterns:  # the column's collation decides case for IN; (?i) for REGEXP (JSON is binary)
+            name = f"v{len(params)}"
+            params[name] = "(?i)" + pattern
+            terms.append(f"{expr} REGEXP %({name})s")
+        return "(" + " OR ".join(terms or ["1 = 0"]) + ")"
+
     def table_size_sql(self):
         return ("SELECT TABLE_ROWS, DATA_LENGTH FROM information_schema.TABLES "
                 "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %(table)s")
