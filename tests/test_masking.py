@@ -126,25 +126,33 @@ class Killed(BaseException):
     """Stands for SIGKILL between two batches."""
 
 
+def killer(batches):
+    """An echo that kills the run after `batches` batches."""
+    seen = []
+
+    def echo(text):
+        seen.append(text)
+        if len(seen) == batches:
+            raise Killed()
+
+    return echo
+
+
 def test_a_killed_run_finishes_on_the_next_run_and_masks_each_row_once(shop):
     mask_clone(shop.params, RULES, KEY)
     reference = shop.snapshot()
     shop.reset(300)
-    batches = []
-
-    def kill_after_three(text):
-        batches.append(text)
-        if len(batches) == 3:
-            raise Killed()
-
     with pytest.raises(Killed):
-        mask_clone(shop.params, RULES, KEY, batch_size=50, echo=kill_after_three)
+        mask_clone(shop.params, RULES, KEY, batch_size=50, echo=killer(3))
     assert shop.query("SELECT COUNT(*) FROM shop_customer WHERE email LIKE %s", ["%@example.invalid"])[0][0] == 150
     with pytest.raises(MaskingError):  # half-masked: verification names the unfinished table
         raise MaskingError("; ".join(verify(shop.params, RULES, KEY)["failures"]))
     report = mask_clone(shop.params, RULES, KEY, batch_size=50)
     assert report.ok and report.tables[0]["resumed"] == "after id 150"
     assert shop.snapshot() == reference
+    verdict = report.verification  # the resumed run sampled what was still original, and says so
+    assert "shop_customer: resumed after id 150: sampled only the rows not masked yet" in verdict["sample_notes"]
+    assert 100 <= verdict["sampled"]["shop_customer.email"] <= 150 and verdict["sampled"]["shop_address.street"] > 150
     again = mask_clone(shop.params, RULES, KEY)  # done with these rules: nothing is masked twice
     assert again.ok and all(t["resumed"] == "already done" for t in again.tables)
     assert shop.snapshot() == reference
@@ -253,6 +261,74 @@ def test_row_count_uniqueness_and_foreign_key_checks_each_fail(shop):
     assert len(failures) == 1 and failures[0].startswith("shop_address.customer_id: 300 rows point at no "
                                                          "shop_customer row (foreign key "), failures
     assert report.verification["foreign_keys"] == 1
+
+
+def test_a_key_shorter_than_32_bytes_is_refused_in_one_line_naming_the_variable():
+    from devdb.errors import ConfigError
+
+    for short in ("a", "x" * 31, "ключ" * 3):  # 24 bytes of UTF-8
+        with pytest.raises(ConfigError) as caught:
+            Key(short)
+        text = str(caught.value)
+        assert "DEVDB_MASKING_KEY" in text and "at least 32" in text and "\n" not in text
+        assert len(short) == 1 or short not in text
+    assert Key("x" * 32).id != Key("y" * 32).id and len(Key("x" * 32).id) == 16
+    assert "x" * 32 not in repr(Key("x" * 32))
+
+
+def key_forms(key):
+    key = Key(key)
+    return [key.raw.decode(), key.raw.hex(), *key.params.values(), *(p[i:i + 16] for p in key.params.values()
+                                                                      for i in range(0, 128, 16))]
+
+
+def test_debug_sql_logging_shows_neither_the_key_nor_original_values(shop, settings, caplog):
+    values = originals(shop)
+    settings.DEBUG = True  # Django's debug cursor: every statement and its parameters, logged at DEBUG
+    with caplog.at_level(logging.DEBUG, logger="django.db.backends"):
+        report = mask_clone(shop.params, RULES, KEY, batch_size=100)
+    logged = caplog.text + "\n".join(str(r.args) for r in caplog.records)
+    settings.DEBUG = False
+    shop.reset(300)  # (seeding is logged too: not masking's doing)
+    values |= originals(shop)
+    caplog.clear()
+    settings.DEBUG = True
+    broken = {**RULES, "shop.Address": {**RULES["shop.Address"], "postcode": lambda c: f"no_such_function({c.hmac()})"}}
+    with caplog.at_level(logging.DEBUG, logger="django.db.backends"), pytest.raises(MaskingError) as caught:
+        mask_clone(shop.params, broken, KEY)
+    logged += caplog.text + "\n".join(str(r.args) for r in caplog.records)
+    assert report.ok
+    assert "UPDATE" not in logged or "shop_customer" in logged  # statements were logged ...
+    assert "devdb_masking_progress" in logged and "SELECT" in logged
+    error = str(caught.value)
+    assert "no_such_function" in error.lower() or "does not exist" in error.lower(), error
+    for form in key_forms(KEY):  # ... but no key, in no form, whole or cut
+        assert form.lower() not in logged.lower() and form.lower() not in error.lower()
+    assert_never_shown(logged + error, values)
+
+
+def test_resume_with_another_key_or_other_rules_refuses_and_never_masks_twice(shop):
+    mask_clone(shop.params, RULES, KEY)
+    reference = shop.snapshot()
+    shop.reset(300)
+    with pytest.raises(Killed):
+        mask_clone(shop.params, RULES, KEY, batch_size=50, echo=killer(3))
+    half = shop.snapshot()
+    other_rules = {**RULES, "shop.Customer": {**RULES["shop.Customer"], "notes": Text(max_length=20)}}
+    for rules, key in ((RULES, "another key, as long as the first one"), (other_rules, KEY)):
+        with pytest.raises(MaskingError) as caught:
+            mask_clone(shop.params, rules, key)
+        assert str(caught.value) == (
+            "this database was partly masked with other rules or another key (DEVDB['MASKING'] or DEVDB_MASKING_KEY "
+            "changed since): masking it again would mask masked values; mask a fresh copy of the source")
+        assert shop.snapshot() == half  # nothing masked twice
+    stored = " ".join(str(r) for r in shop.query("SELECT * FROM devdb_masking_progress"))
+    assert all(form.lower() not in stored.lower() for form in key_forms(KEY))
+    report = mask_clone(shop.params, RULES, KEY, batch_size=50)  # the same key and rules finish the job
+    assert report.ok and shop.snapshot() == reference
+    with pytest.raises(MaskingError, match="^this database was masked with other rules or another key"):
+        mask_clone(shop.params, RULES, "another key, as long as the first one")
+    assert shop.snapshot() == reference
 
 
 def test_dry_run_prints_the_sql_and_changes_nothing(shop):

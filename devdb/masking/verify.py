@@ -73,7 +73,8 @@ class Catalog:
         self.schema = next(r[0] for r in rows if r[1] is None)
         from .apply import PROGRESS_TABLE
 
-        self.columns = [tuple(r) for r in rows if r[1] is not None and r[1] != PROGRESS_TABLE]
+        self.columns = sorted((tuple(r) for r in rows if r[1] is not None and r[1] != PROGRESS_TABLE),
+                              key=lambda r: (r[0] != self.schema, r[0], r[1]))  # a table's columns in catalog order
         self.tables = sorted({(s, t) for s, t, _c, _d in self.columns})
         self.types = {(s, t, c): d for s, t, c, d in self.columns}
 
