@@ -139,6 +139,9 @@ class Masking:
             entry = self._mask_table(table, echo)
             report.tables.append(entry)
             report.rows += entry["rows"]
+        with self.connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {self.q(PROGRESS_TABLE)} SET {self.q('done')} = {DONE} "
+                           f"WHERE {self.q('table_name')} = %(t)s", {"t": RUN})
         report.seconds = round(time.monotonic() - started, 3)
         report.verification = self.verify(sample)
         return report
@@ -152,7 +155,8 @@ class Masking:
         rows = {r[0]: tuple(r[1:]) for r in cursor.fetchall()}
         run = rows.pop(RUN, None)
         if rows and (run is None or run[0] != self.run_print) or run and run[0] != self.run_print:
-            how = "partly masked" if any(r[2] != DONE for r in rows.values()) else "masked"
+            whole = run[2] == DONE if run else all(r[2] == DONE for r in rows.values())
+            how = "masked" if whole else "partly masked"
             raise MaskingError(f"this database was {how} with other rules or another key (DEVDB['MASKING'] or "
                                f"{KEY_ENV} changed since): masking it again would mask masked values; "
                                "mask a fresh copy of the source")
