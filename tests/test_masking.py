@@ -190,7 +190,8 @@ def test_a_copy_of_personal_data_elsewhere_fails_verification_naming_the_column(
     failures = report.verification["failures"]
     assert not report.ok and any(re.fullmatch(r"audit_log\.message: \d+ rows hold a sampled original value of "
                                               r".*shop_customer\.email.*", f) for f in failures), failures
-    assert "audit_log.message: 300 rows hold an email address outside example.invalid" in failures
+    assert any(re.fullmatch(r"audit_log\.message: 300 rows hold an email address outside example\.invalid \(sampled values "
+                            r"of .*shop_customer\.email.* among them\)", f) for f in failures), failures
     assert [f for f in failures if not f.startswith("audit_log.")] == []
     assert_never_shown(json.dumps(report.as_dict(), default=str), values)
 
@@ -202,7 +203,8 @@ def test_a_copy_of_personal_data_elsewhere_fails_verification_naming_the_column(
     failures = report.verification["failures"]
     assert any(re.fullmatch(r"shop_customer\.notes: \d+ rows hold a sampled original value of .*shop_customer\.email.*",
                             f) for f in failures), failures
-    assert "shop_customer.notes: 300 rows hold an email address outside example.invalid" in failures
+    assert any(re.fullmatch(r"shop_customer\.notes: 300 rows hold an email address outside example\.invalid \(sampled values "
+                            r"of .*shop_customer\.email.* among them\)", f) for f in failures), failures
     assert_never_shown(json.dumps(report.as_dict(), default=str), values)
 
 
@@ -216,7 +218,7 @@ def test_full_rules_pass_and_the_report_says_what_was_sampled_and_searched(shop)
     searched = verdict["searched"]
     assert set(searched["in"]) == {"shop_customer", "shop_address", "django_session"}  # shop_order: no text
     assert set(searched["in"]["shop_customer"]) >= {"email", "first_name", "last_name", "phone", "notes"}
-    assert searched["tables"] == 3 and searched["values"] > 1000 and searched["substrings"] > 100
+    assert searched["tables"] == 3 and searched["values"] > 1000 and searched["substrings"] > 20
     assert verdict["rows_counted"] == 4 and verdict["foreign_keys"] == 0  # no FK column or target was masked
     assert "devdb_masking_progress" not in searched["in"]
 

@@ -65,7 +65,7 @@ class Flavour:
         """SQL: `expr` made storable in `field`'s column (cast or left as is)."""
         raise NotImplementedError
 
-    # Masking verification (devdb.masking.verify): the catalog, and searching text.
+    # Masking verification (devdb.masking.outcome): the catalog, and searching text.
 
     def columns_sql(self):
         """SQL: (schema, table, column, data_type) of every column of every base table the masking
@@ -83,9 +83,13 @@ class Flavour:
         for copied values, or None when the type holds no text."""
         raise NotImplementedError
 
-    def matches_any(self, expr, exact, patterns, params):
-        """SQL: true when text `expr` equals one of `exact` or matches one of the regular expressions
-        `patterns` (both case-insensitive; values added to `params`)."""
+    def matches_any(self, expr, exact, substrings, params):
+        """SQL: true when text `expr` equals one of `exact` or contains one of `substrings` (both
+        case-insensitive; the values go into `params`, never into the SQL text)."""
+        raise NotImplementedError
+
+    def regex(self, expr, param):
+        """SQL: true when text `expr` matches the regular expression in parameter `param`."""
         raise NotImplementedError
 
     # Migration rehearsal:

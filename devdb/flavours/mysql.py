@@ -80,17 +80,20 @@ class MySQL(Flavour):
     def searchable(self, data_type):
         return "{column}" if data_type.lower() in self.TEXT_TYPES else None
 
-    def matches_any(self, expr, exact, patterns, params):
+    def matches_any(self, expr, exact, substrings, params):
         terms = []
-        if exact:
+        if exact:  # the column's collation decides case (the usual *_ci: insensitive)
             names = [f"v{len(params) + i}" for i in range(len(exact))]
             params.update(zip(names, exact))
             terms.append(f"{expr} IN ({', '.join(f'%({n})s' for n in names)})")
-        for pattern in patterns:  # the column's collation decides case for IN; (?i) for REGEXP (JSON is binary)
+        for i in range(0, len(substrings), 40):  # one alternation (PCRE/ICU) per 40 values: far faster than LIKEs
             name = f"v{len(params)}"
-            params[name] = "(?i)" + pattern
+            params[name] = "(?i)" + "|".join(map(_regex_literal, substrings[i:i + 40]))
             terms.append(f"{expr} REGEXP %({name})s")
         return "(" + " OR ".join(terms or ["1 = 0"]) + ")"
+
+    def regex(self, expr, param):
+        return f"{expr} REGEXP %({param})s"
 
     def table_size_sql(self):
         return ("SELECT TABLE_ROWS, DATA_LENGTH FROM information_schema.TABLES "
@@ -100,3 +103,8 @@ class MySQL(Flavour):
         config = super().django_settings(**params)
         config["OPTIONS"].setdefault("charset", "utf8mb4")
         return config
+
+
+def _regex_literal(value):
+    """value as a literal in a regular expression (a backslash before ASCII punctuation is literal)."""
+    return "".join("\\" + ch if ch.isascii() and not ch.isalnum() else ch for ch in value)

@@ -99,17 +99,20 @@ class PostgreSQL(Flavour):
     def searchable(self, data_type):
         return self.TEXT_TYPES.get(data_type.lower())
 
-    def matches_any(self, expr, exact, patterns, params):
+    def matches_any(self, expr, exact, substrings, params):
         terms = []
         if exact:  # = ANY over an array is hashed (PostgreSQL 14+): one probe a row
             name = f"v{len(params)}"
             params[name] = [value.lower() for value in exact]
             terms.append(f"lower({expr}) = ANY(%({name})s::text[])")
-        for pattern in patterns:
+        if substrings:  # LIKE ANY: several times faster than a regular expression here
             name = f"v{len(params)}"
-            params[name] = pattern
-            terms.append(f"{expr} ~* %({name})s")
+            params[name] = ["%" + re.sub(r"([\\%_])", r"\\\1", value.lower()) + "%" for value in substrings]
+            terms.append(f"lower({expr}) LIKE ANY(%({name})s::text[])")
         return "(" + " OR ".join(terms or ["FALSE"]) + ")"
+
+    def regex(self, expr, param):
+        return f"{expr} ~ %({param})s"
 
     def table_size_sql(self):
         # reltuples is -1 until the table was first vacuumed or analyzed (PostgreSQL 14+): unknown.

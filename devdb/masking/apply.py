@@ -5,7 +5,7 @@ per table (fingerprint, last primary key done) and one for the whole run (RUN). 
 together with its progress row, so a run killed halfway continues where it stopped and a table
 already masked is never masked twice (a second pass would hash the hashes). Fingerprints cover the
 rules and the key (its `Key.id`, never the key): a database masked, even partly, with other rules or
-another key is refused, not masked again. Verification proves outcomes (see devdb.masking.verify).
+another key is refused, not masked again. Verification proves outcomes (see devdb.masking.outcome).
 
 Key material (the HMAC pads) and original values are statement parameters only, on the driver's
 own cursor (raw_cursor): Django's SQL debug log never sees them; error texts are cleaned of them.
@@ -24,7 +24,7 @@ from .. import flavours
 from ..connections import connection_for, one_line
 from ..errors import ConfigError, DevdbError, MaskingError
 from . import rules as rules_module
-from . import verify as verify_module
+from . import outcome
 from .rules import KEY_ENV, Column, Email, Key, Null, UnusablePassword
 
 PROGRESS_TABLE = "devdb_masking_progress"
@@ -134,7 +134,7 @@ class Masking:
         with self.connection.cursor() as cursor:
             cursor.execute(self.flavour.create_progress_table(PROGRESS_TABLE))
             progress = self._resumable(cursor)
-            sample = verify_module.take_sample(self, progress, cursor)
+            sample = outcome.take_sample(self, progress, cursor)
         for table in self.tables:
             entry = self._mask_table(table, echo)
             report.tables.append(entry)
@@ -263,7 +263,7 @@ class Masking:
 
         Masking finished with these rules and this key; NULL / fixed / empty columns hold only that
         value; emails are at the safe domain; passwords unusable; unique columns still unique;
-        truncated tables empty. Then the outcome checks of devdb.masking.verify: with the `sample` of
+        truncated tables empty. Then the outcome checks of devdb.masking.outcome: with the `sample` of
         original values a run takes before masking, no sampled value is left in any text column, and
         row counts are unchanged; foreign keys are intact.
         """
@@ -316,7 +316,7 @@ class Masking:
                         cursor.execute(f"SELECT COUNT({col}) - COUNT(DISTINCT {col}) FROM {name}")
                         if dupes := cursor.fetchone()[0]:
                             failures.append(f"{table.table}.{column.field.column}: unique column has {dupes} duplicates")
-            found, more, details = verify_module.check(self, sample, cursor)
+            found, more, details = outcome.check(self, sample, cursor)
         return {"ok": not failures and not found, "checks": checks + more, "failures": failures + found, **details}
 
 

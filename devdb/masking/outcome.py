@@ -11,15 +11,19 @@ Django's SQL debug log does not see), never stored, never shown; reports carry c
   (PostgreSQL: inet too) of every table, masked or not, in every schema the masking connection sees
   (MySQL: its database; PostgreSQL: every non-system schema). One scan per table, case-insensitive:
   * exact matches of every sampled value of at least EXACT_MIN characters (shorter ones, "M", "NY",
-    name nobody);
-  * substring matches (an address copied into an admin log message) of values that mean something
-    inside a longer text: at least SUBSTRING_MIN characters, HEX_SUBSTRING_MIN when the value is only
-    hex digits (a 6-digit postcode turns up by chance in a million 64-digit hashes), and not part of
-    the rules' own vocabulary: "Taylor" is a real first name and a fake one, and masked "Taylor-3f2"
-    or filler text is no copy. Those values are still searched as exact matches. At most
-    SUBSTRING_PER_COLUMN values per masked column are searched this way (cost is rows x patterns);
-- no text column holds an email address outside the rules' safe domains (a `keep` on a column of
-  addresses, which no sample sees);
+    name nobody), in every text column: a hashed lookup per row, cheap at any sample size;
+  * substring matches (a phone number copied into a note) in the text columns whose content the
+    rules do not generate: kept ones, tables without rules, columns of custom rules. A built-in rule
+    writes a value computed from a keyed hash, never the source text, and the exact and per-row
+    checks already catch one that failed. Searched inside text are values of at least SUBSTRING_MIN
+    characters, HEX_SUBSTRING_MIN when only hex digits (a 6-digit postcode turns up by chance in a
+    million 64-digit hashes), not part of the rules' own vocabulary ("Taylor" is a real first name
+    and a fake one: masked "Taylor-3f2" or filler text is no copy; such values are still matched
+    exactly), and not email addresses (next check). Cost grows with rows x values, so at most
+    SUBSTRING_PER_COLUMN random ones per masked column: a column holding copies holds them for most
+    rows, and any few sampled values find it;
+- no text column the rules do not generate holds an email address outside the rules' safe domains
+  (every row, not a sample: it also catches a `keep` on a column of addresses no sample sees);
 - every table has the rows it had before masking (a truncated table none);
 - no foreign key, read from the catalog, whose column or target column was masked or whose target
   table was truncated, points at nothing.
@@ -33,23 +37,17 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import MaskingError
-from .rules import FIRST_NAMES, LAST_NAMES, LOREM, SAFE_DOMAIN, Email
+from .rules import FIRST_NAMES, LAST_NAMES, LOREM, SAFE_DOMAIN, Custom, Email
 
 EXACT_MIN = 3
 SUBSTRING_MIN = 6
 HEX_SUBSTRING_MIN = 12
-SUBSTRING_PER_COLUMN = 40
-PATTERNS_PER_REGEX = 40  # alternatives in one regular expression (engines limit their size)
+SUBSTRING_PER_COLUMN = 8
 ENDS = 100  # rows sampled from each end of a table
 WINDOWS, WINDOW_ROWS = 8, 25  # and windows spread over an integer primary key
 HEX = re.compile(r"[0-9a-f]+")
 VOCABULARY = " | ".join([*FIRST_NAMES, *LAST_NAMES, LOREM, "masked", SAFE_DOMAIN, "+1 555 01", "192.0.2."]).lower()
-EMAIL = r"[A-Za-z0-9._+-]+@(?!{domains})[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{{2,}}"
-
-
-def _escape(value):
-    """A regular-expression literal for value, the same for MySQL (PCRE/ICU) and PostgreSQL (ARE)."""
-    return "".join("\\" + ch if ch.isascii() and not ch.isalnum() else ch for ch in value)
+ADDRESS = re.compile(r"@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}")  # (lower-case text) what follows an address's @
 
 
 @dataclass(repr=False)
@@ -153,52 +151,71 @@ def _searched_values(masking, sample, catalog):
             if not search or not values:
                 continue
             exact = sorted({v for v in values.values() if len(v) >= EXACT_MIN and v.lower() not in constants})
-            inner = [v for v in exact if len(v) >= (HEX_SUBSTRING_MIN if HEX.fullmatch(v.lower()) else SUBSTRING_MIN)
-                     and v.lower() not in VOCABULARY]
+            meaningful = [v for v in exact if v.lower() not in VOCABULARY and
+                          len(v) >= (HEX_SUBSTRING_MIN if HEX.fullmatch(v.lower()) else SUBSTRING_MIN)]
+            inner = [v for v in meaningful if not ADDRESS.search(v.lower())]
             if len(inner) > SUBSTRING_PER_COLUMN:
                 inner = random.SystemRandom().sample(inner, SUBSTRING_PER_COLUMN)
-            out[(table.table, name)] = (exact, inner)
+            out[(table.table, name)] = (exact, inner, meaningful)
     return out
+
+
+def _email_outside(masking, expr, domains, params):
+    """SQL: `expr` holds an email address at none of `domains` (theirs removed first: cheap on masked text)."""
+    text = f"LOWER({expr})"
+    for domain in domains:
+        name = f"v{len(params)}"
+        params[name] = "@" + domain.lower()
+        text = f"REPLACE({text}, %({name})s, '')"
+    name = f"v{len(params)}"
+    params[name] = ADDRESS.pattern
+    return f"({text} LIKE '%%@%%' AND {masking.flavour.regex(text, name)})"
 
 
 def check(masking, sample, cursor):
     """(failures, checks, details) of the outcome checks; `sample` None when there is none (verify()
-    on its own): then only the email, foreign-key checks run."""
+    on its own): then only the email and foreign-key checks run."""
     from .apply import raw_cursor
 
     catalog = Catalog(masking, cursor)
     failures, checks = [], 0
     searched = _searched_values(masking, sample, catalog) if sample else {}
-    exact = sorted({v for e, _i in searched.values() for v in e})
-    inner = sorted({_escape(v) for _e, i in searched.values() for v in i})
-    regexes = ["|".join(inner[i:i + PATTERNS_PER_REGEX]) for i in range(0, len(inner), PATTERNS_PER_REGEX)]
+    exact = sorted({v for e, _i, _m in searched.values() for v in e})
+    inner = sorted({v for _e, i, _m in searched.values() for v in i})
     domains = sorted({SAFE_DOMAIN} | {r.domain for t in masking.tables for _n, _f, r in t.columns if isinstance(r, Email)})
-    email = EMAIL.format(domains="|".join(f"{_escape(d)}([^A-Za-z0-9.-]|$)" for d in domains))
+    generated = {(catalog.schema, t.table, c) for t in masking.tables for c, _f, r in t.columns if not isinstance(r, Custom)}
     text_columns = {}
     for schema, table, column, data_type in catalog.columns:
         if (expr := masking.flavour.searchable(data_type)) is not None:
-            text_columns.setdefault((schema, table), []).append((column, expr.format(column=masking.q(column))))
+            text_columns.setdefault((schema, table), []).append(
+                (column, expr.format(column=masking.q(column)), (schema, table, column) not in generated))
     with raw_cursor(masking.connection) as raw:  # the parameters are original values: no debug log
         for (schema, table), columns in text_columns.items():
             params, sums = {}, []
-            for _column, expr in columns:
-                sums.append(masking.flavour.matches_any(expr, exact, regexes, params))
-                sums.append(f"{expr} LIKE '%%@%%' AND " + masking.flavour.matches_any(expr, [], [email], params))
+            for _column, expr, free in columns:
+                sums.append(masking.flavour.matches_any(expr, exact, inner if free else [], params))
+                sums.append(_email_outside(masking, expr, domains, params) if free else "1 = 0")
             select = ", ".join(f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END)" for cond in sums)
             try:
                 raw.execute(f"SELECT {select} FROM {catalog.qualified(masking, schema, table)}", params)
             except Exception as exc:  # the driver's text may quote the values searched for
                 raise MaskingError(f"verification: searching {table} failed ({type(exc).__name__})") from None
             counts = raw.fetchone()
-            checks += 2 * len(columns)
-            for i, (column, expr) in enumerate(columns):
+            checks += sum(1 + free for _c, _e, free in columns)
+            for i, (column, expr, free) in enumerate(columns):
                 where = f"{table}.{column}" if schema == catalog.schema else f"{schema}.{table}.{column}"
                 if copies := counts[2 * i] or 0:
-                    sources = _sources(masking, raw, catalog, schema, table, expr, searched)
+                    params = {}
+                    cond = masking.flavour.matches_any(expr, exact, inner if free else [], params)
+                    sources = _sources(raw, catalog.qualified(masking, schema, table), expr, cond, params, searched)
                     failures.append(f"{where}: {copies} rows hold a sampled original value"
                                     + (f" of {', '.join(sources)}" if sources else ""))
                 if emails := counts[2 * i + 1] or 0:
-                    failures.append(f"{where}: {emails} rows hold an email address outside {', '.join(domains)}")
+                    params = {}
+                    cond = _email_outside(masking, expr, domains, params)
+                    sources = _sources(raw, catalog.qualified(masking, schema, table), expr, cond, params, searched)
+                    failures.append(f"{where}: {emails} rows hold an email address outside {', '.join(domains)}"
+                                    + (f" (sampled values of {', '.join(sources)} among them)" if sources else ""))
     if sample:
         checks += 1
         failures += _changed_rows(masking, cursor, catalog, sample)
@@ -220,7 +237,7 @@ def check(masking, sample, cursor):
                          ["no sample: verify() after the run sees only masked values (the run itself samples)"]),
         "searched": {"tables": len(text_columns), "columns": sum(map(len, text_columns.values())),
                      "values": len(exact), "substrings": len(inner),
-                     "in": {f"{t}" if s == catalog.schema else f"{s}.{t}": [c for c, _e in cols]
+                     "in": {f"{t}" if s == catalog.schema else f"{s}.{t}": [c for c, _e, _f in cols]
                             for (s, t), cols in text_columns.items()}},
         "rows_counted": len(sample.counts) if sample else 0,
         "foreign_keys": fk_checks,
@@ -228,20 +245,14 @@ def check(masking, sample, cursor):
     return failures, checks + fk_checks, details
 
 
-def _sources(masking, raw, catalog, schema, table, expr, searched):
-    """Which sampled columns' values a failing column holds (read back and matched here, never shown)."""
-    params = {}
-    exact = sorted({v for e, _i in searched.values() for v in e})
-    inner = sorted({_escape(v) for _e, i in searched.values() for v in i})
-    regexes = ["|".join(inner[i:i + PATTERNS_PER_REGEX]) for i in range(0, len(inner), PATTERNS_PER_REGEX)]
-    cond = masking.flavour.matches_any(expr, exact, regexes, params)
-    raw.execute(f"SELECT {expr} FROM {catalog.qualified(masking, schema, table)} WHERE {cond} LIMIT 200", params)
+def _sources(raw, table, expr, cond, params, searched):
+    """Which sampled columns' values the rows matching `cond` hold, whole or inside (read back and
+    matched here, up to 200 rows; never shown)."""
+    raw.execute(f"SELECT {expr} FROM {table} WHERE {cond} LIMIT 200", params)
     found = [str(r[0]).lower() for r in raw.fetchall() if r[0] is not None]
-    names = []
-    for (t, c), (values, substrings) in searched.items():
-        if any(v.lower() in found for v in values) or any(s.lower() in text for s in substrings for text in found):
-            names.append(f"{t}.{c}")
-    return names
+    whole = set(found)
+    return [f"{t}.{c}" for (t, c), (values, _inner, meaningful) in searched.items()
+            if any(v.lower() in whole for v in values) or any(m.lower() in text for m in meaningful for text in found)]
 
 
 def _changed_rows(masking, cursor, catalog, sample):
