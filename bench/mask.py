@@ -35,7 +35,7 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-KEY = "bench key"
+KEY = "bench key: at least 32 bytes long"
 MYSQL = {"vendor": "mysql", "host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 POSTGRES = {"vendor": "postgresql", "host": "127.0.0.1", "port": 5432, "user": "postgres", "password": ""}
 FIRST = ("Olivia", "Liam", "Emma", "Noah", "Amelia", "Oliver", "Sophia", "Elijah", "Mia", "James")

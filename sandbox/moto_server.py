@@ -84,6 +84,7 @@ class MotoServer:
             "DEVDB_HOSTED_ZONE_ID": zone_id,
             "DEVDB_RECORD_NAME": "db.dev.example.com",
             "DEVDB_INSTANCE_CLASS": "db.t4g.medium",
+            "DEVDB_MASKING_KEY": "sandbox-masking-key-not-a-secret-0123456789",  # >= 32 bytes, as masking needs
             **overrides,
         }
 

@@ -776,7 +776,7 @@ def test_a_mistyped_variable_is_a_check_warning_naming_the_likely_one(tmp_path):
 
 def test_the_example_projects_own_variables_are_not_taken_for_typos(tmp_path):
     result = manage_without_aws("check", **project_env(tmp_path, DEVDB_LOG_LEVEL="INFO", DEVDB_TARGET="qa",
-                                                      DEVDB_MASKING_KEY="a-secret-key"))
+                                                      DEVDB_MASKING_KEY="a-secret-key-of-at-least-32-bytes"))
     assert result.returncode == 0, result.stderr
     assert "devdb.W001" not in result.stderr + result.stdout
 

@@ -3,6 +3,9 @@
 import copy
 import hashlib
 import hmac
+import json
+import logging
+import re
 
 import pytest
 import time_machine
@@ -14,7 +17,7 @@ from devdb.masking import MaskingError, mask_clone, presets, verify
 from devdb.masking.rules import FIRST_NAMES, LAST_NAMES, Fixed, Hash, Key, Text
 from tests.masking_db import ShopDatabase
 
-KEY = "correct horse battery staple"
+KEY = "correct horse battery staple, 32+ bytes"
 PERSONAL = {"shop_customer": ("email", "first_name", "last_name", "phone", "birth_date", "notes", "last_login_ip"),
             "shop_address": ("street", "city", "postcode")}
 RULES = {
@@ -122,7 +125,7 @@ def test_same_key_same_output_every_day_another_key_differs(shop):
         mask_clone(shop.params, RULES, KEY)
     assert shop.snapshot() == day1
     shop.reset(300)
-    mask_clone(shop.params, RULES, "another key")
+    mask_clone(shop.params, RULES, "another key, as long as the first one")
     other = shop.snapshot()
     for table in ("shop_customer", "shop_address"):
         assert all(a != b for a, b in zip(day1[table], other[table]))
@@ -132,38 +135,211 @@ class Killed(BaseException):
     """Stands for SIGKILL between two batches."""
 
 
+def killer(batches):
+    """An echo that kills the run after `batches` batches."""
+    seen = []
+
+    def echo(text):
+        seen.append(text)
+        if len(seen) == batches:
+            raise Killed()
+
+    return echo
+
+
 def test_a_killed_run_finishes_on_the_next_run_and_masks_each_row_once(shop):
     mask_clone(shop.params, RULES, KEY)
     reference = shop.snapshot()
     shop.reset(300)
-    batches = []
-
-    def kill_after_three(text):
-        batches.append(text)
-        if len(batches) == 3:
-            raise Killed()
-
     with pytest.raises(Killed):
-        mask_clone(shop.params, RULES, KEY, batch_size=50, echo=kill_after_three)
+        mask_clone(shop.params, RULES, KEY, batch_size=50, echo=killer(3))
     assert shop.query("SELECT COUNT(*) FROM shop_customer WHERE email LIKE %s", ["%@example.invalid"])[0][0] == 150
     with pytest.raises(MaskingError):  # half-masked: verification names the unfinished table
         raise MaskingError("; ".join(verify(shop.params, RULES, KEY)["failures"]))
     report = mask_clone(shop.params, RULES, KEY, batch_size=50)
     assert report.ok and report.tables[0]["resumed"] == "after id 150"
     assert shop.snapshot() == reference
+    verdict = report.verification  # the resumed run sampled what was still original, and says so
+    assert "shop_customer: resumed after id 150: sampled only the rows not masked yet" in verdict["sample_notes"]
+    assert 100 <= verdict["sampled"]["shop_customer.email"] <= 150 and verdict["sampled"]["shop_address.street"] > 150
     again = mask_clone(shop.params, RULES, KEY)  # done with these rules: nothing is masked twice
     assert again.ok and all(t["resumed"] == "already done" for t in again.tables)
     assert shop.snapshot() == reference
 
 
-def test_verification_fails_when_a_source_value_survives(shop):
-    original = shop.column("shop_customer", "first_name")[0]
-    assert mask_clone(shop.params, RULES, KEY).ok
-    shop.query("UPDATE shop_customer SET first_name = %s, email = 'leak@example.com' WHERE id = 1", [original])
-    result = verify(shop.params, RULES, KEY)
-    assert not result["ok"]
-    assert any("first_name: 1 sampled values equal their source value" in f for f in result["failures"])
-    assert any("email: 1 rows not masked as email" in f for f in result["failures"])
+def originals(shop):
+    """Every personal value of the seeded shop, as text: none may show in a report or a log."""
+    return {str(v) for t, cols in PERSONAL.items() for c in cols for v in shop.column(t, c)
+            if v is not None and c != "birth_date"}
+
+
+def assert_never_shown(text, values):
+    shown = [v for v in values if len(v) >= 6 and v in text]
+    assert not shown, f"{len(shown)} original values shown, e.g. {shown[0][:3]}..."
+
+
+def test_verification_fails_when_a_rule_leaves_a_source_value(shop):
+    keeps = {**RULES, "shop.Customer": {**RULES["shop.Customer"], "first_name": lambda column: column.sql}}
+    report = mask_clone(shop.params, keeps, KEY)
+    assert not report.ok
+    assert any(f.startswith("shop_customer.first_name: ") and "sampled rows still hold their original value" in f
+               for f in report.verification["failures"]), report.verification["failures"]
+    assert any(f.startswith("shop_customer.first_name: ") and "rows hold a sampled original value of "
+               "shop_customer.first_name" in f for f in report.verification["failures"])
+
+
+def test_a_copy_of_personal_data_elsewhere_fails_verification_naming_the_column(shop):
+    """An email copied into a raw table's text (no model, no rule), then a `keep` on a column holding the
+    addresses: both fail, naming the column and where the value came from, never showing a value."""
+    values = originals(shop)
+    shop.query("CREATE TABLE audit_log (id INTEGER PRIMARY KEY, message VARCHAR(400))")
+    shop.query("INSERT INTO audit_log (id, message) SELECT id, " + ("CONCAT('changed email to ', email, '.')"
+               if shop.vendor == "mysql" else "'changed email to ' || email || '.'") + " FROM shop_customer")
+    report = mask_clone(shop.params, RULES, KEY)
+    failures = report.verification["failures"]
+    assert not report.ok and any(re.fullmatch(r"audit_log\.message: \d+ rows hold a sampled original value of "
+                                              r".*shop_customer\.email.*", f) for f in failures), failures
+    assert any(re.fullmatch(r"audit_log\.message: 300 rows hold an email address outside example\.invalid \(sampled values "
+                            r"of .*shop_customer\.email.* among them\)", f) for f in failures), failures
+    assert [f for f in failures if not f.startswith("audit_log.")] == []
+    assert_never_shown(json.dumps(report.as_dict(), default=str), values)
+
+    shop.reset(300)
+    shop.query("UPDATE shop_customer SET notes = " + ("CONCAT('write to ', email)" if shop.vendor == "mysql"
+                                                     else "'write to ' || email"))
+    kept = {**RULES, "shop.Customer": {**RULES["shop.Customer"], "notes": "keep"}}
+    report = mask_clone(shop.params, kept, KEY)
+    failures = report.verification["failures"]
+    assert any(re.fullmatch(r"shop_customer\.notes: \d+ rows hold a sampled original value of .*shop_customer\.email.*",
+                            f) for f in failures), failures
+    assert any(re.fullmatch(r"shop_customer\.notes: 300 rows hold an email address outside example\.invalid \(sampled values "
+                            r"of .*shop_customer\.email.* among them\)", f) for f in failures), failures
+    assert_never_shown(json.dumps(report.as_dict(), default=str), values)
+
+
+def test_full_rules_pass_and_the_report_says_what_was_sampled_and_searched(shop):
+    report = mask_clone(shop.params, RULES, KEY)
+    verdict = report.verification
+    assert report.ok, verdict["failures"]
+    sampled = verdict["sampled"]
+    assert set(sampled) == {f"{t}.{c}" for t, cols in PERSONAL.items() for c in cols}
+    assert all(200 <= n <= 300 for n in sampled.values()), sampled  # both ends and windows of 300 rows
+    searched = verdict["searched"]
+    assert set(searched["in"]) == {"shop_customer", "shop_address", "django_session"}  # shop_order: no text
+    assert set(searched["in"]["shop_customer"]) >= {"email", "first_name", "last_name", "phone", "notes"}
+    assert searched["tables"] == 3 and searched["values"] > 1000 and searched["substrings"] > 20
+    assert verdict["rows_counted"] == 4 and verdict["foreign_keys"] == 0  # no FK column or target was masked
+    assert "devdb_masking_progress" not in searched["in"]
+
+
+def _on_masking_connection(sql):
+    """Run sql on the masking run's own connection (its temporary alias): another session, mid-run."""
+    from django.db import connections
+
+    for alias in list(connections.settings):
+        if alias.startswith("devdb_masking_"):
+            with connections[alias].cursor() as cursor:
+                cursor.execute(sql)
+
+
+def test_row_count_uniqueness_and_foreign_key_checks_each_fail(shop):
+    def delete_an_order(text):
+        if text.startswith("shop.Customer"):
+            shop.query("DELETE FROM shop_order WHERE id = 7")  # another session, while masking
+
+    report = mask_clone(shop.params, RULES, KEY, batch_size=100, echo=delete_an_order)
+    assert report.verification["failures"] == ["shop_order: 299 rows after masking, 300 before"]
+
+    shop.reset(300)
+    if shop.vendor == "mysql":
+        (index,) = [r[2] for r in shop.query("SHOW INDEX FROM shop_customer") if r[4] == "email" and not r[1]]
+        shop.query(f"ALTER TABLE shop_customer DROP INDEX {index}")
+    else:
+        (name,) = shop.query("SELECT conname FROM pg_constraint WHERE conrelid = 'shop_customer'::regclass "
+                             "AND contype = 'u'")[0]
+        shop.query(f"ALTER TABLE shop_customer DROP CONSTRAINT {name}")
+    same = {**RULES, "shop.Customer": {**RULES["shop.Customer"], "email": Fixed("same@example.invalid")}}
+    report = mask_clone(shop.params, same, KEY)
+    assert report.verification["failures"] == ["shop_customer.email: unique column has 299 duplicates"]
+
+    shop.reset(300)
+    off = "SET FOREIGN_KEY_CHECKS = 0" if shop.vendor == "mysql" else "SET session_replication_role = replica"
+    moved = {"shop.Customer": RULES["shop.Customer"],
+             "shop.Address": {**RULES["shop.Address"], "customer": lambda c: f"{c.sql} + 1000000"},
+             "shop.Order": "keep", "sessions.Session": "truncate"}
+    report = mask_clone(shop.params, moved, KEY, echo=lambda text: _on_masking_connection(off))
+    failures = report.verification["failures"]
+    assert len(failures) == 1 and failures[0].startswith("shop_address.customer_id: 300 rows point at no "
+                                                         "shop_customer row (foreign key "), failures
+    assert report.verification["foreign_keys"] == 1
+
+
+def test_a_key_shorter_than_32_bytes_is_refused_in_one_line_naming_the_variable():
+    from devdb.errors import ConfigError
+
+    for short in ("a", "x" * 31, "ключ" * 3):  # 24 bytes of UTF-8
+        with pytest.raises(ConfigError) as caught:
+            Key(short)
+        text = str(caught.value)
+        assert "DEVDB_MASKING_KEY" in text and "at least 32" in text and "\n" not in text
+        assert len(short) == 1 or short not in text
+    assert Key("x" * 32).id != Key("y" * 32).id and len(Key("x" * 32).id) == 16
+    assert "x" * 32 not in repr(Key("x" * 32))
+
+
+def key_forms(key):
+    key = Key(key)
+    return [key.raw.decode(), key.raw.hex(), *key.params.values(), *(p[i:i + 16] for p in key.params.values()
+                                                                      for i in range(0, 128, 16))]
+
+
+def test_debug_sql_logging_shows_neither_the_key_nor_original_values(shop, settings, caplog):
+    values = originals(shop)
+    settings.DEBUG = True  # Django's debug cursor: every statement and its parameters, logged at DEBUG
+    with caplog.at_level(logging.DEBUG, logger="django.db.backends"):
+        report = mask_clone(shop.params, RULES, KEY, batch_size=100)
+    logged = caplog.text + "\n".join(str(r.args) for r in caplog.records)
+    settings.DEBUG = False
+    shop.reset(300)  # (seeding is logged too: not masking's doing)
+    values |= originals(shop)
+    caplog.clear()
+    settings.DEBUG = True
+    broken = {**RULES, "shop.Address": {**RULES["shop.Address"], "postcode": lambda c: f"no_such_function({c.hmac()})"}}
+    with caplog.at_level(logging.DEBUG, logger="django.db.backends"), pytest.raises(MaskingError) as caught:
+        mask_clone(shop.params, broken, KEY)
+    logged += caplog.text + "\n".join(str(r.args) for r in caplog.records)
+    assert report.ok
+    assert "UPDATE" not in logged or "shop_customer" in logged  # statements were logged ...
+    assert "devdb_masking_progress" in logged and "SELECT" in logged
+    error = str(caught.value)
+    assert "no_such_function" in error.lower() or "does not exist" in error.lower(), error
+    for form in key_forms(KEY):  # ... but no key, in no form, whole or cut
+        assert form.lower() not in logged.lower() and form.lower() not in error.lower()
+    assert_never_shown(logged + error, values)
+
+
+def test_resume_with_another_key_or_other_rules_refuses_and_never_masks_twice(shop):
+    mask_clone(shop.params, RULES, KEY)
+    reference = shop.snapshot()
+    shop.reset(300)
+    with pytest.raises(Killed):
+        mask_clone(shop.params, RULES, KEY, batch_size=50, echo=killer(3))
+    half = shop.snapshot()
+    other_rules = {**RULES, "shop.Customer": {**RULES["shop.Customer"], "notes": Text(max_length=20)}}
+    for rules, key in ((RULES, "another key, as long as the first one"), (other_rules, KEY)):
+        with pytest.raises(MaskingError) as caught:
+            mask_clone(shop.params, rules, key)
+        assert str(caught.value) == (
+            "this database was partly masked with other rules or another key (DEVDB['MASKING'] or DEVDB_MASKING_KEY "
+            "changed since): masking it again would mask masked values; mask a fresh copy of the source")
+        assert shop.snapshot() == half  # nothing masked twice
+    stored = " ".join(str(r) for r in shop.query("SELECT * FROM devdb_masking_progress"))
+    assert all(form.lower() not in stored.lower() for form in key_forms(KEY))
+    report = mask_clone(shop.params, RULES, KEY, batch_size=50)  # the same key and rules finish the job
+    assert report.ok and shop.snapshot() == reference
+    with pytest.raises(MaskingError, match="^this database was masked with other rules or another key"):
+        mask_clone(shop.params, RULES, "another key, as long as the first one")
+    assert shop.snapshot() == reference
 
 
 def test_dry_run_prints_the_sql_and_changes_nothing(shop):

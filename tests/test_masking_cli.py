@@ -1,6 +1,7 @@
 """Black-box: `python manage.py mask_devdb` (project.settings, its DEVDB["MASKING"]) as a subprocess."""
 
 import os
+import re
 
 import pytest
 
@@ -40,7 +41,7 @@ def shop_mysql(mariadb):
     conn.close()
 
 
-def mask_devdb(tmp_path, *args, key="black-box key"):
+def mask_devdb(tmp_path, *args, key="black-box key for masking, 32+ bytes"):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEVDB_", "DJANGO_", "DATABASE_URL"))}
     env.update(DATABASE_URL=f"sqlite:///{tmp_path}/app.sqlite3", DEVDB_DATABASE_URL=f"sqlite:///{tmp_path}/devdb.sqlite3",
                DEVDB_MASKING_KEY=key, PYTHONPATH=str(ROOT))
@@ -59,10 +60,17 @@ def test_mask_devdb_url_leaves_no_personal_value_and_is_repeatable(shop_mysql, t
     assert first.snapshot() == second.snapshot()  # the dry run changed nothing
 
     results = [mask_devdb(tmp_path, "--url", url(db)) for db in (first, second)]
+    originals = {v for values in before.values() for v in values if len(v) >= 6}
     for result in results:
         assert result.returncode == 0, result.stdout + result.stderr
         assert "verification passed" in result.stdout
         assert PASSWORD not in result.stdout + result.stderr
+        assert re.search(r"sampled \d+ original values \(held in memory only\) of 10 masked column\(s\): "
+                         r"shop_customer\.email \d+, ", result.stdout), result.stdout
+        assert re.search(r"searched \d+ text column\(s\) of 3 table\(s\) for \d+ distinct values .*"
+                         r"shop_customer \(email, first_name, last_name, phone, notes, last_login_ip\)", result.stdout), result.stdout
+        assert "row counts of 4 table(s) compared" in result.stdout
+        assert not [v for v in originals if v in result.stdout + result.stderr]  # counts, never values
     for (table, column), originals in before.items():
         masked = list(map(str, first.column(table, column)))
         if column == "birth_date":  # shifted dates are dates: each row's differs from its own source
@@ -75,6 +83,20 @@ def test_mask_devdb_url_leaves_no_personal_value_and_is_repeatable(shop_mysql, t
 
     rerun = mask_devdb(tmp_path, "--url", url(first))
     assert rerun.returncode == 0 and "already done" in rerun.stdout
+    assert "shop_customer: masked before this run, nothing original left to sample" in rerun.stdout
+    assert first.snapshot() == second.snapshot()
+
+    other_key = mask_devdb(tmp_path, "--url", url(first), key="another black-box key, also 32+ bytes")
+    assert other_key.returncode == 1 and other_key.stderr.count("\n") == 1, other_key.stderr
+    assert "this database was masked with other rules or another key" in other_key.stderr
+    assert first.snapshot() == second.snapshot()  # refused: nothing masked twice
+
+
+def test_a_short_key_is_refused_in_one_line(shop_mysql, tmp_path):
+    (first, second), url = shop_mysql
+    result = mask_devdb(tmp_path, "--url", url(first), key="short-key")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "DEVDB_MASKING_KEY is too short (9 bytes)" in result.stderr and "short-key" not in result.stderr
     assert first.snapshot() == second.snapshot()
 
 

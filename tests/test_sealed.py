@@ -27,7 +27,7 @@ from tests.test_policy import printed_policy, recorded, refusals  # noqa: F401  
 
 pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.seed(production=False)]
 PASSWORD = "Seal-" + uuid.uuid4().hex[:12]
-KEY = "seal-test-key"
+KEY = "seal-test-key-with-32-bytes-or-more"
 
 
 def sg(aws, name):
@@ -210,6 +210,34 @@ def test_a_run_killed_during_masking_is_finished_by_the_next(aws, masked, shop, 
     assert record.state == "connected" and record.masking["verification"]["ok"]
     assert any(t.get("resumed") == "already done" for t in record.masking["tables"])
     assert groups(aws, clone) == [masked["app"]] and points_at(aws) == clone
+
+
+def test_a_resume_with_another_key_aborts_the_clone_and_masks_nothing_twice(aws, masked, shop, clock, monkeypatch,
+                                                                             recorded):  # noqa: F811
+    clone = day(clock, 0)
+    real = masking_apply.Masking._mask_table
+    calls = {"n": 0}
+
+    def killed_after_the_first_table(self, table, echo):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(self, table, echo)
+
+    monkeypatch.setattr(masking_apply.Masking, "_mask_table", killed_after_the_first_table)
+    with pytest.raises((KeyboardInterrupt, CommandError)):
+        call_command("refresh_devdb", stdout=io.StringIO())
+    monkeypatch.setattr(masking_apply.Masking, "_mask_table", real)
+    half = shop.snapshot()
+    monkeypatch.setenv("DEVDB_MASKING_KEY", "another key for the same clone, 32+ bytes")
+    with pytest.raises(CommandError):
+        call_command("refresh_devdb", stdout=io.StringIO())
+    record = history.find(clone)
+    assert record.aborted_at and "this database was partly masked with other rules or another key" in record.last_error
+    assert KEY not in record.last_error and "another key for" not in record.last_error
+    assert points_at(aws) is None and not [c for c in recorded if c[1] == "ModifyDBCluster" and "VpcSecurityGroupIds"
+                                           in c[2]]  # never unsealed (aborted, then deleted), the name never moved
+    assert shop.snapshot() == half  # nothing masked twice
 
 
 def test_connect_refuses_a_clone_of_a_mask_target_without_a_verified_report(aws, devdb_settings, clock, masked):

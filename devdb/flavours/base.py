@@ -103,6 +103,33 @@ class Flavour:
         always the connection's own). Read with Django's introspection, switched to each schema."""
         raise NotImplementedError
 
+    # Masking verification (devdb.masking.outcome): the catalog, and searching text.
+
+    def columns_sql(self):
+        """SQL: (schema, table, column, data_type) of every column of every base table the masking
+        connection's database holds (system schemas left out), and the current schema first as
+        (current, NULL, NULL, NULL)."""
+        raise NotImplementedError
+
+    def foreign_keys_sql(self):
+        """SQL: (constraint, schema, table, column, ref_schema, ref_table, ref_column), one row per
+        column of every foreign key in those schemas, in key order."""
+        raise NotImplementedError
+
+    def searchable(self, data_type):
+        """SQL: an expression of the column (its data_type as columns_sql gives it) as text to search
+        for copied values, or None when the type holds no text."""
+        raise NotImplementedError
+
+    def matches_any(self, expr, exact, substrings, params):
+        """SQL: true when text `expr` equals one of `exact` or contains one of `substrings` (both
+        case-insensitive; the values go into `params`, never into the SQL text)."""
+        raise NotImplementedError
+
+    def regex(self, expr, param):
+        """SQL: true when text `expr` matches the regular expression in parameter `param`."""
+        raise NotImplementedError
+
     # Migration rehearsal:
 
     def table_size_sql(self):

@@ -80,6 +80,38 @@ class MySQL(Flavour):
             finally:
                 cursor.execute(f"USE {self.quote(own)}")
 
+    TEXT_TYPES = ("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "json")
+
+    def columns_sql(self):
+        return ("SELECT DATABASE(), NULL, NULL, NULL UNION ALL "
+                "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE FROM information_schema.COLUMNS c "
+                "JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME "
+                "WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE'")
+
+    def foreign_keys_sql(self):
+        return ("SELECT CONSTRAINT_NAME, TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, REFERENCED_TABLE_SCHEMA, "
+                "REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
+                "WHERE TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME IS NOT NULL "
+                "ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION")
+
+    def searchable(self, data_type):
+        return "{column}" if data_type.lower() in self.TEXT_TYPES else None
+
+    def matches_any(self, expr, exact, substrings, params):
+        terms = []
+        if exact:  # the column's collation decides case (the usual *_ci: insensitive)
+            names = [f"v{len(params) + i}" for i in range(len(exact))]
+            params.update(zip(names, exact))
+            terms.append(f"{expr} IN ({', '.join(f'%({n})s' for n in names)})")
+        for i in range(0, len(substrings), 40):  # one alternation (PCRE/ICU) per 40 values: far faster than LIKEs
+            name = f"v{len(params)}"
+            params[name] = "(?i)" + "|".join(map(_regex_literal, substrings[i:i + 40]))
+            terms.append(f"{expr} REGEXP %({name})s")
+        return "(" + " OR ".join(terms or ["1 = 0"]) + ")"
+
+    def regex(self, expr, param):
+        return f"{expr} REGEXP %({param})s"
+
     def table_size_sql(self):
         return ("SELECT TABLE_ROWS, DATA_LENGTH FROM information_schema.TABLES "
                 "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %(table)s")
@@ -88,3 +120,8 @@ class MySQL(Flavour):
         config = super().django_settings(**params)
         config["OPTIONS"].setdefault("charset", "utf8mb4")
         return config
+
+
+def _regex_literal(value):
+    """value as a literal in a regular expression (a backslash before ASCII punctuation is literal)."""
+    return "".join("\\" + ch if ch.isascii() and not ch.isalnum() else ch for ch in value)

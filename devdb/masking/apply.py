@@ -1,16 +1,21 @@
 """Mask a database with set-based SQL: one UPDATE per table, in primary-key batches.
 
 Masking is resumable: the masked database keeps a small table, devdb_masking_progress, with one row
-per table (rules fingerprint, last primary key done, a keyed sample of source values). Each batch
-commits together with its progress row, so a run killed halfway continues where it stopped and a
-table already masked with the same rules is never masked twice (a second pass would hash the
-hashes). The sample holds HMACs of source values, never the values, and lets verify() prove that
-the sampled values changed after the job.
+per table (fingerprint, last primary key done) and one for the whole run (RUN). Each batch commits
+together with its progress row, so a run killed halfway continues where it stopped and a table
+already masked is never masked twice (a second pass would hash the hashes). Fingerprints cover the
+rules and the key (its `Key.id`, never the key): a database masked, even partly, with other rules or
+another key is refused, not masked again. Verification proves outcomes (see devdb.masking.outcome).
+
+Key material (the HMAC pads) and original values are statement parameters only, on the driver's
+own cursor (raw_cursor): Django's SQL debug log never sees them; error texts are cleaned of them.
 """
 
-import json
+import hashlib
 import os
+import re
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 from django.db import connections, transaction
@@ -21,13 +26,23 @@ from ..connections import connection_for, one_line
 from ..errors import ConfigError, DevdbError, MaskingError, Undecided
 from . import gate
 from . import rules as rules_module
-from .rules import Column, Email, Key, Null, UnusablePassword
+from . import outcome
+from .rules import KEY_ENV, Column, Email, Key, Null, UnusablePassword
 
 PROGRESS_TABLE = base.PROGRESS_TABLE  # "devdb_masking_progress": the gate skips it
 BATCH_SIZE = 20_000
-SAMPLE_SIZE = 100  # rows from each end of a table
 DONE, STARTED = 1, 0
+RUN = "*"  # the progress row of the whole run: its fingerprint covers every table's rules and the key
 
+
+@contextmanager
+def raw_cursor(connection):
+    """The driver's own cursor of a Django connection (in its transaction). Django's debug cursor
+    (DEBUG, connection.force_debug_cursor) logs each statement with its parameters to
+    django.db.backends at DEBUG: statements whose parameters are key material or original values run
+    here instead."""
+    with connection.cursor() as wrapper:
+        yield wrapper.cursor
 
 
 @dataclass
@@ -36,7 +51,7 @@ class MaskingReport:
     tables: list = field(default_factory=list)  # one dict per table: table, model, rows, seconds, columns, ...
     rows: int = 0
     seconds: float = 0.0
-    verification: dict | None = None  # {"ok": bool, "checks": int, "failures": [str]}
+    verification: dict | None = None  # {"ok", "checks", "failures", "sampled", "searched", ...}: see verify()
     sql: list = field(default_factory=list)  # a dry run's statements
 
     @property
@@ -50,8 +65,11 @@ class MaskingReport:
 
 
 def _secret_free(exc, alias, key):
-    """One line of a database error without the password or the key."""
-    return one_line(exc, [connections.settings[alias].get("PASSWORD") or ""] + list(key.params.values()))
+    """One line of a database error without the password or the key: a driver may quote the statement,
+    pads bound into it, whole or cut (MySQL's "near '...'", PostgreSQL's LINE 1: ...)."""
+    text = one_line(exc, [connections.settings[alias].get("PASSWORD") or ""] + key.secrets())
+    pads = [p.lower() for p in key.secrets()[1:]]
+    return re.sub(r"[0-9A-Fa-f]{8,}", lambda m: "***" if any(m.group().lower() in p for p in pads) else m.group(), text)
 
 
 class Masking:
@@ -70,7 +88,12 @@ class Masking:
                             "for each (python manage.py mask_devdb --check lists them)")
         self.tables = rules_module.resolve(spec, self.schema)
         self.fingerprint = rules_module.fingerprint(self.tables)
+        self.run_print = self._keyed(self.fingerprint)
         self.q = self.flavour.quote
+
+    def _keyed(self, rules_print):
+        """A fingerprint of rules and key together (the key by its id: nothing to learn it from)."""
+        return hashlib.sha256(f"{self.key.id}:{rules_print}".encode()).hexdigest()[:16]
 
     # --- SQL ---------------------------------------------------------------------------------------
 
@@ -93,14 +116,6 @@ class Masking:
         pk = self.q(table.pk)
         where = [f"{pk} > %(lo)s"] * lower + [f"{pk} <= %(hi)s"] * upper
         return f"UPDATE {self.q(table.table)} SET {sets}" + (" WHERE " + " AND ".join(where) if where else ""), params
-
-    def _fingerprint_sql(self, column):
-        f = self.flavour
-        return f.left(column.hmac(f.concat("'verify:'", f.text(column.sql))), 16)
-
-    def _sampled(self, table):
-        columns, params = self._columns(table)
-        return [(c, r) for c, r, _e in columns if not r.constant], params
 
     # --- execution ---------------------------------------------------------------------------------
 
@@ -125,13 +140,38 @@ class Masking:
         started = time.monotonic()
         with self.connection.cursor() as cursor:
             cursor.execute(self.flavour.create_progress_table(PROGRESS_TABLE))
+            progress = self._resumable(cursor)
+            sample = outcome.take_sample(self, progress, cursor)
         for table in self.tables:
             entry = self._mask_table(table, echo)
             report.tables.append(entry)
             report.rows += entry["rows"]
+        with self.connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {self.q(PROGRESS_TABLE)} SET {self.q('done')} = {DONE} "
+                           f"WHERE {self.q('table_name')} = %(t)s", {"t": RUN})
         report.seconds = round(time.monotonic() - started, 3)
-        report.verification = self.verify()
+        report.verification = self.verify(sample)
         return report
+
+    def _resumable(self, cursor):
+        """{table: progress row or None}, after refusing a database masked (even partly) with other
+        rules or another key: masking it again would mask masked values."""
+        q = self.q
+        cursor.execute(f"SELECT {q('table_name')}, {q('fingerprint')}, {q('last_pk')}, {q('done')}, "
+                       f"{q('rows_masked')}, {q('seconds')} FROM {q(PROGRESS_TABLE)}")
+        rows = {r[0]: tuple(r[1:]) for r in cursor.fetchall()}
+        run = rows.pop(RUN, None)
+        if rows and (run is None or run[0] != self.run_print) or run and run[0] != self.run_print:
+            whole = run[2] == DONE if run else all(r[2] == DONE for r in rows.values())
+            how = "masked" if whole else "partly masked"
+            raise MaskingError(f"this database was {how} with other rules or another key (DEVDB['MASKING'] or "
+                               f"{KEY_ENV} changed since): masking it again would mask masked values; "
+                               "mask a fresh copy of the source")
+        if run is None:
+            cursor.execute(f"INSERT INTO {q(PROGRESS_TABLE)} ({q('table_name')}, {q('fingerprint')}, {q('last_pk')}, "
+                           f"{q('done')}, {q('rows_masked')}, {q('seconds')}, {q('sample')}) "
+                           f"VALUES (%(t)s, %(f)s, NULL, {STARTED}, 0, 0, '')", {"t": RUN, "f": self.run_print})
+        return {table.table: rows.get(table.table) for table in self.tables}
 
     def _progress(self, table):
         q = self.q
@@ -142,36 +182,17 @@ class Masking:
             return cursor.fetchone()
 
     def _table_print(self, table):
-        return rules_module.fingerprint([table])
+        return self._keyed(rules_module.fingerprint([table]))
 
     def _start(self, table):
-        """A fresh progress row with the keyed sample of source values, before any change."""
-        sample = {} if table.truncate else self._sample(table)
+        """A fresh progress row, before any change."""
         q = self.q
         with transaction.atomic(using=self.alias), self.connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {q(PROGRESS_TABLE)} WHERE {q('table_name')} = %(t)s", {"t": table.table})
             cursor.execute(f"INSERT INTO {q(PROGRESS_TABLE)} ({q('table_name')}, {q('fingerprint')}, {q('last_pk')}, "
                            f"{q('done')}, {q('rows_masked')}, {q('seconds')}, {q('sample')}) "
-                           f"VALUES (%(t)s, %(f)s, NULL, {STARTED}, 0, 0, %(s)s)",
-                           {"t": table.table, "f": self._table_print(table), "s": json.dumps(sample)})
-
-    def _sample(self, table):
-        sampled, params = self._sampled(table)
-        if not sampled:
-            return {}
-        pk = self.q(table.pk)
-        select = ", ".join([pk] + [self._fingerprint_sql(c) for c, _r in sampled])
-        rows = []
-        with self.connection.cursor() as cursor:
-            for order in ("ASC", "DESC"):
-                cursor.execute(f"SELECT {select} FROM {self.q(table.table)} ORDER BY {pk} {order} LIMIT {SAMPLE_SIZE}",
-                               params)
-                rows += cursor.fetchall()
-        empty = self.key.hmac("verify:")[:16]
-        rows = list({row[0]: row for row in rows}.values())
-        return {"pks": [r[0] if isinstance(r[0], int) else str(r[0]) for r in rows],
-                "columns": {c.field.column: [v if v not in (None, empty) else None for v in (r[i + 1] for r in rows)]
-                            for i, (c, _r) in enumerate(sampled)}}
+                           f"VALUES (%(t)s, %(f)s, NULL, {STARTED}, 0, 0, '')",
+                           {"t": table.table, "f": self._table_print(table)})
 
     def _mask_table(self, table, echo):
         entry = {"table": table.table, "model": table.label, "rows": 0, "seconds": 0.0, "truncated": table.truncate,
@@ -203,7 +224,7 @@ class Masking:
             end = self._batch_end(table, last)
             if end is None:
                 break
-            with transaction.atomic(using=self.alias), self.connection.cursor() as cursor:
+            with transaction.atomic(using=self.alias), raw_cursor(self.connection) as cursor:  # pads: no debug log
                 cursor.execute(full_sql if last is not None else first_sql, {**params, "lo": last, "hi": end})
                 rows += max(cursor.rowcount, 0)
                 last = end
@@ -244,24 +265,32 @@ class Masking:
 
     # --- verification ------------------------------------------------------------------------------
 
-    def verify(self):
-        """Check the masked database: {"ok", "checks", "failures"}.
+    def verify(self, sample=None):
+        """Check the masked database: {"ok", "checks", "failures", "sampled", "searched", ...}.
 
-        For every table: sampled source values (keyed fingerprints taken before masking) all
-        changed; NULL / fixed / empty columns hold only that value; emails are at the safe domain;
-        passwords unusable; unique columns still unique; truncated tables empty; masking finished.
+        Masking finished with these rules and this key; NULL / fixed / empty columns hold only that
+        value; emails are at the safe domain; passwords unusable; unique columns still unique;
+        truncated tables empty. Then the outcome checks of devdb.masking.outcome: with the `sample` of
+        original values a run takes before masking, no sampled value is left in any text column, and
+        row counts are unchanged; foreign keys are intact.
         """
         failures, checks = [], 0
         q = self.q
         with self.connection.cursor() as cursor:
+            cursor.execute(f"SELECT {q('fingerprint')} FROM {q(PROGRESS_TABLE)} WHERE {q('table_name')} = %(t)s",
+                           {"t": RUN})
+            run = cursor.fetchone()
+            checks += 1
+            if run and run[0] != self.run_print:
+                failures.append("the database was masked with other rules or another key")
             for table in self.tables:
                 name = q(table.table)
                 checks += 1
-                cursor.execute(f"SELECT {q('fingerprint')}, {q('done')}, {q('sample')} FROM {q(PROGRESS_TABLE)} "
+                cursor.execute(f"SELECT {q('fingerprint')}, {q('done')} FROM {q(PROGRESS_TABLE)} "
                                f"WHERE {q('table_name')} = %(t)s", {"t": table.table})
                 progress = cursor.fetchone()
                 if not progress or progress[0] != self._table_print(table) or progress[1] != DONE:
-                    failures.append(f"{table.table}: masking with these rules did not finish")
+                    failures.append(f"{table.table}: masking with these rules and this key did not finish")
                     continue
                 if table.truncate:
                     checks += 1
@@ -269,7 +298,8 @@ class Masking:
                     if count := cursor.fetchone()[0]:
                         failures.append(f"{table.table}: {count} rows left in a truncated table")
                     continue
-                columns, params = self._columns(table)
+                columns, _key_params = self._columns(table)
+                params = {}  # never the key's pads: Django's debug log shows every parameter
                 for column, rule, _expr in columns:
                     col = column.sql
                     bad = None
@@ -293,31 +323,8 @@ class Masking:
                         cursor.execute(f"SELECT COUNT({col}) - COUNT(DISTINCT {col}) FROM {name}")
                         if dupes := cursor.fetchone()[0]:
                             failures.append(f"{table.table}.{column.field.column}: unique column has {dupes} duplicates")
-                failures += self._verify_sample(cursor, table, json.loads(progress[2] or "{}"))
-                checks += 1
-        return {"ok": not failures, "checks": checks, "failures": failures}
-
-    def _verify_sample(self, cursor, table, sample):
-        pks = sample.get("pks") or []
-        if not pks:
-            return []
-        sampled, params = self._sampled(table)
-        sampled = [(c, r) for c, r in sampled if c.field.column in sample["columns"]]
-        if not sampled:
-            return []
-        pk = self.q(table.pk)
-        marks = ", ".join(f"%(k{i})s" for i in range(len(pks)))
-        params.update({f"k{i}": self._pk(table, value) for i, value in enumerate(pks)})
-        cursor.execute(f"SELECT {', '.join([pk] + [self._fingerprint_sql(c) for c, _r in sampled])} "
-                       f"FROM {self.q(table.table)} WHERE {pk} IN ({marks})", params)
-        now = {row[0]: row[1:] for row in cursor.fetchall()}
-        failures = []
-        for i, (column, _rule) in enumerate(sampled):
-            before = dict(zip(pks, sample["columns"][column.field.column]))
-            same = sum(1 for key, value in before.items() if value is not None and key in now and now[key][i] == value)
-            if same:
-                failures.append(f"{table.table}.{column.field.column}: {same} sampled values equal their source value")
-        return failures
+            found, more, details = outcome.check(self, sample, cursor)
+        return {"ok": not failures and not found, "checks": checks + more, "failures": failures + found, **details}
 
 
 def _spec_and_key(rules, key):

@@ -47,17 +47,34 @@ LOREM = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod 
          "et dolore magna aliqua ut enim ad minim veniam quis nostrud exercitation ullamco laboris")
 
 
+KEY_MIN_BYTES = 32
+
+
 class Key:
-    """DEVDB_MASKING_KEY as HMAC pads, passed to SQL as parameters (never written into SQL text)."""
+    """DEVDB_MASKING_KEY as HMAC pads, passed to SQL as parameters (never written into SQL text, and
+    only through the driver's own cursor, which Django's SQL debug log does not see: see apply.raw_cursor).
+
+    `id` names the key without revealing it (an HMAC of a fixed text): the resume fingerprint uses it."""
 
     def __init__(self, secret):
         raw = secret.encode() if isinstance(secret, str) else bytes(secret)
-        if not raw:
-            raise ConfigError(f"{KEY_ENV} is empty")
+        if len(raw) < KEY_MIN_BYTES:
+            raise ConfigError(f"{KEY_ENV} is {'empty' if not raw else f'too short ({len(raw)} bytes)'}: masking needs "
+                              f"at least {KEY_MIN_BYTES} random bytes (e.g. python -c 'import secrets; "
+                              "print(secrets.token_urlsafe(32))')")
         self.raw = raw
         block = hashlib.sha256(raw).digest() if len(raw) > 64 else raw
         block = block.ljust(64, b"\0")
         self.params = {"ipad": bytes(b ^ 0x36 for b in block).hex(), "opad": bytes(b ^ 0x5C for b in block).hex()}
+        self.id = hmac.new(raw, b"devdb masking key id", hashlib.sha256).hexdigest()[:16]
+
+    def secrets(self):
+        """Every form of the key material an error text could carry: what one_line() hides."""
+        raw = self.raw.decode(errors="replace")
+        return [raw, self.raw.hex(), *self.params.values()]
+
+    def __repr__(self):
+        return f"Key(id={self.id})"
 
     def hmac(self, text):
         """What the SQL computes, in Python (for tests and checks)."""

@@ -57,6 +57,8 @@ class Command(DevdbCommand):
             verdict = report.verification
             self.stdout.write(f"rules {report.fingerprint}: {report.rows} rows in {report.seconds}s; verification "
                               f"{'passed' if verdict['ok'] else 'FAILED'} ({verdict['checks']} checks)")
+            for line in verification_lines(verdict):
+                self.stdout.write(f"  {line}")
             for failure in verdict["failures"]:
                 self.stdout.write(f"  {failure}")
         if not report.ok:
@@ -95,3 +97,18 @@ def _passwords(database):
     if isinstance(database, str) and "://" in database:
         return [unquote(urlsplit(database).password or "")]
     return [connections.settings.get(database, {}).get("PASSWORD") or ""]
+
+
+def verification_lines(verdict):
+    """What verification sampled (counts, never values) and searched, for people."""
+    sampled, searched = verdict.get("sampled") or {}, verdict.get("searched") or {}
+    lines = [f"sampled {sum(sampled.values())} original values (held in memory only) of {len(sampled)} masked "
+             "column(s)" + (": " + ", ".join(f"{column} {count}" for column, count in sampled.items()) if sampled else "")]
+    lines += verdict.get("sample_notes") or []
+    tables = searched.get("in") or {}
+    lines.append(f"searched {searched.get('columns', 0)} text column(s) of {searched.get('tables', 0)} table(s) for "
+                 f"{searched.get('values', 0)} distinct values ({searched.get('substrings', 0)} also inside longer "
+                 "text): " + "; ".join(f"{table} ({', '.join(columns)})" for table, columns in tables.items()))
+    lines.append(f"row counts of {verdict.get('rows_counted', 0)} table(s) compared; "
+                 f"{verdict.get('foreign_keys', 0)} foreign key(s) checked for orphans")
+    return lines
