@@ -140,6 +140,8 @@ GLOBAL_SETTINGS = (
             "seconds a SQL probe or script waits to connect"),
     Setting("MASKING", None, {}, masking_rules, "devdb.E016",
             "masking rules: `\"app_label.ModelName\"` → a dict of rules for its fields"),
+    Setting("MASKING_WORKERS", "DEVDB_MASKING_WORKERS", 2, integer(1, "an integer >= 1"), "devdb.E006",
+            "connections masking uses at once, each masking its own primary-key range of a table"),
 )
 TARGET_VARIABLE = "DEVDB_TARGET"  # names the one target the example project reads from the environment
 

@@ -63,6 +63,36 @@ class MySQL(Flavour):
     def fit(self, expr, field, connection):
         return expr  # MySQL converts on assignment (strict mode still rejects what does not fit)
 
+    def json_value(self, doc, path):
+        # JSON_VALUE: the scalar unquoted, NULL for JSON null; an object or array as its JSON text.
+        where = self._path(path)
+        return (f"COALESCE(JSON_VALUE({doc}, {where}), CASE WHEN JSON_TYPE(JSON_EXTRACT({doc}, {where})) "
+                f"IN ('OBJECT', 'ARRAY') THEN JSON_EXTRACT({doc}, {where}) END)")
+
+    def json_replace(self, doc, changes):
+        pairs = ", ".join(f"{self._path(path)}, {expr}" for path, expr in changes)
+        return f"JSON_REPLACE({doc}, {pairs})"
+
+    def json_literal(self, placeholder):
+        return placeholder
+
+    def json_differs(self, doc, placeholder):
+        # MySQL compares JSON values; MariaDB (JSON is text) the text, which is what masking wrote.
+        return f"({doc} IS NOT NULL AND JSON_EXTRACT({doc}, '$') <> JSON_EXTRACT({placeholder}, '$'))"
+
+    @staticmethod
+    def _path(path):
+        return "'$." + ".".join(path) + "'"  # keys are letters, digits and _ (Json checks)
+
+    def with_hashes(self, table, pk, sets, where, hashes):
+        # A derived table with LIMIT is materialized (never merged into the UPDATE), so each HMAC is
+        # computed once per row; MySQL allows it on the table being updated.
+        computed = ", ".join([f"{pk} AS devdb_pk"] + [f"{expr} AS {alias}" for alias, expr in hashes])
+        condition = " WHERE " + " AND ".join(where) if where else ""
+        assignments = ", ".join(f"{table}.{column} = {expr}" for column, expr in sets)
+        return (f"UPDATE {table} JOIN (SELECT {computed} FROM {table}{condition} LIMIT 18446744073709551615) "
+                f"AS devdb_hashes ON {table}.{pk} = devdb_hashes.devdb_pk SET {assignments}{condition}")
+
     def table_size_sql(self):
         return ("SELECT TABLE_ROWS, DATA_LENGTH FROM information_schema.TABLES "
                 "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %(table)s")
