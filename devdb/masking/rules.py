@@ -295,12 +295,16 @@ class IPAddress(Rule):
 
 
 class Uuid(Rule):
-    """A keyed UUID (the first 32 hex digits of the HMAC): for uuids that identify people."""
+    """A keyed random-looking UUID (version 4 and its variant bits set, 122 bits of the HMAC, 32 hex
+    digits without dashes): for uuids that identify people."""
 
     name = "uuid"
 
     def sql(self, column):
-        return column.flavour.left(column.hmac(), 32)
+        f = column.flavour
+        h = column.hmac()
+        variant = f.pick(f.hex_to_int(f"SUBSTR({h}, 17, 1)", 1), ("8", "9", "a", "b"))
+        return f.concat(f"SUBSTR({h}, 1, 12)", "'4'", f"SUBSTR({h}, 14, 3)", variant, f"SUBSTR({h}, 18, 15)")
 
 
 class ShiftDate(Rule):
