@@ -118,7 +118,8 @@ class Masking:
                 continue
             sql, params = self.update_sql(table)
             values = {**{k: repr(v) for k, v in params.items()}, **shown}
-            lines.append(f"-- {table.label}: in batches of {self.batch_size} rows by {table.pk}")
+            lines.append(f"-- {table.label}: in batches of {self.batch_size} rows by {table.pk}"
+                         + (f", on {self.workers} connections (one range of {table.pk} each)" if self.workers > 1 else ""))
             lines.append((sql % values) + ";")
         return lines
 

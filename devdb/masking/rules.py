@@ -119,6 +119,7 @@ class Rule:
 
     name = ""
     constant = False
+    version = 1  # raised when the rule's output changes, so that the rules fingerprint changes too
 
     def sql(self, column):
         """The SQL expression of the masked value (may use column.sql, column.pk, column.hmac())."""
@@ -135,7 +136,8 @@ class Rule:
     def describe(self):
         """A stable text for the rules fingerprint: name and arguments."""
         args = {k: v for k, v in sorted(vars(self).items())}
-        return f"{self.name}{json.dumps(args, sort_keys=True, default=str) if args else ''}"
+        name = self.name if self.version == 1 else f"{self.name}@{self.version}"
+        return f"{name}{json.dumps(args, sort_keys=True, default=str) if args else ''}"
 
     def __repr__(self):
         return self.describe()
@@ -187,6 +189,7 @@ class Email(Rule):
     distinct in practice (a unique column stays unique, which verification checks)."""
 
     name = "email"
+    version = 2  # 1: u<16 hex>[.<pk> in a unique column]@...
     digits = 20
 
     def __init__(self, domain=SAFE_DOMAIN):
@@ -238,6 +241,7 @@ class Phone(Rule):
     distinct in practice. A shorter column keeps the first characters."""
 
     name = "phone"
+    version = 2  # 1: +1 555 01xx xxxx
     length = 28
 
     def unique_length(self, field):
@@ -281,6 +285,7 @@ class IPAddress(Rule):
     an address in 192.0.2.0/24 (TEST-NET-1, RFC 5737): 254 values, so not on a unique column."""
 
     name = "ip"
+    version = 2  # 1: 192.0.2.x everywhere
 
     def unique_length(self, field):
         return 1000 if ipv4_only(field) else 38  # IPv4-only: cannot stay unique
