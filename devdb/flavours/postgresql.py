@@ -76,7 +76,7 @@ class PostgreSQL(Flavour):
 
     def value_text(self, sql, field, connection):
         # inet's text carries the netmask ('10.0.0.1/32'): host() is the address as MySQL stores it.
-        if field is not None and field.db_type(connection) in ("inet", "cidr"):
+        if field is not None and connection is not None and field.db_type(connection) in ("inet", "cidr"):
             return f"host({sql})"
         return super().value_text(sql, field, connection)
 
