@@ -144,6 +144,8 @@ GLOBAL_SETTINGS = (
     Setting("MASKING_SCHEMAS", "DEVDB_MASKING_SCHEMAS", [], names, "devdb.E016",
             "schemas (PostgreSQL) / databases (MySQL) the masking gate reads and masks besides the connection's own "
             "(comma-separated in env)", "all but system ones"),
+    Setting("MASKING_WORKERS", "DEVDB_MASKING_WORKERS", 2, integer(1, "an integer >= 1"), "devdb.E006",
+            "connections masking uses at once, each masking its own primary-key range of a table"),
 )
 TARGET_VARIABLE = "DEVDB_TARGET"  # names the one target the example project reads from the environment
 

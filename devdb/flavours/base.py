@@ -130,6 +130,32 @@ class Flavour:
         """SQL: true when text `expr` matches the regular expression in parameter `param`."""
         raise NotImplementedError
 
+    def json_value(self, doc, path):
+        """SQL: the scalar at `path` (a list of key names) inside JSON document `doc` as text, NULL
+        when missing or JSON null (strings unquoted)."""
+        raise NotImplementedError
+
+    def json_replace(self, doc, changes):
+        """SQL: JSON document `doc` with each existing key at path replaced by the text expression,
+        for every (path, expression) in changes; missing keys stay missing, a NULL value is JSON null."""
+        raise NotImplementedError
+
+    def json_literal(self, placeholder):
+        """SQL: the JSON document given as text by `placeholder`, storable in a JSON column."""
+        raise NotImplementedError
+
+    def json_differs(self, doc, placeholder):
+        """SQL: a condition true where JSON document `doc` is not NULL and differs from the one given
+        as text by `placeholder` (the same JSON value written otherwise counts as equal)."""
+        raise NotImplementedError
+
+    def with_hashes(self, table, pk, sets, where, hashes):
+        """SQL: UPDATE `table` SET `sets` (column = expression) WHERE `where` (conditions on `pk`),
+        where the expressions may use hash_ref(alias) for each (alias, expression) of `hashes`:
+        each is computed once per row in a derived table joined on `pk` (kept apart from the
+        UPDATE, so that the optimizer does not inline it back into every use)."""
+        raise NotImplementedError
+
     # Migration rehearsal:
 
     def table_size_sql(self):
@@ -262,6 +288,24 @@ class Flavour:
     def text(self, expr):
         """SQL: expr as a character string."""
         return f"CAST({expr} AS CHAR)"
+
+    def value_text(self, sql, field, connection):
+        """SQL: a column's value as the text keyed rules hash, the same for the same value on every
+        engine (a uuid without dashes, as MySQL stores it)."""
+        if field is not None and field.get_internal_type() == "UUIDField":
+            return f"REPLACE({self.text(sql)}, '-', '')"
+        return sql
+
+    def hash_ref(self, alias):
+        """SQL: the per-row HMAC named `alias` inside an UPDATE built by with_hashes()."""
+        return f"devdb_hashes.{alias}"
+
+    def update(self, table, pk, sets, where, hashes=()):
+        """SQL: one UPDATE of `table` (quoted names; sets = [(column, expression)], where = [condition])."""
+        if hashes:
+            return self.with_hashes(table, pk, sets, where, hashes)
+        assignments = ", ".join(f"{column} = {expr}" for column, expr in sets)
+        return f"UPDATE {table} SET {assignments}" + (" WHERE " + " AND ".join(where) if where else "")
 
     def create_progress_table(self, table):
         """DDL of the table where masking notes what it already did (see devdb.masking.apply)."""

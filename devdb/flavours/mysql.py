@@ -86,12 +86,14 @@ class MySQL(Flavour):
         return ("SELECT DATABASE(), NULL, NULL, NULL UNION ALL "
                 "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE FROM information_schema.COLUMNS c "
                 "JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME "
-                "WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE'")
+                "WHERE t.TABLE_TYPE = 'BASE TABLE' AND c.TABLE_SCHEMA NOT IN "
+                "('mysql', 'information_schema', 'performance_schema', 'sys')")
 
     def foreign_keys_sql(self):
         return ("SELECT CONSTRAINT_NAME, TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, REFERENCED_TABLE_SCHEMA, "
                 "REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
-                "WHERE TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME IS NOT NULL "
+                "WHERE TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') "
+                "AND REFERENCED_TABLE_NAME IS NOT NULL "
                 "ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION")
 
     def searchable(self, data_type):
@@ -111,6 +113,36 @@ class MySQL(Flavour):
 
     def regex(self, expr, param):
         return f"{expr} REGEXP %({param})s"
+
+    def json_value(self, doc, path):
+        # JSON_VALUE: the scalar unquoted, NULL for JSON null; an object or array as its JSON text.
+        where = self._path(path)
+        return (f"COALESCE(JSON_VALUE({doc}, {where}), CASE WHEN JSON_TYPE(JSON_EXTRACT({doc}, {where})) "
+                f"IN ('OBJECT', 'ARRAY') THEN JSON_EXTRACT({doc}, {where}) END)")
+
+    def json_replace(self, doc, changes):
+        pairs = ", ".join(f"{self._path(path)}, {expr}" for path, expr in changes)
+        return f"JSON_REPLACE({doc}, {pairs})"
+
+    def json_literal(self, placeholder):
+        return placeholder
+
+    def json_differs(self, doc, placeholder):
+        # MySQL compares JSON values; MariaDB (JSON is text) the text, which is what masking wrote.
+        return f"({doc} IS NOT NULL AND JSON_EXTRACT({doc}, '$') <> JSON_EXTRACT({placeholder}, '$'))"
+
+    @staticmethod
+    def _path(path):
+        return "'$." + ".".join(path) + "'"  # keys are letters, digits and _ (Json checks)
+
+    def with_hashes(self, table, pk, sets, where, hashes):
+        # A derived table with LIMIT is materialized (never merged into the UPDATE), so each HMAC is
+        # computed once per row; MySQL allows it on the table being updated.
+        computed = ", ".join([f"{pk} AS devdb_pk"] + [f"{expr} AS {alias}" for alias, expr in hashes])
+        condition = " WHERE " + " AND ".join(where) if where else ""
+        assignments = ", ".join(f"{table}.{column} = {expr}" for column, expr in sets)
+        return (f"UPDATE {table} JOIN (SELECT {computed} FROM {table}{condition} LIMIT 18446744073709551615) "
+                f"AS devdb_hashes ON {table}.{pk} = devdb_hashes.devdb_pk SET {assignments}{condition}")
 
     def table_size_sql(self):
         return ("SELECT TABLE_ROWS, DATA_LENGTH FROM information_schema.TABLES "

@@ -136,6 +136,35 @@ class PostgreSQL(Flavour):
     def regex(self, expr, param):
         return f"{expr} ~ %({param})s"
 
+    def value_text(self, sql, field, connection):
+        # inet's text carries the netmask ('10.0.0.1/32'): host() is the address as MySQL stores it.
+        if field is not None and connection is not None and field.db_type(connection) in ("inet", "cidr"):
+            return f"host({sql})"
+        return super().value_text(sql, field, connection)
+
+    def json_value(self, doc, path):
+        return f"(({doc})::jsonb #>> '{{{','.join(path)}}}')"
+
+    def json_replace(self, doc, changes):
+        out = f"({doc})::jsonb"
+        for path, expr in changes:
+            out = f"jsonb_set({out}, '{{{','.join(path)}}}', COALESCE(to_jsonb(({expr})::text), 'null'::jsonb), false)"
+        return out
+
+    def json_literal(self, placeholder):
+        return f"CAST({placeholder} AS jsonb)"
+
+    def json_differs(self, doc, placeholder):
+        return f"({doc} IS NOT NULL AND ({doc})::jsonb <> CAST({placeholder} AS jsonb))"
+
+    def with_hashes(self, table, pk, sets, where, hashes):
+        # OFFSET 0 keeps the subquery apart: otherwise it is pulled up and every use recomputes the HMAC.
+        computed = ", ".join([f"{pk} AS devdb_pk"] + [f"{expr} AS {alias}" for alias, expr in hashes])
+        condition = " WHERE " + " AND ".join(where) if where else ""
+        assignments = ", ".join(f"{column} = {expr}" for column, expr in sets)
+        return (f"UPDATE {table} SET {assignments} FROM (SELECT {computed} FROM {table}{condition} OFFSET 0) "
+                f"AS devdb_hashes WHERE {' AND '.join([f'{table}.{pk} = devdb_hashes.devdb_pk'] + list(where))}")
+
     def table_size_sql(self):
         # reltuples is -1 until the table was first vacuumed or analyzed (PostgreSQL 14+): unknown.
         return ("SELECT CASE WHEN reltuples >= 0 THEN reltuples::bigint END, pg_relation_size(oid) "

@@ -147,29 +147,57 @@ PERSONAL = [
     (re.compile(r"e_?mail"), "email"),
     (re.compile(r"^(first|given|fore)_?name"), "first_name"),
     (re.compile(r"^(last|family|sur)_?name"), "last_name"),
+    (re.compile(r"(user_?name|login|handle|nick_?name|screen_?name|slug)"), "hash"),
     (re.compile(r"(full_?name|^name$|display_?name|contact)"), "full_name"),
     (re.compile(r"(phone|mobile|fax|tel)"), "phone"),
     (re.compile(r"(^ip$|ip_?addr|_ip$|^ip_)"), "ip"),
     (re.compile(r"(birth|dob)"), "shift_date"),
     (re.compile(r"(password|passwd)"), "unusable_password"),
-    (re.compile(r"(token|secret|api_?key|iban|account_?number|card|ssn|passport|tax_?id|vat)"), "hash"),
-    (re.compile(r"(address|street|city|postcode|zip|postal|note|comment|bio|description|message)"), "text"),
+    (re.compile(r"(token|secret|api_?key|(^|_)key$|hash|salt|otp|signature|credential|session|iban|"
+                r"account_?number|card|ssn|passport|tax_?id|vat|(^|_)u?uid$|guid|external_?id)"), "hash"),
+    (re.compile(r"(address|street|city|postcode|zip|postal|note|comment|bio|description|message|text|body|"
+                r"content|repr|data|payload|extra|meta)"), "text"),
 ]
+FREE_TEXT = (models.TextField,)
 
 
 def suggest_rule(field):
-    """A starter rule for a field whose name or type looks personal, else None."""
+    """A starter rule for a field that may hold personal data, else None (the field is kept).
+
+    A foreign key is kept whatever its name: it holds its target's key and follows it (mask the
+    target). Usernames, ids that name people, secrets, JSON documents and free text always get a
+    rule; a rule that would fail on the column's type is replaced by one that fits it."""
     name = field.name.lower()
+    if field.is_relation or field.primary_key:
+        return None
+    if isinstance(field, models.JSONField):
+        return "json"
+    if isinstance(field, models.UUIDField):
+        return "uuid"
     if isinstance(field, models.EmailField):
         return "email"
     if isinstance(field, models.GenericIPAddressField):
         return "ip"
+    if isinstance(field, models.BinaryField):
+        return "null" if field.null else "empty"
     for pattern, rule in PERSONAL:
         if pattern.search(name):
             if rule == "shift_date" and not isinstance(field, models.DateField):
                 continue
-            return rule
+            if rule in ("hash", "text", "full_name", "first_name", "last_name", "phone", "email", "unusable_password") \
+                    and not isinstance(field, (models.CharField, models.TextField)):
+                continue  # a number or a date named like text: not a text rule
+            return _unique(field, rule)
+    if isinstance(field, FREE_TEXT):
+        return _unique(field, "text")
     return None
+
+
+def _unique(field, rule):
+    """Filler and fake names repeat: a unique column gets the keyed hash instead."""
+    if field.unique and rule in ("text", "full_name", "first_name", "last_name"):
+        return "hash"
+    return rule
 
 
 def suggestions():

@@ -71,10 +71,18 @@ class Catalog:
         self.schema = next(r[0] for r in rows if r[1] is None)
         from .apply import PROGRESS_TABLE
 
-        self.columns = sorted((tuple(r) for r in rows if r[1] is not None and r[1] != PROGRESS_TABLE),
+        # The schemas the gate read (MASKING_SCHEMAS, else every non-system one): the same scope.
+        scope = {t.schema for t in getattr(masking, "schema", None) or ()} or {self.schema}
+        self.columns = sorted((tuple(r) for r in rows if r[1] is not None and r[0] in scope
+                               and not (r[0] == self.schema and r[1] == PROGRESS_TABLE)),
                               key=lambda r: (r[0] != self.schema, r[0], r[1]))  # a table's columns in catalog order
         self.tables = sorted({(s, t) for s, t, _c, _d in self.columns})
         self.types = {(s, t, c): d for s, t, c, d in self.columns}
+
+    def place(self, table_rules):
+        """(schema, table) of a TableRules: its TableName names another schema, else the connection's."""
+        name = table_rules.table
+        return getattr(name, "schema", None) or self.schema, getattr(name, "name", str(name))
 
     def qualified(self, masking, schema, table):
         return f"{masking.q(schema)}.{masking.q(table)}"
@@ -84,7 +92,7 @@ def _sampled_columns(masking, catalog, table):
     """[(column name, rule, text expression, searchable)] of a table's masked columns."""
     out = []
     for name, _field, rule in table.columns:
-        data_type = catalog.types.get((catalog.schema, table.table, name), "")
+        data_type = catalog.types.get((*catalog.place(table), name), "")
         search = masking.flavour.searchable(data_type)
         expr = search.format(column=masking.q(name)) if search else masking.flavour.text(masking.q(name))
         out.append((name, rule, expr, bool(search)))
@@ -109,23 +117,23 @@ def take_sample(masking, progress, cursor):
         if state and state[2] == DONE:
             sample.notes.append(f"{table.table}: masked before this run, nothing original left to sample")
             continue
-        last = masking._pk(table, state[1]) if state and state[1] is not None else None
-        if last is not None:
-            sample.notes.append(f"{table.table}: resumed after {table.pk} {state[1]}: sampled only the rows not "
-                                "masked yet")
+        where, params = masking.unmasked(table) if state else ("", {})
+        if where:
+            sample.notes.append(f"{table.table}: resumed: sampled only the rows not masked yet")
         columns = _sampled_columns(masking, catalog, table)
-        rows = _sample_rows(masking, cursor, table, columns, last)
+        rows = _sample_rows(masking, cursor, table, columns, where, params)
         for i, (name, _rule, _expr, _search) in enumerate(columns):
             sample.originals[(table.table, name)] = {pk: values[i] for pk, values in rows.items()
                                                     if values[i] not in (None, "")}
     return sample
 
 
-def _sample_rows(masking, cursor, table, columns, last):
-    """{pk: (text, ...)}: both ends of the table (after `last`), and windows spread over an integer key."""
+def _sample_rows(masking, cursor, table, columns, condition, params):
+    """{pk: (text, ...)}: both ends of the table (of the rows matching `condition`, when given), and
+    windows spread over an integer key."""
     pk, name = masking.q(table.pk), masking.q(table.table)
     select = ", ".join([pk] + [expr for _n, _r, expr, _s in columns])
-    where, params = (f"WHERE {pk} > %(lo)s", {"lo": last}) if last is not None else ("", {})
+    where = f"WHERE {condition}" if condition else ""
     rows = {}
     for order in ("ASC", "DESC"):
         cursor.execute(f"SELECT {select} FROM {name} {where} ORDER BY {pk} {order} LIMIT {ENDS}", params)
@@ -134,8 +142,9 @@ def _sample_rows(masking, cursor, table, columns, last):
     low, high = cursor.fetchone()
     if isinstance(low, int) and isinstance(high, int) and high - low > 2 * ENDS:
         for start in sorted(random.SystemRandom().randrange(low, high) for _ in range(WINDOWS)):
-            cursor.execute(f"SELECT {select} FROM {name} WHERE {pk} >= %(at)s ORDER BY {pk} LIMIT {WINDOW_ROWS}",
-                           {"at": start})
+            also = f" AND {condition}" if condition else ""
+            cursor.execute(f"SELECT {select} FROM {name} WHERE {pk} >= %(at)s{also} ORDER BY {pk} LIMIT {WINDOW_ROWS}",
+                           {**params, "at": start})
             rows.update((r[0], r[1:]) for r in cursor.fetchall())
     return rows
 
@@ -183,7 +192,7 @@ def check(masking, sample, cursor):
     exact = sorted({v for e, _i, _m in searched.values() for v in e})
     inner = sorted({v for _e, i, _m in searched.values() for v in i})
     domains = sorted({SAFE_DOMAIN} | {r.domain for t in masking.tables for _n, _f, r in t.columns if isinstance(r, Email)})
-    generated = {(catalog.schema, t.table, c) for t in masking.tables for c, _f, r in t.columns if not isinstance(r, Custom)}
+    generated = {(*catalog.place(t), c) for t in masking.tables for c, _f, r in t.columns if not isinstance(r, Custom)}
     text_columns = {}
     for schema, table, column, data_type in catalog.columns:
         if (expr := masking.flavour.searchable(data_type)) is not None:
@@ -221,7 +230,7 @@ def check(masking, sample, cursor):
         failures += _changed_rows(masking, cursor, catalog, sample)
         for (schema, table), before in sample.counts.items():
             checks += 1
-            truncated = schema == catalog.schema and any(t.truncate and t.table == table for t in masking.tables)
+            truncated = any(t.truncate and catalog.place(t) == (schema, table) for t in masking.tables)
             if (schema, table) not in catalog.tables:
                 failures.append(f"{table}: the table is gone ({before} rows before masking)")
                 continue
@@ -284,9 +293,11 @@ def _foreign_keys(masking, cursor, catalog):
     cursor.execute(masking.flavour.foreign_keys_sql())
     keys = {}
     for name, schema, table, column, ref_schema, ref_table, ref_column in cursor.fetchall():
+        if (schema, table) not in catalog.tables:  # outside what the gate read (another database)
+            continue
         keys.setdefault((schema, table, name), []).append((column, ref_schema, ref_table, ref_column))
-    masked = {(catalog.schema, t.table, c) for t in masking.tables for c, _f, _r in t.columns}
-    truncated = {(catalog.schema, t.table) for t in masking.tables if t.truncate}
+    masked = {(*catalog.place(t), c) for t in masking.tables for c, _f, _r in t.columns}
+    truncated = {catalog.place(t) for t in masking.tables if t.truncate}
     failures, checks = [], 0
     for (schema, table, name), pairs in keys.items():
         ref_schema, ref_table = pairs[0][1], pairs[0][2]

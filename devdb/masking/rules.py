@@ -24,6 +24,7 @@ reversed without the key.
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
@@ -95,14 +96,20 @@ class Column:
 
     sql: str  # quoted column name
     pk: str  # quoted primary key column
-    field: object  # the Django field
+    field: object  # the Django field (None for a value inside a JSON document)
     flavour: object
     connection: object = None
     params: dict = None  # filled by param()
+    hashes: dict = None  # {SQL expression: alias}: HMACs computed once per row (see Masking.update_sql)
+    source: str = None  # the value as text, written the same on every engine (default: flavour.value_text)
+
+    def __post_init__(self):
+        if self.source is None:
+            self.source = self.flavour.value_text(self.sql, self.field, self.connection)
 
     @property
     def unique(self):
-        return bool(self.field.unique or self.field.primary_key)
+        return bool(self.field is not None and (self.field.unique or self.field.primary_key))
 
     @property
     def max_length(self):
@@ -110,13 +117,18 @@ class Column:
 
     def param(self, value):
         """A placeholder for value, passed to the database as a parameter."""
-        name = f"p{len(self.params)}_{''.join(ch for ch in self.field.column if ch.isalnum())}"
+        column = self.field.column if self.field is not None else "json"
+        name = f"p{len(self.params)}_{''.join(ch for ch in column if ch.isalnum())}"
         self.params[name] = value
         return f"%({name})s"
 
     def hmac(self, expr=None):
-        """SQL: hex HMAC-SHA256 (DEVDB_MASKING_KEY) of expr (default: this column)."""
-        return self.flavour.hmac_sha256(expr or self.sql, "ipad", "opad")
+        """SQL: hex HMAC-SHA256 (DEVDB_MASKING_KEY) of expr (default: this column's value). In an
+        UPDATE each distinct expression is computed once per row, however often rules refer to it."""
+        expr = expr or self.source
+        if self.hashes is None:
+            return self.flavour.hmac_sha256(expr, "ipad", "opad")
+        return self.flavour.hash_ref(self.hashes.setdefault(expr, f"devdb_h{len(self.hashes)}"))
 
     def number(self, expr=None, digits=8):
         """SQL: a keyed, non-negative integer derived from expr (default: this column)."""
@@ -132,15 +144,25 @@ class Rule:
 
     name = ""
     constant = False
+    version = 1  # raised when the rule's output changes, so that the rules fingerprint changes too
 
     def sql(self, column):
         """The SQL expression of the masked value (may use column.sql, column.pk, column.hmac())."""
         raise NotImplementedError
 
+    def unique_length(self, field):
+        """The column length the rule's output needs to stay unique (None: it does not try)."""
+        return None
+
+    def sample_sql(self, column):
+        """SQL: what the keyed sample taken before masking fingerprints (see devdb.masking.apply)."""
+        return column.sql
+
     def describe(self):
         """A stable text for the rules fingerprint: name and arguments."""
         args = {k: v for k, v in sorted(vars(self).items())}
-        return f"{self.name}{json.dumps(args, sort_keys=True, default=str) if args else ''}"
+        name = self.name if self.version == 1 else f"{self.name}@{self.version}"
+        return f"{name}{json.dumps(args, sort_keys=True, default=str) if args else ''}"
 
     def __repr__(self):
         return self.describe()
@@ -187,19 +209,22 @@ class Fixed(Rule):
 
 
 class Email(Rule):
-    """u<keyed hash of the address>@example.invalid: the same address gives the same mask in every
-    table. In a unique column the row's primary key is added, so uniqueness is guaranteed."""
+    """u<20 hex digits of the keyed hash of the address>@example.invalid: it depends on the address
+    only, so the same address masks the same in every table; 80 bits keep distinct addresses
+    distinct in practice (a unique column stays unique, which verification checks)."""
 
     name = "email"
+    version = 2  # 1: u<16 hex>[.<pk> in a unique column]@...
+    digits = 20
 
     def __init__(self, domain=SAFE_DOMAIN):
         self.domain = domain
 
+    def unique_length(self, field):
+        return 1 + self.digits + 1 + len(self.domain)
+
     def sql(self, column):
-        parts = ["'u'", column.flavour.left(column.hmac(), 16)]
-        if column.unique:
-            parts += ["'.'", column.flavour.text(column.pk)]
-        return column.flavour.concat(*parts, f"'@{self.domain}'")
+        return column.flavour.concat("'u'", column.flavour.left(column.hmac(), self.digits), f"'@{self.domain}'")
 
 
 class _Pick(Rule):
@@ -236,15 +261,23 @@ class FullName(Rule):
 
 
 class Phone(Rule):
-    """+1 555 01xx xxxx: in the range reserved for fiction, keyed by the number."""
+    """+1 555 01xx xxxx x0123456789: a number in the range reserved for fiction and an extension,
+    16 keyed digits (53 bits): the same number masks the same everywhere, distinct numbers stay
+    distinct in practice. A shorter column keeps the first characters."""
 
     name = "phone"
+    version = 2  # 1: +1 555 01xx xxxx
+    length = 28
+
+    def unique_length(self, field):
+        return self.length
 
     def sql(self, column):
         f = column.flavour
         h = column.hmac()
         return f.concat("'+1 555 01'", f.lpad(f"MOD({f.hex_to_int(h, 8)}, 100)", 2),
-                        "' '", f.lpad(f"MOD({f.hex_to_int(f'SUBSTR({h}, 9, 8)', 8)}, 10000)", 4))
+                        "' '", f.lpad(f"MOD({f.hex_to_int(f'SUBSTR({h}, 9, 8)', 8)}, 10000)", 4),
+                        "' x'", f.lpad(f"MOD({f.hex_to_int(f'SUBSTR({h}, 17, 15)', 15)}, 10000000000)", 10))
 
 
 class Text(Rule):
@@ -261,14 +294,47 @@ class Text(Rule):
         return f.left(f.concat("'masked '", f.left(column.hmac(), 8), f"' {LOREM}'"), limit)
 
 
+def ipv4_only(field):
+    """Whether a column holds IPv4 addresses only (too short for IPv6, or protocol="IPv4")."""
+    if field is None:
+        return False
+    if getattr(field, "protocol", "both").lower() == "ipv4":
+        return True
+    return field.get_internal_type() == "CharField" and (field.max_length or 0) < 39
+
+
 class IPAddress(Rule):
-    """An address in 192.0.2.0/24 (TEST-NET-1, RFC 5737), keyed by the original."""
+    """An IPv6 address in 2001:db8::/32 (documentation, RFC 3849) with 72 keyed bits, written in
+    canonical form (every group 'a' and 3 hex digits): the same address masks the same in every table
+    and on both engines, and distinct addresses stay distinct in practice. An IPv4-only column gets
+    an address in 192.0.2.0/24 (TEST-NET-1, RFC 5737): 254 values, so not on a unique column."""
 
     name = "ip"
+    version = 2  # 1: 192.0.2.x everywhere
+
+    def unique_length(self, field):
+        return 1000 if ipv4_only(field) else 38  # IPv4-only: cannot stay unique
 
     def sql(self, column):
         f = column.flavour
-        return f.concat("'192.0.2.'", f.text(f"1 + MOD({column.number()}, 254)"))
+        h = column.hmac()
+        if ipv4_only(column.field):
+            return f.concat("'192.0.2.'", f.text(f"1 + MOD({f.hex_to_int(h, 8)}, 254)"))
+        groups = [f"SUBSTR({h}, {1 + 3 * i}, 3)" for i in range(6)]
+        return f.concat("'2001:db8:a'", *[part for g in groups for part in (g, "':a'")][:-1])
+
+
+class Uuid(Rule):
+    """A keyed random-looking UUID (version 4 and its variant bits set, 122 bits of the HMAC, 32 hex
+    digits without dashes): for uuids that identify people."""
+
+    name = "uuid"
+
+    def sql(self, column):
+        f = column.flavour
+        h = column.hmac()
+        variant = f.pick(f.hex_to_int(f"SUBSTR({h}, 17, 1)", 1), ("8", "9", "a", "b"))
+        return f.concat(f"SUBSTR({h}, 1, 12)", "'4'", f"SUBSTR({h}, 14, 3)", variant, f"SUBSTR({h}, 18, 15)")
 
 
 class ShiftDate(Rule):
@@ -311,6 +377,72 @@ class UnusablePassword(Rule):
         return f.concat("'!'", f.left(column.hmac(f.text(column.pk)), 40))
 
 
+class Json(Rule):
+    """A JSON document (JSONField, or JSON in a text column), NULL stays NULL.
+
+    Json() / Json(replace=value): the whole document replaced by `value` (default {}).
+    Json(keys=["email", "profile.phone"]): those keys' values replaced by their keyed hash; or
+    Json(keys={"email": "email", "profile.name": "full_name"}) with a rule per key (a rule giving
+    text: email, first_name, last_name, full_name, phone, ip, uuid, text, hash, null, empty, Fixed).
+    A key that is missing stays missing; a dotted key names a key inside an object. The same value
+    masks as it would in a column of its own."""
+
+    name = "json"
+    KEY = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+    NOT_IN_JSON = ("keep", "truncate", "json", "shift_date", "unusable_password")
+
+    def __init__(self, keys=None, replace=None):
+        if keys is not None and replace is not None:
+            raise ValueError("Json(): give keys or replace, not both")
+        self.replace = None
+        self.keys = None
+        if keys is None:
+            self.replace = json.dumps({} if replace is None else replace, sort_keys=True, separators=(",", ":"))
+            return
+        keys = dict.fromkeys(keys, "hash") if isinstance(keys, (list, tuple, set)) else dict(keys)
+        if not keys:
+            raise ValueError("Json(keys=...) names no key")
+        self.keys = {}
+        for path, spec in keys.items():
+            if not isinstance(path, str) or not self.KEY.match(path):
+                raise ValueError(f"Json(): key {path!r} must be letters, digits and _ (dots for nested keys)")
+            rule = make_rule(spec)
+            if rule.name in self.NOT_IN_JSON:
+                raise ValueError(f"Json(): {rule.name!r} cannot mask a value inside a JSON document")
+            self.keys[path] = rule
+
+    @property
+    def constant(self):
+        return self.replace is not None
+
+    @property
+    def value(self):
+        return self.replace
+
+    def _parts(self, column):
+        for path, rule in self.keys.items():
+            inner = column.flavour.json_value(column.sql, path.split("."))
+            yield path, rule, Column(inner, column.pk, None, column.flavour, column.connection, column.params,
+                                     column.hashes, inner)
+
+    def sql(self, column):
+        f = column.flavour
+        if self.replace is not None:
+            return f"CASE WHEN {column.sql} IS NULL THEN NULL ELSE {f.json_literal(column.param(self.replace))} END"
+        return f.json_replace(column.sql, [(path.split("."), rule.sql(inner)) for path, rule, inner in self._parts(column)])
+
+    def sample_sql(self, column):
+        f = column.flavour
+        values = [f"COALESCE({inner.sql}, '')" for _p, _r, inner in self._parts(column)]
+        joined = f.concat(*[part for v in values for part in (v, "'|'")])
+        return f"NULLIF({joined}, '{'|' * len(values)}')"  # NULL when every key is missing
+
+    def describe(self):
+        if self.replace is not None:
+            return f"json{json.dumps({'replace': self.replace})}"
+        return f"json{json.dumps({p: r.describe() for p, r in self.keys.items()}, sort_keys=True)}"
+
+
 class Custom(Rule):
     """A callable ``f(column) -> SQL expression``, as a rule."""
 
@@ -333,7 +465,7 @@ class Truncate(Rule):
 
 
 RULES = {cls.name: cls for cls in (Keep, Null, Empty, Email, FirstName, LastName, FullName, Phone, Text,
-                                   IPAddress, ShiftDate, Hash, UnusablePassword, Truncate)}
+                                   IPAddress, Uuid, Json, ShiftDate, Hash, UnusablePassword, Truncate)}
 MODEL_RULES = ("keep", "truncate")
 
 
@@ -460,6 +592,18 @@ def _model(label):
         return None
 
 
+def unique_problem(rule, field):
+    """Why `rule` cannot keep a unique column unique (the column is too short), or None."""
+    if not (field.unique or field.primary_key):
+        return None
+    need = rule.unique_length(field)
+    if need is None or not field.max_length or field.max_length >= need:
+        return None
+    if need >= 1000:
+        return f"{rule.name!r} cannot keep a unique IPv4-only column unique: use a custom rule"
+    return f"{rule.name!r} needs {need} characters to keep a unique column unique (max_length is {field.max_length})"
+
+
 def problems(spec):
     """[(id, message)] for rules naming models, fields or rules that do not exist."""
     found = []
@@ -495,9 +639,12 @@ def problems(spec):
                 found.append(("devdb.E031", f"{where}[{name!r}] is not a column of {label}"))
                 continue
             try:
-                make_rule(rule)
+                made = make_rule(rule)
             except ValueError as exc:
                 found.append(("devdb.E032", f"{where}[{name!r}]: {exc}"))
+                continue
+            if message := unique_problem(made, field):
+                found.append(("devdb.E032", f"{where}[{name!r}]: {message}"))
     return found
 
 

@@ -28,6 +28,9 @@ class Command(DevdbCommand):
         what.add_argument("--suggest", action="store_true", help="print starter rules for the project's models")
         parser.add_argument("--dry-run", action="store_true", help="print the SQL it would run, change nothing")
         parser.add_argument("--batch-size", type=positive_int, default=20_000, metavar="N", help="rows per UPDATE (default 20000)")
+        parser.add_argument("--workers", type=positive_int, metavar="N",
+                            help="connections masking at once, each on its own primary-key range "
+                                 "(default: DEVDB['MASKING_WORKERS'])")
         parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
 
     def handle(self, *args, **options):
@@ -43,7 +46,8 @@ class Command(DevdbCommand):
         if not database:
             raise ConfigError("give the database to mask: --url URL or --database ALIAS")
         echo = (lambda text: self.stderr.write(f"mask_devdb: {text}")) if options["verbosity"] > 1 else None
-        report = mask_clone(database, spec, batch_size=options["batch_size"], dry_run=options["dry_run"], echo=echo)
+        report = mask_clone(database, spec, batch_size=options["batch_size"], dry_run=options["dry_run"], echo=echo,
+                            workers=options["workers"])
         if options["dry_run"]:
             self.stdout.write("\n".join(report.sql))
             return
