@@ -350,17 +350,19 @@ class Masking:
 
     def unmasked(self, table):
         """(SQL condition, params) selecting the rows of a started table that no range has masked
-        yet: what a resumed run can still sample as original. "" when nothing was masked yet."""
+        yet: what a resumed run can still sample as original, and where it resumes ("after id 150").
+        ("", {}, "") when nothing was masked yet."""
         pk = self.q(table.pk)
         with self.connection.cursor() as cursor:
             ranges = self._range_rows(table, cursor)
         if not ranges or all(done != DONE and last is None for _n, (last, done, *_r) in ranges):
-            return "", {}
-        terms, params = [], {}
+            return "", {}, ""
+        terms, params, where = [], {}, []
         for n, (_name, (last, done, _rows, _seconds, sample, _print)) in enumerate(ranges):
             if done == DONE:
                 continue
             low, high = json.loads(sample)["range"]
+            where.append(f"after {table.pk} {last}" if last is not None and last != low else "from the start")
             low = last if last is not None else low
             bounds = []
             if low is not None:
@@ -370,7 +372,7 @@ class Masking:
                 bounds.append(f"{pk} <= %(hi{n})s")
                 params[f"hi{n}"] = self._pk(table, high)
             terms.append("(" + (" AND ".join(bounds) or "1 = 1") + ")")
-        return "(" + (" OR ".join(terms) or "1 = 0") + ")", params
+        return "(" + (" OR ".join(terms) or "1 = 0") + ")", params, ", ".join(where)
 
     def _pk(self, table, text):
         """A primary key read back from the progress table or the sample, as the database takes it."""

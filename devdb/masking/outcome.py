@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import MaskingError
-from .rules import FIRST_NAMES, LAST_NAMES, LOREM, SAFE_DOMAIN, Custom, Email
+from .rules import FIRST_NAMES, LAST_NAMES, LOREM, SAFE_DOMAIN, Custom, Email, Json
 
 EXACT_MIN = 3
 SUBSTRING_MIN = 6
@@ -89,9 +89,15 @@ class Catalog:
 
 
 def _sampled_columns(masking, catalog, table):
-    """[(column name, rule, text expression, searchable)] of a table's masked columns."""
+    """[(column name, rule, text expression, searchable)] of a table's masked columns. A JSON rule
+    masking named keys samples each key's value ("profile.email"), not the document: the keys it
+    keeps stay as they were, and the values it masks are what must not survive anywhere."""
     out = []
     for name, _field, rule in table.columns:
+        if isinstance(rule, Json) and rule.keys:
+            out += [(f"{name}.{path}", rule, masking.flavour.json_value(masking.q(name), path.split(".")), True)
+                    for path in rule.keys]
+            continue
         data_type = catalog.types.get((*catalog.place(table), name), "")
         search = masking.flavour.searchable(data_type)
         expr = search.format(column=masking.q(name)) if search else masking.flavour.text(masking.q(name))
@@ -117,9 +123,9 @@ def take_sample(masking, progress, cursor):
         if state and state[2] == DONE:
             sample.notes.append(f"{table.table}: masked before this run, nothing original left to sample")
             continue
-        where, params = masking.unmasked(table) if state else ("", {})
+        where, params, resumed = masking.unmasked(table) if state else ("", {}, "")
         if where:
-            sample.notes.append(f"{table.table}: resumed: sampled only the rows not masked yet")
+            sample.notes.append(f"{table.table}: resumed {resumed}: sampled only the rows not masked yet")
         columns = _sampled_columns(masking, catalog, table)
         rows = _sample_rows(masking, cursor, table, columns, where, params)
         for i, (name, _rule, _expr, _search) in enumerate(columns):
