@@ -69,6 +69,9 @@ def check_masking(app_configs=None, **kwargs):
     default = settings.DATABASES.get(DEFAULT_DB_ALIAS, {})
     if str(default.get("ENGINE", "")).rsplit(".", 1)[-1] not in FLAVOURS:
         return found  # SQLite and the like: never masked, nothing to read
+    databases = kwargs.get("databases")
+    if databases is not None and DEFAULT_DB_ALIAS not in databases:
+        return found  # e.g. `migrate --database devdb`: the app's database is not what the command touches
     try:
         missing = gate.check_database(dict(default), spec)  # its own short-lived connection, as settings say now
     except Exception as exc:  # unreachable, no rights: say the database was not checked
