@@ -23,7 +23,16 @@ from tests.project import ROOT, manage
 from tests.rehearsal_app.settings import INSTALLED_APPS
 
 SUFFIX = os.environ.get("DEVDB_TEST_DB_SUFFIX", "")
-LATER = ["rehearsal_app.0002_item_note", "rehearsal_app.0003_item_code_unique", "rehearsal_app.0004_item_size"]
+LATER = ["rehearsal_app.0002_item_note", "rehearsal_app.0003_item_code_unique", "rehearsal_app.0004_item_size",
+         "rehearsal_app.0005_item_note_via_manager", "rehearsal_app.0006_item_size_via_cursor"]
+REHEARSED = ("via manager, signal", 7)  # what 0005, 0006 and the post_migrate receiver make of a row
+
+
+@pytest.fixture(autouse=True)
+def _rehearsal_settings(monkeypatch):
+    """The migrate child process loads the project's settings module: the one with rehearsal_app."""
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "tests.rehearsal_app.settings")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
 
 
 @pytest.fixture(autouse=True)
@@ -126,7 +135,7 @@ def test_a_passing_rehearsal_applies_each_migration_and_reports_time_sql_and_row
     assert runs["contenttypes.0001_initial"].tables == []  # a table being created has no rows to count
     assert runs["devdb.0002_clonerecord_masking"].tables == []  # the router keeps devdb's tables elsewhere
     assert set(LATER) <= scratch.applied()
-    assert scratch.query("SELECT note, size FROM rehearsal_app_item ORDER BY id") == [("", 0)] * 3
+    assert scratch.query("SELECT note, size FROM rehearsal_app_item ORDER BY id") == [REHEARSED] * 3
 
     assert dict(settings.DATABASES) == databases  # the temporary alias is gone
     assert not [alias for alias in connections.settings if alias.startswith("devdb_")]
@@ -137,7 +146,9 @@ def test_a_passing_rehearsal_applies_each_migration_and_reports_time_sql_and_row
 
     with override_settings(INSTALLED_APPS=INSTALLED_APPS):
         again = migrate_clone(scratch.params)
-    assert again.ok and again.migrations == [] and "nothing to apply" in again.render()
+    assert again.ok and again.migrations == [] and again.outcome == "nothing to apply"
+    assert again.render().splitlines()[0].endswith(("nothing to apply in " + str(again.seconds) + "s"))
+    assert again.render().splitlines()[-1] == "OK: nothing to apply" and "FAIL" not in again.render()
 
 
 def test_a_table_above_the_count_limit_is_estimated_from_the_catalog_not_counted(scratch, monkeypatch):
