@@ -45,26 +45,29 @@ def _db_access(django_db_blocker):
 
 
 class Scratch:
-    """A database on one server, its own login with a password, and 0001 applied with three rows."""
+    """A database on one server, its own login with a password (or `owner`'s: another Scratch's), and 0001
+    applied with three rows."""
 
-    def __init__(self, vendor, server):
-        self.vendor, self.server = vendor, server
+    def __init__(self, vendor, server, owner=None):
+        self.vendor, self.server, self.owner = vendor, server, owner
         self.name = f"rehearsal{SUFFIX}_{uuid.uuid4().hex[:8]}".lower()
-        self.password = "Pw-" + uuid.uuid4().hex[:12]
-        self.admin(f"CREATE USER {self.login} IDENTIFIED BY '{self.password}'" if vendor == "mysql" else
-                   f"CREATE ROLE {self.name} LOGIN PASSWORD '{self.password}'",
-                   f"CREATE DATABASE {self.name}" if vendor == "mysql" else f"CREATE DATABASE {self.name} OWNER {self.name}",
+        self.user = owner.user if owner else self.name
+        self.password = owner.password if owner else "Pw-" + uuid.uuid4().hex[:12]
+        if owner is None:
+            self.admin(f"CREATE USER {self.login} IDENTIFIED BY '{self.password}'" if vendor == "mysql" else
+                       f"CREATE ROLE {self.user} LOGIN PASSWORD '{self.password}'")
+        self.admin(f"CREATE DATABASE {self.name}" if vendor == "mysql" else f"CREATE DATABASE {self.name} OWNER {self.user}",
                    *([f"GRANT ALL ON {self.name}.* TO {self.login}"] if vendor == "mysql" else []))
         # The branch code passes a clone's Aurora engine; a --url names its scheme.
         kind = {"vendor": "mysql"} if vendor == "mysql" else {"engine": "aurora-postgresql"}
-        self.params = {**kind, "host": server["host"], "port": server["port"], "user": self.name,
+        self.params = {**kind, "host": server["host"], "port": server["port"], "user": self.user,
                        "password": self.password, "database": self.name}
         scheme = "mysql" if vendor == "mysql" else "postgres"
-        self.url = f"{scheme}://{self.name}:{self.password}@{server['host']}:{server['port']}/{self.name}"
+        self.url = f"{scheme}://{self.user}:{self.password}@{server['host']}:{server['port']}/{self.name}"
 
     @property
     def login(self):
-        return f"'{self.name}'@'%'"
+        return f"'{self.user}'@'%'"
 
     def admin(self, *statements):
         if self.vendor == "mysql":
@@ -107,10 +110,12 @@ class Scratch:
         return {table: sorted(map(repr, self.query(f"SELECT * FROM {quote.format(table)}"))) for table in tables}
 
     def drop(self):
+        """Drop the database, and the login unless it is the owner's (drop the owner last)."""
         if self.vendor == "mysql":
-            self.admin(f"DROP DATABASE IF EXISTS {self.name}", f"DROP USER IF EXISTS {self.login}")
+            self.admin(f"DROP DATABASE IF EXISTS {self.name}", *([] if self.owner else [f"DROP USER IF EXISTS {self.login}"]))
         else:
-            self.admin(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)", f"DROP ROLE IF EXISTS {self.name}")
+            self.admin(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)",
+                       *([] if self.owner else [f"DROP ROLE IF EXISTS {self.user}"]))
 
 
 @pytest.fixture(params=["mysql", "postgresql"])
