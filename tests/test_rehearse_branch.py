@@ -7,6 +7,7 @@ name; its host the stable name, as an app's would be). Only the MySQL driver is 
 endpoint (*.rds.amazonaws.com) goes to the MariaDB server (TEST_CLONE_ADDRESS).
 """
 
+import io
 import json
 
 import pytest
@@ -165,3 +166,32 @@ def test_migrate_before_connect_changes_the_clone_and_leaves_the_default_databas
         assert set(LATER) <= copy.applied()
         assert default.dump() == before
     assert copy.password not in result.stdout + result.stderr
+
+
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.seed(production=False)
+def test_a_branch_that_could_not_be_deleted_is_reported_so_not_as_deleted(aws, devdb_settings, clock, monkeypatch):
+    """Someone stops the branch's clone during the rehearsal: clean() must not delete a stopped clone (it starts
+    it, warning), so the fate line says the branch is still there and when clean_devdb removes it."""
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from devdb.management.commands import rehearse_devdb as command
+
+    monkeypatch.setattr("devdb.engine.Clock", lambda: clock)
+    real = command.rehearse
+
+    def stopped_meanwhile(database, **kwargs):
+        aws.rds.stop_db_cluster(DBClusterIdentifier=database["host"].split(".")[0])
+        return real(database, **kwargs)  # moto's endpoint resolves nowhere: the rehearsal fails, reported
+
+    monkeypatch.setattr(command, "rehearse", stopped_meanwhile)
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="migrate failed before any migration ran"):
+        call_command("rehearse_devdb", stdout=out)
+    last = out.getvalue().strip().splitlines()[-1]
+    (clone,) = [c for c in aws.cluster_ids() if c.startswith("dev-rehearse-")]
+    assert last.startswith(f"branch rehearse-") and f" not deleted: {clone} still there; clean_devdb removes it " \
+        "after it expires (" in last, last
+    assert "deleted" not in out.getvalue().replace("not deleted", "")
+    assert aws.cluster(clone)["Status"] != "deleting"

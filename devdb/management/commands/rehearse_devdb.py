@@ -72,14 +72,20 @@ class Command(DevdbCommand):
                     if "branch" in done:
                         done["branch"]["fate"] = "kept"
                 elif branch.clones:  # a failed create may have left a clone
+                    shown = done.get("branch") or {"branch": branch.branch, "expires_at": None}
+                    later = f"clean_devdb removes it after it expires ({shown.get('expires_at') or 'in ' + REHEARSAL_TTL})"
                     try:
-                        done["branch"] = {**branch.delete(), "fate": "deleted"}
-                    except Exception as exc:  # the report stands; the branch expires (clean_devdb removes it)
-                        shown = done.get("branch") or {"branch": branch.branch, "expires_at": None}
-                        done["branch"] = {**shown, "fate": f"not deleted: {one_line(exc)}; clean_devdb removes it "
-                                          f"after it expires ({shown.get('expires_at') or 'in ' + REHEARSAL_TTL})"}
+                        shown = branch.delete()
+                    except Exception as exc:  # the report stands; the branch expires
+                        done["branch"] = {**shown, "fate": f"not deleted: {one_line(exc)}; {later}"}
                         if "report" not in done:
                             raise
+                    else:  # clean() skips, with a warning, a clone it must not delete now (e.g. stopped)
+                        left = sorted(branch.clones)
+                        if left:
+                            shown["state"] = branch.state(branch.clones[left[-1]])
+                        done["branch"] = {**shown, "fate": f"not deleted: {', '.join(left)} still there; {later}"
+                                          if left else "deleted"}
 
         runner.run(names, step, branch=branch_name(Clock().now()))
         return done["report"], done["branch"]
