@@ -103,6 +103,7 @@ class Cluster:
     pending: tuple = ()  # names in PendingModifiedValues (e.g. MasterUserPassword while it is being reset)
     master_username: str | None = None
     security_groups: tuple = ()  # ((VpcSecurityGroupId, Status), ...): a swap is done when all are active
+    reader_endpoint: str | None = None
 
     @classmethod
     def from_api(cls, data):
@@ -123,6 +124,7 @@ class Cluster:
             master_username=data.get("MasterUsername"),
             security_groups=tuple(sorted((g["VpcSecurityGroupId"], g.get("Status", ""))
                                          for g in data.get("VpcSecurityGroups") or ())),
+            reader_endpoint=data.get("ReaderEndpoint"),
         )
 
     @property

@@ -17,7 +17,8 @@ LAYERS = [
     {"validators", "conf"},  # settings, declared once
     {"models", "routers", "history", "locks", "signals", "migrations"},  # the control database, signals
     {"aws", "ping"},  # the adapters to outside systems: AWS, the monitoring ping
-    {"flavours", "connections", "masking", "rehearsal", "probes", "preflight", "policy"},  # SQL to a clone; checks
+    {"flavours", "connections", "masking", "rehearsal", "probes", "preflight", "policy",  # SQL to a clone; checks
+     "rehearsal_child", "rehearsal_settings", "backends"},  # (migrate in a child process whose default is the copy)
     {"engine"},
     {"runner", "checks", "apps"},
     {"management", "admin"},

@@ -258,20 +258,51 @@ MIGRATION_APPS = ["django.contrib.contenttypes", "devdb", "tests.rehearsal_app"]
 
 @pytest.fixture
 def app_database(mariadb, monkeypatch, settings, shop, clock):
-    """DATABASES['default'] (the app's login) is root on a fresh database of the MariaDB server."""
+    """DATABASES['default'] (the app's login) is root on a fresh database of the MariaDB server holding
+    rehearsal_app's 0001 with rows; the clone stands for a copy of it: another database (the redirect sends
+    the clone's endpoint there). Yields the clone's connection parameters; .app are the default's."""
     monkeypatch.setattr("devdb.engine.Clock", lambda: clock)
-    name = f"test_seal_mig_{uuid.uuid4().hex[:8]}"
+    # The migrate child process loads the project's settings module: the one with rehearsal_app.
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "tests.rehearsal_app.settings")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    suffix = uuid.uuid4().hex[:8]
+    name, clone = f"test_seal_mig_{suffix}", f"test_seal_clone_{suffix}"
     shop.query(f"CREATE DATABASE {name}")
+    shop.query(f"CREATE DATABASE {clone}")
     for key, value in (("NAME", name), ("USER", mariadb["user"]), ("PASSWORD", mariadb["password"]),
                        ("PORT", str(mariadb["port"]))):
         monkeypatch.setitem(settings.DATABASES["default"], key, value)
     params = {"vendor": "mysql", "host": mariadb["host"], "port": mariadb["port"], "user": mariadb["user"],
-              "password": mariadb["password"], "database": name}
+              "password": mariadb["password"]}
+    redirected = connections.django_settings
+
+    def to_clone(database):
+        config = redirected(database)
+        if isinstance(database, dict) and "rds.amazonaws.com" in str(database.get("host")) and config["NAME"] == name:
+            config = {**config, "NAME": clone}
+        return config
+
+    monkeypatch.setattr(connections, "django_settings", to_clone)
+    databases = DatabasePair({**params, "database": clone}, {**params, "database": name})
     try:
         with override_settings(INSTALLED_APPS=MIGRATION_APPS):
-            yield params
+            for db in (databases.app, databases):
+                with connections.connection_for(db) as alias:
+                    call_command("migrate", "rehearsal_app", "0001", database=alias, verbosity=0)
+                    with django_connections[alias].cursor() as cursor:
+                        cursor.execute("INSERT INTO rehearsal_app_item (code) VALUES ('a'), ('b')")
+            yield databases
     finally:
         shop.query(f"DROP DATABASE IF EXISTS {name}")
+        shop.query(f"DROP DATABASE IF EXISTS {clone}")
+
+
+class DatabasePair(dict):
+    """The clone's connection parameters, with the app's default database's as .app."""
+
+    def __init__(self, clone, app):
+        super().__init__(clone)
+        self.app = app
 
 
 def applied(params):
@@ -280,12 +311,30 @@ def applied(params):
         return {name for _app, name in cursor.fetchall()}
 
 
-def test_migrate_before_connect_applies_this_codes_migrations_before_the_name_moves(aws, devdb_settings, clock,
-                                                                                   app_database):
+def dump(params):
+    """Every row of every table of a database, for a byte-for-byte comparison."""
+    with connections.connection_for(params) as alias, django_connections[alias].cursor() as cursor:
+        cursor.execute("SHOW TABLES")
+        tables = sorted(row[0] for row in cursor.fetchall())
+        rows = {}
+        for table in tables:
+            cursor.execute(f"SELECT * FROM `{table}`")
+            rows[table] = sorted(map(repr, cursor.fetchall()))
+        return rows
+
+
+def test_migrate_before_connect_applies_this_codes_migrations_to_the_clone_only(aws, devdb_settings, clock,
+                                                                             app_database):
     devdb_settings["TARGETS"]["dev"]["MIGRATE_BEFORE_CONNECT"] = True
+    before = dump(app_database.app)
     clone = day(clock, 0)
     call_command("refresh_devdb", stdout=io.StringIO())
-    assert applied(app_database) == {"0001_initial", "0002_item_note", "0003_item_code_unique", "0004_item_size"}
+    assert applied(app_database) == {"0001_initial", "0002_item_note", "0003_item_code_unique", "0004_item_size",
+                                     "0005_item_note_via_manager", "0006_item_size_via_cursor"}
+    with connections.connection_for(app_database) as alias, django_connections[alias].cursor() as cursor:
+        cursor.execute("SELECT code, note, size FROM rehearsal_app_item ORDER BY code")
+        assert cursor.fetchall() == (("a", "via manager, signal", 7), ("b", "via manager, signal", 7))
+    assert dump(app_database.app) == before  # DATABASES['default']: rows and django_migrations untouched
     record = history.find(clone)
     assert record.state == "connected" and points_at(aws) == clone
     assert any(e.message.startswith("migrated: ") for e in record.events.all())
@@ -294,10 +343,8 @@ def test_migrate_before_connect_applies_this_codes_migrations_before_the_name_mo
 def test_a_failing_migration_aborts_the_clone_named_and_the_name_stays(aws, devdb_settings, clock, app_database):
     yesterday = day(clock, 0)
     call_command("refresh_devdb", stdout=io.StringIO())
-    with connections.connection_for(app_database) as alias:
-        call_command("migrate", "rehearsal_app", "0001", database=alias, verbosity=0)
-        with django_connections[alias].cursor() as cursor:
-            cursor.execute("INSERT INTO rehearsal_app_item (code) VALUES ('same'), ('same')")  # 0003 makes code unique
+    with connections.connection_for(app_database) as alias, django_connections[alias].cursor() as cursor:
+        cursor.execute("INSERT INTO rehearsal_app_item (code) VALUES ('same'), ('same')")  # 0003 makes code unique
     devdb_settings["TARGETS"]["dev"]["MIGRATE_BEFORE_CONNECT"] = True
     today = day(clock, 1)
     with pytest.raises(CommandError, match="rehearsal_app.0003_item_code_unique"):
@@ -374,3 +421,19 @@ def test_masking_groups_shared_with_the_apps_groups_are_refused_in_one_line(aws,
         call_command("refresh_devdb", stdout=io.StringIO())
     assert f"MASKING_SECURITY_GROUP_IDS: {source_groups[0]} is also a security group of source" in str(caught.value)
     assert not [c for c in recorded if c[1] == "RestoreDBClusterToPointInTime"]  # refused before any change
+
+
+def test_migrate_before_connect_refuses_a_clone_that_is_the_default_database(aws, devdb_settings, clock, app_database,
+                                                                            monkeypatch, settings):
+    """Should the clone's address ever be the app's own default database, nothing is migrated there."""
+    monkeypatch.setitem(settings.DATABASES["default"], "ENGINE", "django.db.backends.mysql")
+    monkeypatch.setitem(settings.DATABASES["default"], "HOST", "LocalHost")  # the clone is sent to 127.0.0.1
+    monkeypatch.setitem(settings.DATABASES["default"], "NAME", app_database["database"])
+    devdb_settings["TARGETS"]["dev"]["MIGRATE_BEFORE_CONNECT"] = True
+    before = dump(app_database)
+    clone = day(clock, 0)
+    with pytest.raises(CommandError, match=r"refusing to migrate mysql://127\.0\.0\.1:\d+/test_seal_clone_\w+: it is "
+                                           r"this process's own default database \(DATABASES\['default'\]\)"):
+        call_command("refresh_devdb", stdout=io.StringIO())
+    assert dump(app_database) == before and points_at(aws) is None
+    assert "refusing to migrate" in history.find(clone).last_error

@@ -123,14 +123,16 @@ class Sealing:
         return f"apply this code's migrations to {cluster_id} (MIGRATE_BEFORE_CONNECT)"
 
     def _migrate(self, cluster, deadline, timeout):
-        """With MIGRATE_BEFORE_CONNECT: `migrate` on the clone with the app's login, as the app will use it."""
+        """With MIGRATE_BEFORE_CONNECT: `migrate` on the clone with the app's login, as the app will use it: in a
+        child process whose default database is the clone (devdb.rehearsal), so data migrations write there."""
         if self.target.migrate_before_connect:
             self.changes.make(self._migrate_text(cluster.id), lambda: self._apply_migrations(cluster))
 
     def _apply_migrations(self, cluster):
         credentials = probes.app_credentials(port=cluster.port, engine=cluster.engine)
         try:
-            report = rehearsal.migrate_clone({"engine": cluster.engine, "host": cluster.endpoint, **credentials})
+            report = rehearsal.migrate_clone({"engine": cluster.engine, "host": cluster.endpoint, **credentials},
+                                             sources=rehearsal.source_endpoints(self._source))
         except DevdbError as exc:  # MigrationFailed names the migration
             raise ProbeError(f"MIGRATE_BEFORE_CONNECT: {exc}") from None
         applied = [run.label for run in report.migrations if run.status == rehearsal.APPLIED]

@@ -2,9 +2,10 @@ import json
 
 from ... import conf, probes, runner
 from ...engine.waiting import Clock
-from ...errors import ConfigError, MigrationFailed
+from ...connections import one_line
+from ...errors import ConfigError, DevdbError, MigrationFailed
 from ...output import logger
-from ...rehearsal import rehearse
+from ...rehearsal import rehearse, source_endpoints
 from ..base import DevdbCommand, configured_target
 from .branch_devdb import default_owner
 
@@ -43,15 +44,17 @@ class Command(DevdbCommand):
             self.stdout.write(json.dumps({**report.as_dict(), **({"branch": branch} if branch else {})}, indent=2))
         else:
             self.stdout.write(report.render())
-            if branch and options["keep"]:
-                self.stdout.write(f"branch {branch['branch']} kept: {branch['host']}:{branch['port']} "
-                                  f"({branch['cluster']}), expires {branch['expires_at']}")
+            if branch:
+                self.stdout.write(fate_text(branch))
         if not report.ok:
             raise MigrationFailed(report.error, report)
+        if branch and branch["fate"].startswith("not deleted"):
+            raise DevdbError(f"branch {branch['branch']} {branch['fate']}")
 
     def on_branch(self, target, keep, echo):
         """Create a branch, wait until it is connected, rehearse on it with the app's login (DATABASES['default']
-        user, password and name; the clone's endpoint, port and engine), delete it unless keep."""
+        user, password and name; the clone's endpoint, port and engine), delete it unless keep. The branch's
+        describe() gets its fate: "kept", "deleted" or "not deleted: <why>"."""
         names = [target] if target else list(conf.get_settings().targets)
         if len(names) != 1:
             raise ConfigError(f"--target: give one of {', '.join(sorted(names))}")
@@ -62,10 +65,35 @@ class Command(DevdbCommand):
                 done["branch"] = branch.create(REHEARSAL_TTL, default_owner(), wait=True)
                 cluster = branch.newest()
                 credentials = probes.app_credentials(port=cluster.port, engine=cluster.engine)
-                done["report"] = rehearse({"engine": cluster.engine, "host": cluster.endpoint, **credentials}, echo=echo)
+                done["report"] = rehearse({"engine": cluster.engine, "host": cluster.endpoint, **credentials}, echo=echo,
+                                          sources=source_endpoints(branch._source))
             finally:
-                if not keep and branch.clones:  # a failed create may have left a clone
-                    done["branch"] = branch.delete()
+                if keep:
+                    if "branch" in done:
+                        done["branch"]["fate"] = "kept"
+                elif branch.clones:  # a failed create may have left a clone
+                    shown = done.get("branch") or {"branch": branch.branch, "expires_at": None}
+                    later = f"clean_devdb removes it after it expires ({shown.get('expires_at') or 'in ' + REHEARSAL_TTL})"
+                    try:
+                        shown = branch.delete()
+                    except Exception as exc:  # the report stands; the branch expires
+                        done["branch"] = {**shown, "fate": f"not deleted: {one_line(exc)}; {later}"}
+                        if "report" not in done:
+                            raise
+                    else:  # clean() skips, with a warning, a clone it must not delete now (e.g. stopped)
+                        left = sorted(branch.clones)
+                        if left:
+                            shown["state"] = branch.state(branch.clones[left[-1]])
+                        done["branch"] = {**shown, "fate": f"not deleted: {', '.join(left)} still there; {later}"
+                                          if left else "deleted"}
 
         runner.run(names, step, branch=branch_name(Clock().now()))
         return done["report"], done["branch"]
+
+
+def fate_text(branch):
+    """One line: what became of the branch."""
+    if branch["fate"] == "kept":
+        return (f"branch {branch['branch']} kept: {branch['host']}:{branch['port']} ({branch['cluster']}), "
+                f"expires {branch['expires_at']}")
+    return f"branch {branch['branch']} {branch['fate']}"
