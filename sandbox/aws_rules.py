@@ -6,7 +6,8 @@ Two layers, both installed by `apply()` (idempotent; class-level patches of moto
   restore copies only the data — everything the request does not pass falls to AWS's defaults (the
   VPC's default security group, the default cluster parameter group of the engine family, the engine's
   port, IAM auth off, StorageType `aurora`, no log exports, no roles, the `default` subnet group); a DB
-  instance without a parameter group gets its engine family's default; DescribeOrderableDBInstanceOptions
+  instance without a parameter group gets its engine family's default; each exported log type gets its
+  CloudWatch log group `/aws/rds/cluster/<id>/<type>`, which outlives the cluster; DescribeOrderableDBInstanceOptions
   answers for Aurora MySQL / PostgreSQL; DescribeAccountAttributes reports the DB-cluster quota.
 - Realistic mode (`SIM.realistic`, off unless the server is started with it): statuses move with time
   (`creating` → `available`, `deleting` resources linger, `resetting-master-credentials`, `stopping`,
@@ -326,6 +327,8 @@ def _apply_rds():
                                                 or [default_security_group_id(backend.account_id, backend.region_name)])
         cluster = original(backend, kwargs)
         cluster.engine_lifecycle_support = kwargs.get("engine_lifecycle_support") or LIFECYCLE_DEFAULT
+        if engine in aurora:
+            _export_log_groups(backend, cluster)
         if not cluster.storage_encrypted:
             cluster.kms_key_id = None  # AWS reports no key for an unencrypted cluster
         if SIM.realistic:
@@ -486,6 +489,18 @@ def _apply_rds():
                                                for name, used, top in quotas]})
 
     RDSResponse.describe_account_attributes = describe_account_attributes
+
+
+def _export_log_groups(backend, cluster):
+    """RDS writes each exported log type of a cluster to the CloudWatch log group
+    /aws/rds/cluster/<id>/<type>, made for it; the group outlives the cluster (deleting it is the owner's job)."""
+    from moto.logs.models import logs_backends
+
+    logs = logs_backends[backend.account_id][backend.region_name]
+    for log_type in cluster.enabled_cloudwatch_logs_exports or ():
+        name = f"/aws/rds/cluster/{cluster.db_cluster_identifier}/{log_type}"
+        if name not in logs.groups:
+            logs.create_log_group(name, {})
 
 
 def _set_status(resource, expected, status):
