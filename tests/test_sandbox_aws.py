@@ -156,7 +156,7 @@ def test_a_restore_honours_and_echoes_what_the_request_passes(plain):
 def test_an_instance_without_a_parameter_group_gets_its_family_default_and_the_cluster_port(plain):
     plain.rds.restore_db_cluster_to_point_in_time(DBClusterIdentifier="dev-1", **RESTORE, Port=3307)
     plain.rds.describe_db_clusters(DBClusterIdentifier="dev-1")  # moto's instant mode: available once read
-    item = plain.rds.create_db_instance(DBInstanceIdentifier="dev-1-1", DBClusterIdentifier="dev-1",
+    plain.rds.create_db_instance(DBInstanceIdentifier="dev-1-1", DBClusterIdentifier="dev-1",
                                         DBInstanceClass="db.t4g.medium", Engine="aurora-mysql")["DBInstance"]
     assert [g["DBParameterGroupName"] for g in item["DBParameterGroups"]] == ["default.aurora-mysql8.0"]
     writer = plain.rds.describe_db_instances(DBInstanceIdentifier="dev-1-1")["DBInstances"][0]
@@ -265,6 +265,34 @@ def test_an_instance_goes_creating_backing_up_available(real):
                                        DBInstanceClass="db.t4g.medium", Engine="aurora-mysql")["DBInstance"]
     assert item["DBInstanceStatus"] == "creating"
     assert watch(lambda: instance_status(real.rds, "dev-1-1"), "available") == ["creating", "backing-up", "available"]
+
+
+def big_buffer_pool(rds, group="prod-aurora-instance"):
+    """The production writer's group (db.r6g.large, 16 GiB) with a buffer pool of 12 GiB, as tuned by hand."""
+    rds.modify_db_parameter_group(DBParameterGroupName=group, Parameters=[{
+        "ParameterName": "innodb_buffer_pool_size", "ParameterValue": str(12 * 2**30), "ApplyMethod": "pending-reboot"}])
+
+
+def test_a_writer_whose_parameter_group_does_not_fit_its_class_is_incompatible_parameters(real):
+    big_buffer_pool(real.rds)
+    restore_available(real, "dev-1")
+    real.rds.create_db_instance(DBInstanceIdentifier="dev-1-1", DBClusterIdentifier="dev-1", Engine="aurora-mysql",
+                                DBInstanceClass="db.t4g.medium", DBParameterGroupName="prod-aurora-instance")
+    assert watch(lambda: instance_status(real.rds, "dev-1-1"), "incompatible-parameters") == [
+        "creating", "incompatible-parameters"]
+    # The same group on a class with room for it, or a formula that scales with the class, is fine.
+    real.rds.create_db_instance(DBInstanceIdentifier="dev-1-2", DBClusterIdentifier="dev-1", Engine="aurora-mysql",
+                                DBInstanceClass="db.r6g.xlarge", DBParameterGroupName="prod-aurora-instance")
+    assert watch(lambda: instance_status(real.rds, "dev-1-2"), "available")[-1] == "available"
+
+
+def test_the_incompatible_parameters_rule_is_always_on(plain):
+    big_buffer_pool(plain.rds)
+    plain.rds.restore_db_cluster_to_point_in_time(DBClusterIdentifier="dev-1", **RESTORE)
+    plain.rds.create_db_instance(DBInstanceIdentifier="dev-1-1", DBClusterIdentifier="dev-1",
+                                 Engine="aurora-mysql", DBInstanceClass="db.t4g.medium",
+                                 DBParameterGroupName="prod-aurora-instance")
+    assert instance_status(plain.rds, "dev-1-1") == "incompatible-parameters"
 
 
 def test_a_deleted_instance_lingers_and_a_second_delete_is_refused(real):
