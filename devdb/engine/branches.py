@@ -66,6 +66,7 @@ class BranchLine:
     def before_clone(self, source):
         daily = sum(1 for c in self.elsewhere.values() if branch_of(c.tags) is None)
         preflight.before_branch(self.aws, self.target, source, daily_clones=daily, reporter=self.reporter)
+        preflight.warn_extended_support(self.target, source, self.reporter, self.now())
 
     def _finish(self, cluster):
         if not self.waits:  # --no-wait: the restore is requested; `create` again finishes it
