@@ -115,3 +115,23 @@ def test_keep_aborted_never_keeps_a_branch(aws, devdb_settings, clock):
     assert aws.cluster_ids() == ["dev-20261122", "prod-aurora"]
     assert {r.state for r in CloneRecord.objects.filter(cluster_id__startswith="dev-")
             .exclude(cluster_id="dev-20261122")} == {"deleted"}
+
+
+def test_a_rollback_to_a_kept_clone_that_is_still_stopping_waits_then_starts_it(aws, devdb_settings, make_engine,
+                                                                                 clock):
+    """A rollback asked while AWS is still stopping the kept clone (realistic rules: StartDBCluster is refused
+    while `stopping`) ends with the clone available and the name on it."""
+    from sandbox import aws_rules
+
+    devdb_settings["TARGETS"]["dev"]["KEEP_ABORTED"] = 1
+    make_engine().refresh()
+    clock.advance(days=1)
+    make_engine().refresh()
+    aws.rds.start_db_cluster(DBClusterIdentifier="dev-20261122")  # AWS restarted it after 7 days
+    aws_rules.SIM.configure(realistic=True, throttle=0, scale=1)  # stopping for 2 s, starting for 4 s
+    devdb_settings.update(POLL_INITIAL=0.01, POLL_MAX=0.02)  # fake sleeps: poll until the real seconds have passed
+    aws.rds.stop_db_cluster(DBClusterIdentifier="dev-20261122")  # ... and today's clean is stopping it again
+    assert status(aws, "dev-20261122") == "stopping"
+    call_command("connect_devdb", "--to", "dev-20261122")
+    assert status(aws, "dev-20261122") == "available"
+    assert aws.record() == aws.cluster("dev-20261122")["Endpoint"]

@@ -16,7 +16,7 @@ from .waiting import STOPPED
 
 DELETE_TIMEOUT = 3600
 DELETING = "deleting"
-STARTING = "starting"
+STARTING, STOPPING = "starting", "stopping"
 
 
 class Cleaning:
@@ -103,7 +103,7 @@ class Cleaning:
                 self.reporter.warning("not deleting %s: instance %s is not a django-devdb instance of this target",
                                       cluster.id, instance.id)
                 return False
-        if fresh.status in (STOPPED, STARTING):
+        if fresh.status in (STOPPED, STARTING, STOPPING):
             # Its instances cannot be deleted while it is stopped (a clone kept for rollback is): start
             # it and wait, then delete it in this run, not leave it running until the next one.
             if not self.changes.step(f"start {cluster.id} (it is {fresh.status}) and wait until it is available, "
