@@ -156,7 +156,7 @@ def test_a_restore_honours_and_echoes_what_the_request_passes(plain):
 def test_an_instance_without_a_parameter_group_gets_its_family_default_and_the_cluster_port(plain):
     plain.rds.restore_db_cluster_to_point_in_time(DBClusterIdentifier="dev-1", **RESTORE, Port=3307)
     plain.rds.describe_db_clusters(DBClusterIdentifier="dev-1")  # moto's instant mode: available once read
-    plain.rds.create_db_instance(DBInstanceIdentifier="dev-1-1", DBClusterIdentifier="dev-1",
+    item = plain.rds.create_db_instance(DBInstanceIdentifier="dev-1-1", DBClusterIdentifier="dev-1",
                                         DBInstanceClass="db.t4g.medium", Engine="aurora-mysql")["DBInstance"]
     assert [g["DBParameterGroupName"] for g in item["DBParameterGroups"]] == ["default.aurora-mysql8.0"]
     writer = plain.rds.describe_db_instances(DBInstanceIdentifier="dev-1-1")["DBInstances"][0]
