@@ -1,4 +1,4 @@
-"""The one adapter to AWS: RDS, Route53 and the Resource Groups Tagging API over boto3.
+"""The one adapter to AWS: RDS, Route53, the Resource Groups Tagging API and CloudWatch Logs over boto3.
 
 Nothing else in the project imports boto3. Clients are built once per Gateway with botocore's
 standard retry mode (throttling, 5xx and connection errors are retried with backoff); what still
@@ -40,6 +40,7 @@ class Instance:
     cluster_id: str
     tags: dict = field(default_factory=dict)
     parameter_group: str | None = None
+    instance_class: str | None = None
 
     @classmethod
     def from_api(cls, data):
@@ -51,6 +52,7 @@ class Instance:
             cluster_id=data.get("DBClusterIdentifier", ""),
             tags=tag_dict(data.get("TagList")),
             parameter_group=groups[0].get("DBParameterGroupName"),
+            instance_class=data.get("DBInstanceClass"),
         )
 
 
@@ -171,7 +173,7 @@ def _wrap(operation):
 
 
 class Gateway:
-    """RDS + Route53 + Tagging for one run. Every method is one AWS operation (or one paginated listing)."""
+    """RDS + Route53 + Tagging (+ CloudWatch Logs, to delete deleted clones' log groups) for one run. Every method is one AWS operation (or one paginated listing)."""
 
     def __init__(self, *, max_attempts=8, session=None, region_name=None):
         session = session or boto3.session.Session()
@@ -187,15 +189,16 @@ class Gateway:
             self.rds = session.client("rds", config=config, region_name=region_name)
             self.route53 = session.client("route53", config=config, region_name=region_name)
             self.tagging = session.client("resourcegroupstaggingapi", config=config, region_name=region_name)
+            self.logs = session.client("logs", config=config, region_name=region_name)
         except BotoCoreError as exc:  # e.g. no region configured
             raise AwsError(f"AWS client setup failed: {exc} (set AWS_REGION or AWS_DEFAULT_REGION)") from exc
         self.operations = []  # names of the API operations made, for status and benchmarks
-        for client in (self.rds, self.route53, self.tagging):
+        for client in self.clients:
             client.meta.events.register("before-call", self._count)
 
     @property
     def clients(self):
-        return (self.rds, self.route53, self.tagging)
+        return (self.rds, self.route53, self.tagging, self.logs)
 
     def _count(self, model, **kwargs):
         self.operations.append(model.name)
@@ -333,6 +336,29 @@ class Gateway:
     @_wrap("StartDBCluster")
     def start_cluster(self, cluster_id):
         return Cluster.from_api(self.rds.start_db_cluster(DBClusterIdentifier=cluster_id)["DBCluster"])
+
+    @_wrap("StopDBCluster")
+    def stop_cluster(self, cluster_id):
+        """Stop an available cluster (AWS refuses any other status: NotNow). Aurora starts a cluster
+        stopped for seven days by itself; the daily clean stops it again."""
+        return Cluster.from_api(self.rds.stop_db_cluster(DBClusterIdentifier=cluster_id)["DBCluster"])
+
+    @_wrap("DeleteLogGroup")
+    def delete_log_groups(self, cluster_id, log_types):
+        """Delete the CloudWatch log groups RDS made for a cluster's exported logs,
+        /aws/rds/cluster/<id>/<type> (one call a type); a group that does not exist is no error.
+        Returns the names deleted."""
+        deleted = []
+        for log_type in sorted(set(log_types)):
+            name = log_group_name(cluster_id, log_type)
+            try:
+                self.logs.delete_log_group(logGroupName=name)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                    raise
+                continue
+            deleted.append(name)
+        return deleted
 
     @_wrap("TagResources")
     def tag(self, arns, tags):
@@ -495,6 +521,11 @@ class RecordSet:
 class SourceAccess:
     kms_key_id: str | None = None
     role_arns: tuple = ()
+
+
+def log_group_name(cluster_id, log_type):
+    """The log group RDS exports a cluster's `log_type` log to (EnableCloudwatchLogsExports)."""
+    return f"/aws/rds/cluster/{cluster_id.lower()}/{log_type}"
 
 
 def cname_value(records):

@@ -9,9 +9,15 @@ Every statement follows from what the engine does (devdb.aws.Gateway makes each 
   restored from (RestoreDBClusterToPointInTime is authorized against it); an explicit Deny keeps it
   from ever being tagged, modified or deleted;
 - clones are created, tagged (tag:TagResources, which RDS also authorizes as rds:AddTagsToResource on
-  each ARN), started when found stopped and (with MASTER_PASSWORD_ENV) modified only under their own
-  names, `<CLONE_PREFIX>-YYYYMMDD` and `<CLONE_PREFIX>-YYYYMMDD-1` (the `?` wildcard matches one character);
-- with MASK, a masked clone is given the app's security groups (ModifyDBCluster VpcSecurityGroupIds, the
+  each ARN), started when found stopped, stopped while kept for rollback (KEEP_ABORTED) and modified
+  (a new master password with MASTER_PASSWORD_ENV, the unsealing with MASK) only under their own names,
+  `<CLONE_PREFIX>-YYYYMMDD` and `<CLONE_PREFIX>-YYYYMMDD-1` (the `?` wildcard matches one character);
+- every statement a setting can need is printed whatever the settings say now (ModifyDBCluster without
+  MASTER_PASSWORD_ENV or MASK, StopDBCluster with KEEP_ABORTED 0): turning a setting on later never
+  fails a morning on an old policy. Only names (SOURCE_CLUSTER, CLONE_PREFIX, RECORD_NAME, HOSTED_ZONE_ID,
+  KMS_KEY_ID) and the source's own roles and keys need the policy printed again;
+- a deleted clone's CloudWatch log groups (`/aws/rds/cluster/<CLONE_PREFIX>-*/*`) are deleted;
+- a masked clone is given the app's security groups (ModifyDBCluster VpcSecurityGroupIds, the
   same action as the new master password, which MASK requires); RDS authorizes it against the cluster
   only: security groups are EC2 resources and need no ec2: permission of the caller (as on restore);
 - deletes (and starts) also need the tag devdb:managed-by=django-devdb (and the target's devdb:target
@@ -91,6 +97,11 @@ def branch_arns(target, partition="aws", region="*", account="*"):
     )
 
 
+def log_group_arn(target, partition="aws", region="*", account="*"):
+    """ARN pattern of the log groups of a target's clones and branches (`<CLONE_PREFIX>-*`)."""
+    return f"arn:{partition}:logs:{region}:{account}:log-group:/aws/rds/cluster/{target.clone_prefix.lower()}-*/*"
+
+
 def build(targets, *, partition="aws", region="*", account="*", source_keys=(), source_roles=()):
     """The policy document (a dict) for `targets` (devdb.conf.Target objects).
 
@@ -145,23 +156,41 @@ def build(targets, *, partition="aws", region="*", account="*", source_keys=(), 
             "Resource": "*",
         },
     ]
-    modified = sorted({arns(t, **rds)[0] for t in targets if t.master_password_env or t.mask
-                       for arns in (clone_arns, branch_arns)})
-    if modified:
-        statements.append({
-            "Sid": "DevdbNewMasterPasswordAndUnseal",
-            "Effect": "Allow",
-            "Action": ["rds:ModifyDBCluster"],
-            "Resource": _one_or_many(modified),
-            "Condition": {"StringEquals": dict(managed)},
-        })
+    # Always, not only with MASTER_PASSWORD_ENV or MASK: turning either on later must not fail a morning
+    # on a policy printed before (the statement is limited to the clones' names and tags).
+    modified = sorted({arns(t, **rds)[0] for t in targets for arns in (clone_arns, branch_arns)})
     statements.append({
-        "Sid": "DevdbStartStoppedClones",
+        "Sid": "DevdbNewMasterPasswordAndUnseal",
         "Effect": "Allow",
-        "Action": ["rds:StartDBCluster"],
-        "Resource": _one_or_many(clusters + branch_clusters),
-        "Condition": {"StringEquals": {**managed, **target_tag}},
+        "Action": ["rds:ModifyDBCluster"],
+        "Resource": _one_or_many(modified),
+        "Condition": {"StringEquals": dict(managed)},
     })
+    statements += [
+        {
+            "Sid": "DevdbStartStoppedClones",
+            "Effect": "Allow",
+            "Action": ["rds:StartDBCluster"],
+            "Resource": _one_or_many(clusters + branch_clusters),
+            "Condition": {"StringEquals": {**managed, **target_tag}},
+        },
+        {
+            # Clones kept for rollback (KEEP_ABORTED) are stopped: again, KEEP_ABORTED may be raised later.
+            "Sid": "DevdbStopKeptClones",
+            "Effect": "Allow",
+            "Action": ["rds:StopDBCluster"],
+            "Resource": _one_or_many(clusters),
+            "Condition": {"StringEquals": {**managed, **target_tag}},
+        },
+        {
+            # The log groups RDS made for a deleted clone's exported logs (/aws/rds/cluster/<id>/<type>).
+            "Sid": "DevdbDeleteCloneLogGroups",
+            "Effect": "Allow",
+            "Action": ["logs:DeleteLogGroup"],
+            "Resource": _one_or_many(sorted({log_group_arn(t, partition=partition, region=region, account=account)
+                                              for t in targets})),
+        },
+    ]
     roles = sorted(set(source_roles))
     if roles:
         statements += [

@@ -5,14 +5,28 @@ an alias or a record with a routing policy. RDS refuses an instance class the so
 does not offer, db.serverless before Aurora MySQL 3.02 or Aurora PostgreSQL 13.6, a minimum of 0 ACUs where the version cannot
 auto-pause, and a restore past the account's DB-cluster quota; a shared, encrypted source needs a key
 of this account. Each refusal is one ConfigError line naming the setting; nothing here changes AWS.
+A source past its end of standard support is cloned with a warning (RDS Extended Support).
 """
+
+from datetime import date
 
 from . import flavours
 from .aws import cname_value
 from .errors import AwsError, ConfigError
 
 SERVERLESS_CLASS = "db.serverless"
-EXTENDED_SUPPORT_DISABLED = "open-source-rds-extended-support-disabled"
+EXTENDED_SUPPORT = "open-source-rds-extended-support"
+EXTENDED_SUPPORT_DISABLED = EXTENDED_SUPPORT + "-disabled"
+# Aurora end of standard support of each major version (Aurora User Guide, "Release calendar for Aurora MySQL
+# major versions" / "... Aurora PostgreSQL major versions"; RDS Extended Support from then on). Aurora MySQL 2
+# (MySQL 5.7) is (2, ...) in aurora_version(); Aurora PostgreSQL majors are the PostgreSQL ones.
+STANDARD_SUPPORT_ENDS = {
+    ("aurora-mysql", 2): date(2024, 10, 31),
+    ("aurora-postgresql", 11): date(2024, 2, 29),
+    ("aurora-postgresql", 12): date(2025, 2, 28),
+    ("aurora-postgresql", 13): date(2026, 2, 28),
+    ("aurora-postgresql", 14): date(2027, 2, 28),
+}
 # Aurora User Guide, "Aurora Serverless v2 capacity": db.serverless from Aurora MySQL 3.02.0 and Aurora
 # PostgreSQL 13.6 (every 14, 15, 16 release has it); a minimum of 0 ACUs (auto-pause) from Aurora MySQL
 # 3.08.0 and Aurora PostgreSQL 13.15, 14.12, 15.7, 16.3.
@@ -51,12 +65,6 @@ def before_clone(gateway, target, source, *, clones, reporter):
     check_shared_key(gateway, target)
     check_instance_class(gateway, target, source, reporter)
     check_cluster_quota(gateway, target, len(clones), reporter)
-    if is_aurora_mysql_2(source) and not target.engine_lifecycle_support:
-        reporter.warning(
-            "source %s runs Aurora MySQL 2 (%s), past standard support: every clone is billed RDS Extended Support "
-            "(set ENGINE_LIFECYCLE_SUPPORT=%s to opt out, or upgrade the source)",
-            source.id, source.engine_version, EXTENDED_SUPPORT_DISABLED,
-        )
 
 
 def before_branch(gateway, target, source, *, daily_clones, reporter):
@@ -165,6 +173,33 @@ def check_cluster_quota(gateway, target, existing, reporter, branch=False):
         )
 
 
+def standard_support_end(source):
+    """When AWS's standard support of the source's major version ended (or ends), or None when not known."""
+    version = aurora_version(source.engine, source.engine_version)
+    return STANDARD_SUPPORT_ENDS.get((source.engine, version[0])) if version else None
+
+
+def warn_extended_support(target, source, reporter, now):
+    """A clone of a major version past its Aurora end of standard support is billed RDS Extended Support
+    (per vCPU-hour) unless ENGINE_LIFECYCLE_SUPPORT is -disabled, and then RDS upgrades the restored clone
+    to a newer major version than its source's (RestoreDBClusterToPointInTime's EngineLifecycleSupport).
+    Neither is silent: a warning on every clone, except with ENGINE_LIFECYCLE_SUPPORT set to enrol knowingly."""
+    ended = standard_support_end(source)
+    if ended is None or now.date() < ended or target.engine_lifecycle_support == EXTENDED_SUPPORT:
+        return
+    version = aurora_version(source.engine, source.engine_version)
+    running = (f"source {source.id} runs {flavours.for_engine(source.engine).label} {version[0]} "
+               f"({source.engine_version}), past its end of standard support ({ended.isoformat()})")
+    if target.engine_lifecycle_support == EXTENDED_SUPPORT_DISABLED:
+        reporter.warning("%s: with ENGINE_LIFECYCLE_SUPPORT=%s RDS upgrades every clone to a newer major version than "
+                         "the source's (a slower restore, and a dev database unlike production); upgrade the source",
+                         running, EXTENDED_SUPPORT_DISABLED)
+        return
+    reporter.warning("%s: every clone is billed RDS Extended Support; upgrade the source (ENGINE_LIFECYCLE_SUPPORT=%s "
+                     "would make RDS upgrade every clone to a newer major version instead; =%s acknowledges the charge)",
+                     running, EXTENDED_SUPPORT_DISABLED, EXTENDED_SUPPORT)
+
+
 def aurora_version(engine, engine_version):
     """The Aurora release as a tuple: 8.0.mysql_aurora.3.08.0 -> (3, 8, 0); PostgreSQL 16.3 -> (16, 3)."""
     if not engine_version:
@@ -187,6 +222,3 @@ def supports_auto_pause(engine, version):
         return version >= since[version[0]]
     return version[0] > majors[-1]
 
-
-def is_aurora_mysql_2(source):
-    return source.engine == "aurora-mysql" and (source.engine_version or "").startswith("5.7.")

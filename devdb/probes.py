@@ -13,6 +13,7 @@ from .aws import has_failed
 from .errors import LoginRefused, ProbeError  # noqa: F401  (their old home: probes.ProbeError)
 
 AVAILABLE = "available"
+INCOMPATIBLE_PARAMETERS = "incompatible-parameters"
 DEFAULT_ENGINE = "aurora-mysql"  # as devdb.aws reads a cluster that does not say
 
 
@@ -21,9 +22,21 @@ def status_ready(cluster, writer_id):
     writer = next((i for i in cluster.instances if i.id == writer_id), None)
     writer_status = writer.status if writer else "missing"
     text = f"cluster {cluster.status}, writer {writer_status}"
+    if writer_status == INCOMPATIBLE_PARAMETERS:
+        raise ProbeError(incompatible_parameters(writer))
     if has_failed(cluster.status) or has_failed(writer_status):
         raise ProbeError(f"AWS reports {text}")
     return cluster.status == AVAILABLE and writer_status == AVAILABLE, text
+
+
+def incompatible_parameters(writer):
+    """Why a writer is `incompatible-parameters`, and the setting that fixes it, in one line. AWS leaves a
+    writer so when its DB parameter group asks for more than its class has (typically the production
+    writer's group, sized for a much larger class); such an instance can only be rebooted or deleted."""
+    group = writer.parameter_group or "its DB parameter group"
+    return (f"AWS reports writer {writer.id} incompatible-parameters: DB parameter group {group} does not fit "
+            f"{writer.instance_class or 'its instance class'} (memory settings sized for a larger class?); set "
+            f"DB_PARAMETER_GROUP to a group made for {writer.instance_class or 'INSTANCE_CLASS'}")
 
 
 def app_credentials(alias="default", port=None, engine=DEFAULT_ENGINE):

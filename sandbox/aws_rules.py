@@ -6,7 +6,9 @@ Two layers, both installed by `apply()` (idempotent; class-level patches of moto
   restore copies only the data — everything the request does not pass falls to AWS's defaults (the
   VPC's default security group, the default cluster parameter group of the engine family, the engine's
   port, IAM auth off, StorageType `aurora`, no log exports, no roles, the `default` subnet group); a DB
-  instance without a parameter group gets its engine family's default; DescribeOrderableDBInstanceOptions
+  instance without a parameter group gets its engine family's default; an instance whose DB parameter group
+  fixes more buffer memory than its class has is `incompatible-parameters` (as AWS leaves it); each exported log type gets its
+  CloudWatch log group `/aws/rds/cluster/<id>/<type>`, which outlives the cluster; DescribeOrderableDBInstanceOptions
   answers for Aurora MySQL / PostgreSQL; DescribeAccountAttributes reports the DB-cluster quota.
 - Realistic mode (`SIM.realistic`, off unless the server is started with it): statuses move with time
   (`creating` → `available`, `deleting` resources linger, `resetting-master-credentials`, `stopping`,
@@ -50,6 +52,12 @@ DELAYS = {
 }
 
 DEFAULT_PORTS = {"aurora-mysql": 3306, "aurora-postgresql": 5432}
+INCOMPATIBLE_PARAMETERS = "incompatible-parameters"
+# Memory of the instance classes the sandbox offers (GiB), and the parameters that take a fixed share of it
+# (bytes per unit). db.serverless is left out: its memory follows its capacity.
+CLASS_MEMORY_GIB = {"db.t3.medium": 4, "db.t4g.medium": 4, "db.r5.large": 16, "db.r6g.large": 16, "db.r6g.xlarge": 32,
+                    "db.r7g.large": 16}
+MEMORY_PARAMETERS = {"innodb_buffer_pool_size": 1, "shared_buffers": 8192}
 LIFECYCLE_DEFAULT = "open-source-rds-extended-support"
 READ_PREFIXES = ("Describe", "List", "Get")
 
@@ -326,6 +334,8 @@ def _apply_rds():
                                                 or [default_security_group_id(backend.account_id, backend.region_name)])
         cluster = original(backend, kwargs)
         cluster.engine_lifecycle_support = kwargs.get("engine_lifecycle_support") or LIFECYCLE_DEFAULT
+        if engine in aurora:
+            _export_log_groups(backend, cluster)
         if not cluster.storage_encrypted:
             cluster.kms_key_id = None  # AWS reports no key for an unencrypted cluster
         if SIM.realistic:
@@ -359,11 +369,17 @@ def _apply_rds():
         instance = original(backend, db_kwargs)
         if cluster is not None:
             instance.port = cluster.port  # an Aurora instance listens on its cluster's port
+        too_big = _memory_overcommitted(backend, instance)
         if SIM.realistic:
             _set_status(instance, instance.status, "creating")
             creating, backing_up = SIM.delay("instance-creating"), SIM.delay("instance-backing-up")
-            SIM.later(creating, lambda: _set_status(instance, "creating", "backing-up"))
-            SIM.later(creating + backing_up, lambda: _set_status(instance, "backing-up", "available"))
+            if too_big:  # it never starts: the status stays until the group or the class changes
+                SIM.later(creating, lambda: _set_status(instance, "creating", INCOMPATIBLE_PARAMETERS))
+            else:
+                SIM.later(creating, lambda: _set_status(instance, "creating", "backing-up"))
+                SIM.later(creating + backing_up, lambda: _set_status(instance, "backing-up", "available"))
+        elif too_big:
+            instance.status = INCOMPATIBLE_PARAMETERS
         return instance
 
     def default_db_parameter_group_details(instance):
@@ -486,6 +502,34 @@ def _apply_rds():
                                                for name, used, top in quotas]})
 
     RDSResponse.describe_account_attributes = describe_account_attributes
+
+
+def _memory_overcommitted(backend, instance):
+    """Whether the instance's DB parameter group asks for more memory than its class has (a fixed
+    innodb_buffer_pool_size in bytes or shared_buffers in 8 kB pages, e.g. a production writer's group on a
+    much smaller class): AWS leaves such an instance `incompatible-parameters`. A formula such as
+    {DBInstanceClassMemory*3/4} scales with the class and always fits."""
+    memory = CLASS_MEMORY_GIB.get(instance.db_instance_class)
+    group = backend.db_parameter_groups.get(instance.db_parameter_group_name or "")
+    if memory is None or group is None:
+        return False
+    for name, unit in MEMORY_PARAMETERS.items():
+        value = str((group.parameters.get(name) or {}).get("ParameterValue") or "")
+        if value.isdigit() and int(value) * unit >= memory * 2**30:
+            return True
+    return False
+
+
+def _export_log_groups(backend, cluster):
+    """RDS writes each exported log type of a cluster to the CloudWatch log group
+    /aws/rds/cluster/<id>/<type>, made for it; the group outlives the cluster (deleting it is the owner's job)."""
+    from moto.logs.models import logs_backends
+
+    logs = logs_backends[backend.account_id][backend.region_name]
+    for log_type in cluster.enabled_cloudwatch_logs_exports or ():
+        name = f"/aws/rds/cluster/{cluster.db_cluster_identifier}/{log_type}"
+        if name not in logs.groups:
+            logs.create_log_group(name, {})
 
 
 def _set_status(resource, expected, status):

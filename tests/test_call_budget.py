@@ -1,7 +1,7 @@
 """How many AWS calls a refresh makes: counts, not timing (issue 4, item 1).
 
 A steady-state refresh (the morning after a successful one: clone, wait, connect, abort and delete
-yesterday's clone) makes exactly 19 AWS calls against moto's instant clones (at most 30), and 1,000 unrelated
+yesterday's clone and its log groups) makes exactly 25 AWS calls against moto's instant clones (at most 30), and 1,000 unrelated
 clusters in the account may add at most 3. Lookups go through the Resource Groups Tagging API and
 filtered describes; never one ListTagsForResource per resource.
 
@@ -38,6 +38,7 @@ STEADY_STATE = Counter({
     "ChangeResourceRecordSets": 1,
     "DeleteDBInstance": 1,
     "DeleteDBCluster": 1,  # as soon as the instance is deleting
+    "DeleteLogGroup": 2,  # the deleted clone's CloudWatch log groups: the seeded source exports error and slowquery
 })
 UNRELATED = 1000
 UNRELATED_ALLOWANCE = 3
@@ -126,7 +127,8 @@ def test_steady_state_refresh_is_within_the_call_budget(aws, make_engine, clock)
     counts = recorder.counts()
     assert len(recorder.operations) <= BUDGET, f"{len(recorder.operations)} calls: {dict(counts)}"
     assert counts == STEADY_STATE, dict(counts)
-    assert len(recorder.operations) == 23  # 25 before TagResources and the lookup that reads the source; +1 role
+    # 25 before TagResources and the lookup that reads the source; +1 role; +2 log groups of the deleted clone
+    assert len(recorder.operations) == 25
     assert "AddTagsToResource" not in counts
     # What a steady-state morning must contain, once each: the work itself, not a lookup loop.
     assert counts["GetResources"] <= 1

@@ -214,3 +214,33 @@ def test_a_source_named_in_capitals_is_still_protected(aws, devdb_settings, make
     assert "devdb:state" not in aws.tags("prod-aurora")
 
 
+
+
+def test_a_writer_left_incompatible_parameters_aborts_the_clone_naming_db_parameter_group(aws, devdb_settings,
+                                                                                            make_engine, clock):
+    """Issue 18.6: the production writer's DB parameter group (tuned for its db.r6g.large) on the clone's
+    db.t4g.medium leaves the writer incompatible-parameters for good: the clone is aborted at once (not
+    waited on until READY_TIMEOUT), deleted, and the failure names DB_PARAMETER_GROUP."""
+    from devdb.errors import CloneFailed
+    from tests.test_sandbox_aws import big_buffer_pool
+
+    big_buffer_pool(aws.rds)
+    with pytest.raises(CloneFailed) as failed:
+        make_engine().refresh()
+    message = str(failed.value)
+    assert message == ("clone dev-20261122 aborted: AWS reports writer dev-20261122-1 incompatible-parameters: DB "
+                       "parameter group prod-aurora-instance does not fit db.t4g.medium (memory settings sized for a "
+                       "larger class?); set DB_PARAMETER_GROUP to a group made for db.t4g.medium")
+    assert clock.sleeps == [] or sum(clock.sleeps) < 60  # not waited on
+    assert aws.cluster_ids() == ["prod-aurora"]  # aborted and deleted: nothing left running
+    assert CloneRecord.objects.get(cluster_id="dev-20261122").state == "deleted"
+
+    # With DB_PARAMETER_GROUP naming a group made for the small class, the next morning's clone works.
+    aws.rds.create_db_parameter_group(DBParameterGroupName="dev-small", DBParameterGroupFamily="aurora-mysql8.0",
+                                      Description="for db.t4g.medium")
+    devdb_settings["TARGETS"]["dev"]["DB_PARAMETER_GROUP"] = "dev-small"
+    clock.advance(days=1)
+    make_engine().refresh()
+    writer = aws.rds.describe_db_instances(DBInstanceIdentifier="dev-20261123-1")["DBInstances"][0]
+    assert writer["DBInstanceStatus"] == "available"
+    assert writer["DBParameterGroups"][0]["DBParameterGroupName"] == "dev-small"

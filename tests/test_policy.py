@@ -30,12 +30,14 @@ ACCOUNT, REGION = "123456789012", "us-east-1"  # moto's
 SECURE_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 CLONE_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0987dcba-09fe-87dc-65ba-ab0987654321"
 SOURCE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/aurora-s3-import"
-SERVICE_PREFIX = {"rds": "rds", "route53": "route53", "resourcegroupstaggingapi": "tag"}
+SERVICE_PREFIX = {"rds": "rds", "route53": "route53", "resourcegroupstaggingapi": "tag", "logs": "logs"}
 # Operations the engine makes beyond Describe*/Route53/GetResources, and every IAM action each needs.
 # The policy may grant these before the gateway makes them (see pending_actions()).
 OPERATION_ACTIONS = {
     "TagResources": {"tag:TagResources", "rds:AddTagsToResource"},
     "StartDBCluster": {"rds:StartDBCluster"},
+    "StopDBCluster": {"rds:StopDBCluster"},
+    "DeleteLogGroup": {"logs:DeleteLogGroup"},
     "AddRoleToDBCluster": {"rds:AddRoleToDBCluster", "iam:PassRole"},
 }
 
@@ -117,6 +119,8 @@ def authorizations(call, account):
         return [(action, "*", {})] + [("rds:AddTagsToResource", arn, {}) for arn in params["ResourceARNList"]]
     if service == "resourcegroupstaggingapi":
         return [(action, "*", {})]
+    if operation == "DeleteLogGroup":
+        return [(action, f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{params['logGroupName']}", {})]
     if service == "route53":
         if operation == "GetChange":
             return [(action, f"arn:aws:route53:::change/{params['Id'].rsplit('/', 1)[-1]}", {})]
@@ -143,7 +147,7 @@ def authorizations(call, account):
         return [(action, rds_arn("cluster", params["DBClusterIdentifier"]), {}),
                 (action, rds_arn("cluster", params["SourceDBClusterIdentifier"]), {})] + [
             check for key in sorted(keys) for check in kms_grant(key)]
-    if operation == "StartDBCluster":
+    if operation in ("StartDBCluster", "StopDBCluster"):
         return [(action, rds_arn("cluster", params["DBClusterIdentifier"]), context)]
     if operation == "AddRoleToDBCluster":
         return [(action, rds_arn("cluster", params["DBClusterIdentifier"]), {}),
@@ -172,7 +176,7 @@ def recorded(aws, monkeypatch, clock):
     real_init = aws_module.Gateway.__init__
 
     def resource_tags(operation, params):
-        if operation in ("ModifyDBCluster", "DeleteDBCluster", "StartDBCluster"):
+        if operation in ("ModifyDBCluster", "DeleteDBCluster", "StartDBCluster", "StopDBCluster"):
             return aws.tags(params["DBClusterIdentifier"])
         if operation == "RestoreDBClusterToPointInTime":
             source = aws.cluster(params["SourceDBClusterIdentifier"])
@@ -228,7 +232,8 @@ def run_representative_flows(aws, devdb_settings, clock, monkeypatch):
 
     from tests.conftest import START
 
-    # A source with an IAM role, as production ones often have: its clones get it too.
+    # A source with an IAM role, as production ones often have: its clones get it too. (It exports its logs
+    # to CloudWatch, as seeded: so do its clones, whose log groups are deleted with them.)
     aws.rds.add_role_to_db_cluster(DBClusterIdentifier="prod-aurora", RoleArn=SOURCE_ROLE, FeatureName="s3Import")
     monkeypatch.setenv("DEVDB_TEST_NEW_PASSWORD", "policy-test-password")
     devdb_settings["TARGETS"]["dev"].update({"KEEP_ABORTED": 1, "MASTER_PASSWORD_ENV": "DEVDB_TEST_NEW_PASSWORD"})
@@ -237,7 +242,7 @@ def run_representative_flows(aws, devdb_settings, clock, monkeypatch):
         call_command("refresh_devdb")
         call_command("status_devdb", "--json", stdout=io.StringIO())
     call_command("refresh_devdb", "--dry-run", stdout=io.StringIO())
-    aws.rds.stop_db_cluster(DBClusterIdentifier="dev-20261123")  # stopped to save money: started for the rollback
+    assert aws.cluster("dev-20261123")["Status"] == "stopped"  # kept for rollback, stopped: started for the rollback
     call_command("connect_devdb", "--to", "dev-20261123")  # roll back to day 2 (kept)
     call_command("clone_devdb")  # today's exists: nothing to create
     call_command("sync_devdb")
@@ -264,9 +269,13 @@ def test_policy_allows_every_call_the_engine_makes(aws, devdb_settings, recorded
     # ... and nothing more: every allowed action is one the engine was seen to use.
     used = used_actions(recorded, aws)
     assert used <= policy.actions(document) <= used | pending_actions(), policy.actions(document) - used
-    deletes = [c for c in recorded if c[1].startswith("Delete")]
-    assert {c[1] for c in deletes} == {"DeleteDBCluster", "DeleteDBInstance"}
-    assert all(c[3].get("devdb:managed-by") == "django-devdb" for c in deletes)
+    deletes = [c for c in recorded if c[1] in ("DeleteDBCluster", "DeleteDBInstance")]
+    assert deletes and all(c[3].get("devdb:managed-by") == "django-devdb" for c in deletes)
+    # ... and the log groups of exactly the clones deleted.
+    deleted = {c[2]["DBClusterIdentifier"] for c in deletes if c[1] == "DeleteDBCluster"}
+    logs = [c[2]["logGroupName"] for c in recorded if c[1] == "DeleteLogGroup"]
+    assert {name.split("/")[4] for name in logs} == deleted and all(name.startswith("/aws/rds/cluster/") for name in logs)
+    assert {c[1] for c in recorded if c[1].startswith("Delete")} == {"DeleteDBCluster", "DeleteDBInstance", "DeleteLogGroup"}
 
 
 def test_deletes_are_tag_conditioned_and_route53_is_scoped_to_the_zone(aws, devdb_settings):
@@ -284,7 +293,10 @@ def test_deletes_are_tag_conditioned_and_route53_is_scoped_to_the_zone(aws, devd
             assert _as_list(statement["Resource"]) == [zone_arn]
         if "route53:GetChange" in actions:
             assert _as_list(statement["Resource"]) == ["arn:aws:route53:::change/*"]
-    assert not any(_glob(a, "rds:ModifyDBCluster", case=False) for a in policy.actions(document))  # no MASTER_PASSWORD_ENV
+    # No MASTER_PASSWORD_ENV nor MASK yet, but ModifyDBCluster is printed for when they are set (clones only).
+    assert allowed(document, "rds:ModifyDBCluster", rds_arn("cluster", "dev-20261122"),
+                   {"aws:ResourceTag/devdb:managed-by": "django-devdb"})
+    assert not allowed(document, "rds:ModifyDBCluster", rds_arn("cluster", "dev-20261122"), {})
 
     clone, writer = rds_arn("cluster", "dev-20261122"), rds_arn("db", "dev-20261122-1")
     ours = {"aws:ResourceTag/devdb:managed-by": "django-devdb", "aws:ResourceTag/devdb:target": "dev"}
@@ -319,6 +331,23 @@ def test_deletes_are_tag_conditioned_and_route53_is_scoped_to_the_zone(aws, devd
                     "route53:ChangeResourceRecordSetsActions": ["DELETE"]})
 
 
+def test_a_policy_printed_before_a_setting_change_still_allows_every_call_after_it(aws, devdb_settings, recorded,
+                                                                                     clock, monkeypatch):
+    """Issue 18.10: printed with MASTER_PASSWORD_ENV unset, MASK off and KEEP_ABORTED 0, the policy still
+    allows the new master password (and the unsealing: the same action), stopping kept clones and
+    deleting log groups once those settings are turned on, without printing it again."""
+    document = printed_policy("--from-aws")  # the settings of day one (and the source's roles, read from AWS)
+    monkeypatch.setenv("DEVDB_TEST_NEW_PASSWORD", "policy-test-password")
+    devdb_settings["TARGETS"]["dev"].update({"KEEP_ABORTED": 1, "MASTER_PASSWORD_ENV": "DEVDB_TEST_NEW_PASSWORD"})
+    for _ in range(3):
+        call_command("refresh_devdb")
+        clock.advance(days=1)
+    operations = {c[1] for c in recorded}
+    assert {"ModifyDBCluster", "StopDBCluster", "DeleteLogGroup"} <= operations
+    refused = refusals(document, recorded, aws)
+    assert not refused, f"{len(refused)} call(s) the day-one policy would refuse, e.g. {refused[:3]}"
+
+
 def test_policy_covers_every_configured_target(aws, devdb_settings, monkeypatch):
     monkeypatch.setenv("QA_PASSWORD", "Qa-Passw0rd")  # AWS-valid: devdb.conf checks it
     devdb_settings["TARGETS"]["qa"] = target_settings("Z0QA0000000001", RECORD_NAME="db.qa.example.org",
@@ -330,8 +359,8 @@ def test_policy_covers_every_configured_target(aws, devdb_settings, monkeypatch)
     assert change["Condition"]["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"] == [
         "db.dev.example.com", "db.qa.example.org"]
     modify = next(s for s in document["Statement"] if s["Action"] == ["rds:ModifyDBCluster"])
-    # only the target that resets passwords: its daily clones and its branches
-    assert _as_list(modify["Resource"]) == [rds_arn("cluster", "qa-*"), rds_arn("cluster", "qa-????????")]
+    # every target's daily clones and branches (a target without MASTER_PASSWORD_ENV may set it later)
+    assert _as_list(modify["Resource"]) == [rds_arn("cluster", n) for n in ("dev-*", "dev-????????", "qa-*", "qa-????????")]
     assert allowed(document, "rds:RestoreDBClusterToPointInTime", rds_arn("cluster", "staging-aurora"))
     assert not allowed(document, "rds:RestoreDBClusterToPointInTime", rds_arn("cluster", "other-aurora"))
     assert not allowed(document, "rds:CreateDBInstance", f"arn:aws:rds:eu-west-1:{ACCOUNT}:db:dev-20261122-1")
@@ -375,8 +404,9 @@ def test_policy_read_from_aws_allows_cloning_an_encrypted_shared_source(aws, sha
     assert not refused, f"{len(refused)} call(s) the policy would refuse, e.g. {refused[:3]}"
     used = used_actions(recorded, aws)
     assert {"kms:CreateGrant", "kms:DescribeKey"} <= used
-    # Two mornings with no stopped clone: everything but StartDBCluster is exercised.
-    assert used <= policy.actions(document) <= used | pending_actions() | {"rds:StartDBCluster"}
+    # Two mornings with no stopped clone, nothing kept, no log exports: all but these is exercised.
+    unused = {"rds:StartDBCluster", "rds:StopDBCluster", "logs:DeleteLogGroup", "rds:ModifyDBCluster"}
+    assert used <= policy.actions(document) <= used | pending_actions() | unused
     # RDS (only) may be granted the source's key and KMS_KEY_ID; DescribeKey has no grant context.
     for key in (SECURE_KEY, CLONE_KEY):
         assert allowed(document, "kms:CreateGrant", key, {"kms:GrantIsForAWSResource": "true"})

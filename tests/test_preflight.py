@@ -218,15 +218,61 @@ def test_an_aurora_mysql_2_source_is_cloned_with_an_extended_support_warning(aws
     caplog.set_level(logging.WARNING, logger="devdb")
     make_engine(gateway=gateway()).refresh()
     assert "dev-20261122" in aws.cluster_ids()
-    assert "runs Aurora MySQL 2 (5.7.mysql_aurora.2.11.2), past standard support: every clone is billed RDS Extended Support" in caplog.text
+    assert ("source legacy-aurora runs Aurora MySQL 2 (5.7.mysql_aurora.2.11.2), past its end of standard support "
+            "(2024-10-31): every clone is billed RDS Extended Support; upgrade the source "
+            "(ENGINE_LIFECYCLE_SUPPORT=open-source-rds-extended-support-disabled would make RDS upgrade every clone to "
+            "a newer major version instead; =open-source-rds-extended-support acknowledges the charge)") in caplog.text
 
 
-def test_engine_lifecycle_support_set_silences_the_warning(aws, devdb_settings, make_engine, caplog):
+def test_engine_lifecycle_support_set_to_enrol_silences_the_warning(aws, devdb_settings, make_engine, caplog):
     aurora_mysql_2(aws, devdb_settings)
     devdb_settings["TARGETS"]["dev"]["ENGINE_LIFECYCLE_SUPPORT"] = "open-source-rds-extended-support"
     caplog.set_level(logging.WARNING, logger="devdb")
     make_engine(gateway=gateway()).refresh()
-    assert "Extended Support" not in caplog.text
+    assert "Extended Support" not in caplog.text and "standard support" not in caplog.text
+
+
+def test_extended_support_disabled_is_no_silent_way_out(aws, devdb_settings, make_engine, caplog):
+    """AWS: with open-source-rds-extended-support-disabled, RDS upgrades a restored cluster whose major version is
+    past its end of standard support to a higher engine version: the clone would not run the source's version."""
+    aurora_mysql_2(aws, devdb_settings)
+    devdb_settings["TARGETS"]["dev"]["ENGINE_LIFECYCLE_SUPPORT"] = "open-source-rds-extended-support-disabled"
+    caplog.set_level(logging.WARNING, logger="devdb")
+    make_engine(gateway=gateway()).refresh()
+    assert ("past its end of standard support (2024-10-31): with ENGINE_LIFECYCLE_SUPPORT="
+            "open-source-rds-extended-support-disabled RDS upgrades every clone to a newer major version than the "
+            "source's") in caplog.text
+    assert "opt out" not in caplog.text
+
+
+@pytest.mark.parametrize("engine, version, day, ended", [
+    ("aurora-mysql", "5.7.mysql_aurora.2.12.4", "2026-11-22", "2024-10-31"),
+    ("aurora-postgresql", "11.21", "2026-11-22", "2024-02-29"),
+    ("aurora-postgresql", "12.22", "2026-11-22", "2025-02-28"),
+    ("aurora-postgresql", "13.15", "2026-11-22", "2026-02-28"),
+    ("aurora-postgresql", "13.15", "2026-02-27", None),  # the day before: still standard support
+    ("aurora-postgresql", "14.12", "2026-11-22", None),
+    ("aurora-postgresql", "14.12", "2027-03-01", "2027-02-28"),
+    ("aurora-postgresql", "16.4", "2026-11-22", None),
+    ("aurora-mysql", "8.0.mysql_aurora.3.05.2", "2026-11-22", None),
+])
+def test_every_version_past_standard_support_is_warned_about(engine, version, day, ended):
+    from datetime import datetime, timezone
+
+    warnings = []
+    reporter = SimpleNamespace(warning=lambda text, *args: warnings.append(text % args))
+    source = SimpleNamespace(id="prod", engine=engine, engine_version=version)
+    target = SimpleNamespace(engine_lifecycle_support=None)
+    now = datetime.fromisoformat(day).replace(hour=5, tzinfo=timezone.utc)
+    preflight.warn_extended_support(target, source, reporter, now)
+    if ended is None:
+        assert warnings == []
+    else:
+        major = version.split(".")[0] if engine == "aurora-postgresql" else "2"
+        label = "Aurora PostgreSQL" if engine == "aurora-postgresql" else "Aurora MySQL"
+        assert len(warnings) == 1
+        assert warnings[0].startswith(f"source prod runs {label} {major} ({version}), past its end of standard "
+                                      f"support ({ended}): every clone is billed RDS Extended Support")
 
 
 def test_the_retired_aurora_engine_is_refused(aws, make_engine):

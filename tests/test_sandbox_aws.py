@@ -267,6 +267,34 @@ def test_an_instance_goes_creating_backing_up_available(real):
     assert watch(lambda: instance_status(real.rds, "dev-1-1"), "available") == ["creating", "backing-up", "available"]
 
 
+def big_buffer_pool(rds, group="prod-aurora-instance"):
+    """The production writer's group (db.r6g.large, 16 GiB) with a buffer pool of 12 GiB, as tuned by hand."""
+    rds.modify_db_parameter_group(DBParameterGroupName=group, Parameters=[{
+        "ParameterName": "innodb_buffer_pool_size", "ParameterValue": str(12 * 2**30), "ApplyMethod": "pending-reboot"}])
+
+
+def test_a_writer_whose_parameter_group_does_not_fit_its_class_is_incompatible_parameters(real):
+    big_buffer_pool(real.rds)
+    restore_available(real, "dev-1")
+    real.rds.create_db_instance(DBInstanceIdentifier="dev-1-1", DBClusterIdentifier="dev-1", Engine="aurora-mysql",
+                                DBInstanceClass="db.t4g.medium", DBParameterGroupName="prod-aurora-instance")
+    assert watch(lambda: instance_status(real.rds, "dev-1-1"), "incompatible-parameters") == [
+        "creating", "incompatible-parameters"]
+    # The same group on a class with room for it, or a formula that scales with the class, is fine.
+    real.rds.create_db_instance(DBInstanceIdentifier="dev-1-2", DBClusterIdentifier="dev-1", Engine="aurora-mysql",
+                                DBInstanceClass="db.r6g.xlarge", DBParameterGroupName="prod-aurora-instance")
+    assert watch(lambda: instance_status(real.rds, "dev-1-2"), "available")[-1] == "available"
+
+
+def test_the_incompatible_parameters_rule_is_always_on(plain):
+    big_buffer_pool(plain.rds)
+    plain.rds.restore_db_cluster_to_point_in_time(DBClusterIdentifier="dev-1", **RESTORE)
+    plain.rds.create_db_instance(DBInstanceIdentifier="dev-1-1", DBClusterIdentifier="dev-1",
+                                 Engine="aurora-mysql", DBInstanceClass="db.t4g.medium",
+                                 DBParameterGroupName="prod-aurora-instance")
+    assert instance_status(plain.rds, "dev-1-1") == "incompatible-parameters"
+
+
 def test_a_deleted_instance_lingers_and_a_second_delete_is_refused(real):
     clone_with_writer(real, "dev-1")
     item = real.rds.delete_db_instance(DBInstanceIdentifier="dev-1-1", SkipFinalSnapshot=True)["DBInstance"]

@@ -431,8 +431,8 @@ def test_a_rejected_writer_leaves_no_cluster_behind(aws, make_engine, clock):
 def test_a_stopped_clone_is_started_for_a_rollback(aws, devdb_settings, make_engine, clock):
     devdb_settings["TARGETS"]["dev"]["KEEP_ABORTED"] = 1
     yesterday_connected(make_engine, clock)
-    make_engine().refresh()  # dev-20261123 connected, dev-20261122 aborted and kept
-    aws.rds.stop_db_cluster(DBClusterIdentifier="dev-20261122")
+    make_engine().refresh()  # dev-20261123 connected, dev-20261122 aborted, kept and stopped (it costs nothing)
+    assert aws.cluster("dev-20261122")["Status"] == "stopped"
     gateway = Gateway(max_attempts=3)
     engine = make_engine(gateway=gateway)
     engine.preflight()
@@ -442,14 +442,14 @@ def test_a_stopped_clone_is_started_for_a_rollback(aws, devdb_settings, make_eng
     assert aws.record() == aws.cluster("dev-20261122")["Endpoint"]
 
 
-def test_a_stopped_aborted_clone_is_started_not_failed_and_deleted_later(aws, make_engine, clock, caplog):
+def test_a_stopped_aborted_clone_is_started_and_deleted_in_the_same_run(aws, make_engine, clock):
     yesterday_connected(make_engine, clock)
     aws.rds.stop_db_cluster(DBClusterIdentifier="dev-20261122")
-    make_engine().refresh()  # connects dev-20261123; dev-20261122 is aborted but stopped
-    assert "not deleting dev-20261122 yet: it is stopped" in caplog.text
-    assert "dev-20261122" in aws.cluster_ids()
-    clock.advance(minutes=10)
-    make_engine().refresh()
+    gateway = Gateway(max_attempts=3)
+    make_engine(gateway=gateway).refresh()  # connects dev-20261123; dev-20261122 is aborted but stopped
+    # Started (its instances cannot be deleted while it is stopped), then deleted in the same run.
+    ops = gateway.operations
+    assert "StartDBCluster" in ops and ops.index("StartDBCluster") < ops.index("DeleteDBInstance")
     assert aws.cluster_ids() == ["dev-20261123", "prod-aurora"]
 
 

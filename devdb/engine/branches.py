@@ -58,9 +58,15 @@ class BranchLine:
             tags.update({TAG_BRANCH: self.branch, TAG_EXPIRES_AT: format_time(self.expires_at), TAG_OWNER: self.owner})
         return tags
 
+    def keep(self):
+        """KEEP_ABORTED keeps daily clones for rollback, never a branch's: an aborted branch clone is
+        deleted (after the grace), not left running."""
+        return set()
+
     def before_clone(self, source):
         daily = sum(1 for c in self.elsewhere.values() if branch_of(c.tags) is None)
         preflight.before_branch(self.aws, self.target, source, daily_clones=daily, reporter=self.reporter)
+        preflight.warn_extended_support(self.target, source, self.reporter, self.now())
 
     def _finish(self, cluster):
         if not self.waits:  # --no-wait: the restore is requested; `create` again finishes it

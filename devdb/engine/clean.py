@@ -1,16 +1,22 @@
 """Delete aborted clones past the grace, except those kept for rollback. Every rule is re-checked
-against fresh facts (the cluster and the live DNS record) right before deleting."""
+against fresh facts (the cluster and the live DNS record) right before deleting.
+
+Cost: a clone kept for rollback (KEEP_ABORTED) is stopped once its grace has passed (StopDBCluster:
+only an available cluster can be stopped; a rollback starts it again), and a deleted clone's
+CloudWatch log groups (/aws/rds/cluster/<id>/<type>, one per exported log type) are deleted with it.
+"""
 
 from datetime import timedelta
 
-from .. import history, lifecycle, signals
-from ..errors import DevdbError, NotFound, NotNow
+from .. import history, lifecycle, probes, signals
+from ..errors import AwsError, DevdbError, NotFound, NotNow
 from ..lifecycle import ABORTED, DELETED
 from .clones import cluster_serves
 from .waiting import STOPPED
 
 DELETE_TIMEOUT = 3600
 DELETING = "deleting"
+STARTING, STOPPING = "starting", "stopping"
 
 
 class Cleaning:
@@ -58,7 +64,28 @@ class Cleaning:
         for cluster in self.deletable(grace, at):
             if self._delete(cluster, grace):
                 deleted.append(cluster.id)
+        self.stop_kept(grace, at)
         return deleted
+
+    def stop_kept(self, grace, at=None):
+        """Stop the clones kept for rollback whose grace has passed: a kept clone costs its writer's
+        hours for nothing until a rollback, which starts it again (connect.py). Only an available
+        cluster can be stopped; one that is busy is stopped by a later run."""
+        at, keep = at or self.now(), self.keep()
+        for cluster in self.in_state(ABORTED):
+            if (cluster.id not in keep or cluster.status != probes.AVAILABLE
+                    or self.since(cluster) > at - timedelta(seconds=self.grace_for(cluster, grace))):
+                continue
+            self.changes.make(f"stop {cluster.id} (kept for rollback, KEEP_ABORTED={self.target.keep_aborted}; "
+                              "a rollback starts it again)", lambda cluster=cluster: self._stop(cluster))
+
+    def _stop(self, cluster):
+        try:
+            cluster.status = self.aws.stop_cluster(cluster.id).status
+        except NotNow as exc:  # busy (e.g. backing up): a later run stops it
+            self.reporter.warning("%s not stopped yet: %s", cluster.id, exc)
+            return
+        history.note(cluster.id, self.now(), "stopped while kept for rollback (KEEP_ABORTED)")
 
     def _delete(self, cluster, grace):
         """Delete one aborted clone's instances, then the clone; re-checking every rule first (a dry run
@@ -67,6 +94,7 @@ class Cleaning:
         if fresh is None:
             return False
         if fresh.status == DELETING:  # a killed run already asked AWS to delete it
+            self._delete_logs(fresh)
             self._forget(fresh, "deleted (AWS is deleting it)")
             self.outcome.deleted.append(cluster.id)
             return True
@@ -75,11 +103,17 @@ class Cleaning:
                 self.reporter.warning("not deleting %s: instance %s is not a django-devdb instance of this target",
                                       cluster.id, instance.id)
                 return False
-        if fresh.status == STOPPED:
-            # Its instances cannot be deleted while it is stopped: start it, a later run deletes it.
-            self.reporter.warning("not deleting %s yet: it is stopped; starting it so that a later run can", cluster.id)
-            self._start(fresh)
-            return False
+        if fresh.status in (STOPPED, STARTING, STOPPING):
+            # Its instances cannot be deleted while it is stopped (a clone kept for rollback is): start
+            # it and wait, then delete it in this run, not leave it running until the next one.
+            if not self.changes.step(f"start {cluster.id} (it is {fresh.status}) and wait until it is available, "
+                                     "to delete it", lambda: self._started(fresh), planned=True):
+                self.reporter.warning("not deleting %s yet: it is %s and did not start; a later run deletes it",
+                                      cluster.id, fresh.status)
+                return False
+            fresh = self.changes.step(None, lambda: self._recheck(cluster, grace), planned=fresh)
+            if fresh is None:
+                return False
         self.reconcile_instances(fresh)
         for instance in fresh.instances:
             if instance.status != DELETING:
@@ -131,8 +165,19 @@ class Cleaning:
             self._when_allowed(f"{cluster.id} to accept its deletion", lambda: self.aws.delete_cluster(cluster.id), deadline)
         except NotFound:
             pass
+        self._delete_logs(cluster)
         self._forget(cluster, "deleted (SkipFinalSnapshot)")
         self.outcome.deleted.append(cluster.id)
+
+    def _delete_logs(self, cluster):
+        """Delete the log groups of the clone's exported logs (none exported: no call). A refusal is
+        a warning: the clone itself is gone."""
+        if not cluster.config.log_exports:
+            return
+        try:
+            self.aws.delete_log_groups(cluster.id, cluster.config.log_exports)
+        except AwsError as exc:
+            self.reporter.warning("log groups of %s not deleted: %s", cluster.id, exc)
 
     def _delete_instance(self, instance):
         """Ask AWS to delete one instance; its status afterwards (DELETING once accepted or already so)."""

@@ -60,6 +60,7 @@ class Cloning:
     def before_clone(self, source):
         """Checks right before the restore (preflight.py); a branch checks the quota its own way."""
         preflight.before_clone(self.aws, self.target, source, clones=self.clones, reporter=self.reporter)
+        preflight.warn_extended_support(self.target, source, self.reporter, self.now())
 
     def _restore(self, source, config, tags, now):
         serverless = None

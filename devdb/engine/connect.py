@@ -61,7 +61,7 @@ class Connecting:
 
     def _usable_now(self, cluster):
         """Whether the name may move to `cluster` now; a stopped clone is started and waited for first."""
-        if cluster.status not in (STOPPED, "starting"):
+        if cluster.status not in (STOPPED, "starting", "stopping"):  # stopping: a kept clone (clean.py) being stopped
             return cluster.status == probes.AVAILABLE
         return self.changes.step(f"start {cluster.id} (it is {cluster.status}) and wait until it is available",
                                  lambda: self._started(cluster), planned=True)

@@ -12,7 +12,7 @@ a MASK target without a verified report in its record (`require_masked`).
 
 import os
 
-from .. import connections, history, parity, probes, rehearsal
+from .. import connections, flavours, history, parity, probes, rehearsal
 from ..errors import ConfigError, DevdbError, ProbeError
 from ..masking.apply import mask_clone
 
@@ -59,6 +59,7 @@ class Sealing:
     def _mask_and_verify(self, cluster, user, deadline, timeout):
         database = self._master_database(cluster, user)
         self._wait_for_login(cluster, database, deadline, timeout)
+        flavours.for_engine(cluster.engine).check_masking_grants(database)  # rds_superuser is not a superuser
         try:
             report = mask_clone(database)
         except DevdbError as exc:  # MaskingError, or a ConfigError (rules, key): one line, no secret

@@ -169,3 +169,70 @@ class PostgreSQL(Flavour):
         # reltuples is -1 until the table was first vacuumed or analyzed (PostgreSQL 14+): unknown.
         return ("SELECT CASE WHEN reltuples >= 0 THEN reltuples::bigint END, pg_relation_size(oid) "
                 "FROM pg_class WHERE oid = to_regclass(quote_ident(%(table)s))")
+
+    # --- masking as the master user (Aurora: rds_superuser, not a superuser) ----------------------------
+
+    def check_masking_grants(self, database, tables=None):
+        """Before masking a clone: ProbeError naming every grant the login (the master user) lacks to mask
+        it, else None. On Aurora PostgreSQL the master user is rds_superuser, not a superuser: a table
+        owned by another role is masked only if that role granted it UPDATE (TRUNCATE for a truncated
+        one), and the progress table needs CREATE on the schema (or the rights on it, once it exists).
+        `database` is the clone's connection dict (engine, host, port, user, password, database);
+        `tables` the resolved masking rules (default DEVDB["MASKING"])."""
+        from .. import probes  # the one place the engine connects to a clone
+        from ..masking import rules
+        from ..masking.apply import PROGRESS_TABLE
+
+        tables = rules.resolve(rules.masking_spec()) if tables is None else tables
+        conn = probes.connect(database["host"], flavour=self, port=database["port"], user=database["user"],
+                              password=database["password"], database=database["database"], timeout=10)
+        try:
+            missing = self.missing_masking_grants(conn, tables, PROGRESS_TABLE)
+        except Exception as exc:
+            raise ProbeError(f"masking: the master user's grants could not be read: "
+                             f"{self.describe(exc, database['password'])}") from None
+        finally:
+            conn.close()
+        if missing:
+            raise ProbeError(f"masking: master user {database['user']} lacks {', '.join(missing)} on the clone "
+                             "(on Aurora it is rds_superuser, not a superuser): GRANT them to it on the source "
+                             "(the table owner can), then tomorrow's clone has them")
+
+    def missing_masking_grants(self, conn, tables, progress_table):
+        """The privileges the connection's user lacks to mask `tables` (TableRules) and keep its progress
+        in `progress_table`, as phrases ("UPDATE on shop_customer(email, phone)"); [] when it has them.
+        A table that does not exist is left to masking to report."""
+        missing = []
+        cursor = conn.cursor()
+
+        def has(sql, *params):
+            cursor.execute(sql, params)
+            return bool(cursor.fetchone()[0])
+
+        for table in tables:
+            cursor.execute("SELECT to_regclass(quote_ident(%s))::oid", (table.table,))
+            oid = cursor.fetchone()[0]
+            if oid is None:
+                continue
+            if table.truncate:
+                lacking = [p for p in ("SELECT", "TRUNCATE")
+                           if not has("SELECT has_table_privilege(%s::oid, %s)", oid, p)]
+                missing += [f"{p} on {table.table}" for p in lacking]
+                continue
+            columns = [column for column, _field, _rule in table.columns]
+            for privilege in ("SELECT", "UPDATE"):
+                lacking = [c for c in columns if not has("SELECT has_column_privilege(%s::oid, %s, %s)", oid, c, privilege)]
+                if lacking:
+                    missing.append(f"{privilege} on {table.table}({', '.join(lacking)})")
+        cursor.execute("SELECT to_regclass(quote_ident(%s))::oid", (progress_table,))
+        progress = cursor.fetchone()[0]
+        if progress is None:
+            if not has("SELECT coalesce(has_schema_privilege(current_schema(), 'CREATE'), false)"):
+                cursor.execute("SELECT coalesce(current_schema(), 'no schema on the search_path')")
+                missing.append(f"CREATE on schema {cursor.fetchone()[0]} (for {progress_table})")
+        else:
+            lacking = [p for p in ("SELECT", "INSERT", "UPDATE", "DELETE")
+                       if not has("SELECT has_table_privilege(%s::oid, %s)", progress, p)]
+            if lacking:
+                missing.append(f"{', '.join(lacking)} on {progress_table}")
+        return missing
