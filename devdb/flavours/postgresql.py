@@ -180,14 +180,14 @@ class PostgreSQL(Flavour):
         `database` is the clone's connection dict (engine, host, port, user, password, database);
         `tables` the resolved masking rules (default DEVDB["MASKING"])."""
         from .. import probes  # the one place the engine connects to a clone
-        from ..masking import rules
+        from ..masking import gate, rules
         from ..masking.apply import PROGRESS_TABLE
 
         tables = rules.resolve(rules.masking_spec()) if tables is None else tables
         conn = probes.connect(database["host"], flavour=self, port=database["port"], user=database["user"],
                               password=database["password"], database=database["database"], timeout=10)
         try:
-            missing = self.missing_masking_grants(conn, tables, PROGRESS_TABLE)
+            missing = self.missing_masking_grants(conn, tables, PROGRESS_TABLE, gate.masking_schemas())
         except Exception as exc:
             raise ProbeError(f"masking: the master user's grants could not be read: "
                              f"{self.describe(exc, database['password'])}") from None
@@ -198,10 +198,12 @@ class PostgreSQL(Flavour):
                              "(on Aurora it is rds_superuser, not a superuser): GRANT them to it on the source "
                              "(the table owner can), then tomorrow's clone has them")
 
-    def missing_masking_grants(self, conn, tables, progress_table):
-        """The privileges the connection's user lacks to mask `tables` (TableRules) and keep its progress
-        in `progress_table`, as phrases ("UPDATE on shop_customer(email, phone)"); [] when it has them.
-        A table that does not exist is left to masking to report."""
+    def missing_masking_grants(self, conn, tables, progress_table, schemas=()):
+        """The privileges the connection's user lacks to mask `tables` (TableRules), keep its progress
+        in `progress_table` and read every table the gate reads (`schemas`, as MASKING_SCHEMAS: the
+        current one and those, or every non-system one), which verification searches, as phrases
+        ("UPDATE on shop_customer(email, phone)"); [] when it has them. A table that does not exist is
+        left to masking to report."""
         missing = []
         cursor = conn.cursor()
 
@@ -209,8 +211,19 @@ class PostgreSQL(Flavour):
             cursor.execute(sql, params)
             return bool(cursor.fetchone()[0])
 
+        cursor.execute("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                       "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+                       "AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp%%' "
+                       "AND has_schema_privilege(n.nspname, 'USAGE') AND c.relname <> %s "
+                       "AND (cardinality(%s::text[]) = 0 OR n.nspname = ANY(%s::text[]) OR n.nspname = current_schema()) "
+                       "AND NOT has_table_privilege(c.oid, 'SELECT') ORDER BY 1, 2",
+                       (progress_table, list(schemas), list(schemas)))
+        unreadable = [f"{schema}.{name}" for schema, name in cursor.fetchall()]
+        if unreadable:
+            more = f" and {len(unreadable) - 5} more" if len(unreadable) > 5 else ""
+            missing.append(f"SELECT on {', '.join(unreadable[:5])}{more} (verification reads every table)")
         for table in tables:
-            cursor.execute("SELECT to_regclass(quote_ident(%s))::oid", (table.table,))
+            cursor.execute("SELECT to_regclass(%s)::oid", (self.quote(table.table),))
             oid = cursor.fetchone()[0]
             if oid is None:
                 continue

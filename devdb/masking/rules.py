@@ -677,6 +677,8 @@ def resolve(spec, tables=None):
         return _resolve_tables(spec, tables)
     tables = []
     for label, rules in spec.items():
+        if label.startswith(TABLE_PREFIX):  # needs the database's tables
+            continue
         model = apps.get_model(label)
         meta = model._meta
         pk = meta.pk if meta.pk is not None and getattr(meta.pk, "column", None) else None
