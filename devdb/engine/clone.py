@@ -66,12 +66,15 @@ class Cloning:
         if self.target.serverless:
             serverless = (self.target.serverless_min_acu, self.target.serverless_max_acu,
                           self.target.serverless_seconds_until_auto_pause)
+        # AWS unreachable or failing (Unavailable) is retried until READY_TIMEOUT: a retry after a lost
+        # response finds the clone made (AlreadyExists, below).
+        deadline = now + timedelta(seconds=self.target.ready_timeout)
         try:
-            cluster = self.aws.restore_clone(
+            cluster = self._when_allowed(f"AWS to accept the restore of {self.today}", lambda: self.aws.restore_clone(
                 cluster_id=self.today, source_id=self.target.source_cluster, tags=tags, config=config,
                 kms_key_id=self.target.kms_key_id, engine_lifecycle_support=self.target.engine_lifecycle_support,
                 serverless=serverless,
-            )
+            ), deadline)
         except AlreadyExists:
             # A retry after a lost response: the first attempt made it. Carry on only if it is ours.
             cluster = self.aws.cluster(self.today)
