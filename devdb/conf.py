@@ -62,7 +62,7 @@ TARGET_SETTINGS = (
     Setting("INSTANCE_CLASS", "DEVDB_INSTANCE_CLASS", REQUIRED, instance_class, "devdb.E008",
             "writer class, e.g. `db.t4g.medium`, or `db.serverless`"),
     Setting("CLONE_PREFIX", "DEVDB_CLONE_PREFIX", None, optional_text, "devdb.E004",
-            "clones are `<prefix>-YYYYMMDD`, in lower case (prefix ≤ 54 characters)", "the target's name"),
+            "clones are `<prefix>-YYYYMMDD`, writers `<prefix>-YYYYMMDD-1`, in lower case (prefix ≤ 52 characters)", "the target's name"),
     Setting("RECORD_TTL", "DEVDB_RECORD_TTL", 60, integer(1, "a positive integer (seconds)"), "devdb.E006",
             "CNAME TTL, seconds"),
     Setting("CLEAN_GRACE", "DEVDB_CLEAN_GRACE", None,
@@ -314,11 +314,12 @@ def _parse_target(name, raw, problems, only=None):
     # RDS stores identifiers in lower case; so are clone names.
     given = values.get("CLONE_PREFIX")
     prefix = (given or name).lower() if isinstance(given or name, str) else None
-    longest = lifecycle.IDENTIFIER_MAX - lifecycle.DATE_SUFFIX_LEN
+    longest = lifecycle.PREFIX_MAX
     if given or not name_problem:  # else the prefix is the bad target name, already reported
         if problem := lifecycle.identifier_problem(prefix, longest):
             bad("devdb.E004", "CLONE_PREFIX", problem if "(got" in problem else f"{problem} (got {prefix!r})",
-                f"Clusters are named <CLONE_PREFIX>-YYYYMMDD, at most 63 characters, so the prefix has at most {longest}.")
+                f"Clusters are named <CLONE_PREFIX>-YYYYMMDD and their writers <CLONE_PREFIX>-YYYYMMDD-1, at most "
+                f"63 characters, so the prefix has at most {longest}.")
         elif values.get("SOURCE_CLUSTER") and prefix == values["SOURCE_CLUSTER"].rsplit(":", 1)[-1].lower():
             bad("devdb.E004", "CLONE_PREFIX", "must differ from SOURCE_CLUSTER")
     values["CLONE_PREFIX"] = prefix

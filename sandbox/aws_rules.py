@@ -289,6 +289,18 @@ def _rds_error(code, message):
     return RDSClientError(code, message)
 
 
+IDENTIFIER_MAX = 63  # RDS: cluster and instance identifiers have 1 to 63 letters, digits or hyphens
+
+
+def _check_identifier(kind, value):
+    """AWS refuses an identifier longer than 63 characters (moto takes any)."""
+    if value and len(value) > IDENTIFIER_MAX:
+        raise _rds_error("InvalidParameterValue",
+                         f"The parameter {kind} is not a valid identifier. Identifiers must begin with a letter; must "
+                         f"contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain "
+                         f"two consecutive hyphens. It must contain from 1 to {IDENTIFIER_MAX} characters.")
+
+
 def _apply_rds():
     from moto.core.responses import ActionResult, PaginatedResult
     from moto.rds.exceptions import DBClusterNotFoundError, DBInstanceNotFoundError
@@ -315,6 +327,7 @@ def _apply_rds():
 
     @_patch(RDSBackend, "create_db_cluster")
     def create_db_cluster(original, backend, kwargs):
+        _check_identifier("DBClusterIdentifier", kwargs.get("db_cluster_identifier"))
         engine = kwargs.get("engine")
         if engine in aurora:
             version = kwargs.get("engine_version") or DBCluster.default_engine_version(engine)
@@ -350,6 +363,7 @@ def _apply_rds():
 
     @_patch(RDSBackend, "create_db_instance")
     def create_db_instance(original, backend, db_kwargs):
+        _check_identifier("DBInstanceIdentifier", db_kwargs.get("db_instance_identifier"))
         cluster_id = db_kwargs.get("db_cluster_identifier")
         cluster = backend.clusters.get(cluster_id) if cluster_id else None
         if SIM.realistic and cluster is not None and cluster.status != "available":
