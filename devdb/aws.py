@@ -240,12 +240,12 @@ class Gateway:
 
     @_wrap("DescribeDBClusters")
     def clone_group(self, group_id):
-        """The clusters of this account (and those shared with it) in clone group `group_id`: one
-        paginated call (100 clusters a page); DescribeDBClusters has no filter for the group."""
+        """The clusters of this account in clone group `group_id` (the source and its clones, clones of
+        clones included): one paginated call, filtered by clone-group-id."""
         paginator = self.rds.get_paginator("describe_db_clusters")
         found = []
-        for page in paginator.paginate(IncludeShared=True, PaginationConfig={"PageSize": 100}):
-            found.extend(Cluster.from_api(c) for c in page.get("DBClusters", []) if c.get("CloneGroupId") == group_id)
+        for page in paginator.paginate(Filters=[{"Name": "clone-group-id", "Values": [group_id]}]):
+            found.extend(Cluster.from_api(c) for c in page.get("DBClusters", []))
         return found
 
     @_wrap("GetResources")

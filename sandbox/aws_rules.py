@@ -324,6 +324,16 @@ def _apply_rds():
         return cluster._status if SIM.realistic else lenient_status.fget(cluster)
 
     DBCluster.status = property(get_status, lenient_status.fset)
+    DBCluster.clone_group_id = None  # moto has no clone groups; the restore below sets them
+    from moto.rds.utils import FilterDef
+
+    # AWS's DescribeDBClusters filters: values are case-sensitive (identifiers are stored in lower case, so
+    # "Prod" finds nothing), and clone-group-id lists a clone group.
+    DBCluster.SUPPORTED_FILTERS = {
+        **DBCluster.SUPPORTED_FILTERS,
+        "db-cluster-id": FilterDef(["db_cluster_arn", "db_cluster_identifier"], "DB Cluster Identifiers"),
+        "clone-group-id": FilterDef(["clone_group_id"], "Clone Group IDs"),
+    }
 
     @_patch(RDSBackend, "create_db_cluster")
     def create_db_cluster(original, backend, kwargs):
@@ -359,7 +369,13 @@ def _apply_rds():
         props["kms_key_id"] = source.kms_key_id if source.storage_encrypted else None
         props.update({key: value for key, value in overrides.items() if value is not None})
         props["db_cluster_identifier"] = db_cluster_identifier
-        return backend.create_db_cluster(props)
+        clone = backend.create_db_cluster(props)
+        # CloneGroupId: a copy-on-write clone puts the source (if not yet) and itself in one clone group;
+        # a point-in-time full copy inherits the source's group (RDS API reference, DBCluster.CloneGroupId).
+        if restore_type == "copy-on-write" and not source.clone_group_id:
+            source.clone_group_id = str(uuid.uuid4())
+        clone.clone_group_id = source.clone_group_id
+        return clone
 
     @_patch(RDSBackend, "create_db_instance")
     def create_db_instance(original, backend, db_kwargs):

@@ -26,7 +26,9 @@ BUDGET = 30
 STEADY_STATE = Counter({
     "GetHostedZone": 1,
     "GetResources": 1,
-    "DescribeDBClusters": 4,  # lookup (clones and source), restored cluster available, writer poll, before deleting
+    # lookup (clones and source), the source's clone group (Aurora's 15 copy-on-write clones, before the restore),
+    # restored cluster available, writer poll, before deleting
+    "DescribeDBClusters": 5,
     "DescribeDBInstances": 3,  # lookup, writer poll, before deleting
     "RestoreDBClusterToPointInTime": 1,
     "CreateDBInstance": 1,

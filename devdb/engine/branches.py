@@ -35,6 +35,9 @@ class BranchLine:
     def __init__(self, target, gateway, settings, name, **options):
         if problem := lifecycle.branch_name_problem(name):
             raise ConfigError(f"NAME: {problem}")
+        if target.cross_account:
+            raise ConfigError(f"SOURCE_CLUSTER: target {target.name!r} clones a cluster shared from another account "
+                              f"({target.source_cluster}); AWS allows one clone of it per account, the daily one: no branches")
         self.branch = name
         self.cluster_name = lifecycle.branch_cluster_name(target.clone_prefix, name)
         # The longest id a branch makes: the writer of a --reset clone, <prefix>-<NAME>-rYYMMDDhhmmss-1.

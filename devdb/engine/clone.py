@@ -6,8 +6,9 @@ from datetime import timedelta
 from .. import history, lifecycle, parity, preflight
 from ..aws import Cluster
 from ..probes import AVAILABLE
-from ..errors import AlreadyExists, AwsError, CloneFailed, ProbeError
-from ..lifecycle import CONNECTED, CREATED, READY
+from ..errors import AlreadyExists, AwsError, CloneFailed, NotFound, ProbeError
+from ..lifecycle import ABORTED, CONNECTED, CREATED, READY
+from .clean import DELETE_TIMEOUT
 
 
 class Cloning:
@@ -34,6 +35,8 @@ class Cloning:
         now = self.now()
         tags = lifecycle.clone_tags(self.target.name, source.id, CREATED, now, self.clone_extra_tags())
         self.before_clone(source)
+        if self.target.cross_account:
+            self.make_room(source)
         cluster = self.changes.make(
             f"create clone {self.today} of {source.id} (copy-on-write) with writer "
             f"{lifecycle.instance_name(self.today)} ({self.target.instance_class})"
@@ -43,6 +46,39 @@ class Cloning:
         )
         self._finish(cluster)
         return cluster
+
+    def make_room(self, source):
+        """AWS allows one clone of a cluster shared from another account per account: delete the previous
+        clone (connected or not) and wait until it is gone, before the restore. The stable name points at
+        nothing usable from then until today's clone is connected: the outage README and status state."""
+        for cluster in sorted(self.clones.values(), key=self._age_key):
+            if cluster.id == self.today:
+                continue
+            self.reporter.warning(
+                "%s is shared from another account and AWS allows one clone of it per account: deleting %s before "
+                "restoring %s; %s is unusable until %s is connected", self.target.source_cluster, cluster.id,
+                self.today, self.target.record_name, self.today)
+            if self.state(cluster) != ABORTED:
+                self.set_state(cluster, ABORTED, message=f"deleted to make room for {self.today} (one cross-account clone)")
+            if not self._delete(cluster, 0, name_may_point=True):
+                raise CloneFailed(f"{cluster.id} could not be deleted, so {self.today} cannot be restored "
+                                  f"({source.id} is shared from another account: one clone of it per account)")
+            self.changes.step(f"wait until {cluster.id} is gone", lambda cluster=cluster: self._wait_gone(cluster),
+                              planned=True)
+
+    def _wait_gone(self, cluster):
+        deadline = self.now() + timedelta(seconds=DELETE_TIMEOUT)
+
+        def check():
+            try:
+                return False, self.aws.cluster(cluster.id, instances=False).status
+            except NotFound:
+                return True, "deleted"
+
+        if self._wait(f"{cluster.id} to be deleted", check, deadline) is None:
+            raise CloneFailed(f"{cluster.id} was not deleted within {DELETE_TIMEOUT}s; {self.today} is restored "
+                              "once it is gone (re-run)")
+        return True
 
     def _stand_in(self, source, config, tags):
         """What a dry run takes the restored clone to be: made with `config` but no IAM roles (a restore
