@@ -128,7 +128,8 @@ def test_steady_state_refresh_is_within_the_call_budget(aws, make_engine, clock)
     counts = recorder.counts()
     assert len(recorder.operations) <= BUDGET, f"{len(recorder.operations)} calls: {dict(counts)}"
     assert counts == STEADY_STATE, dict(counts)
-    assert len(recorder.operations) == 23  # 25 before TagResources and the lookup that reads the source; +1 role
+    # 25 before TagResources and the lookup that reads the source; +1 role; +1 the source's clone group (issue 18.4)
+    assert len(recorder.operations) == 24
     assert "AddTagsToResource" not in counts
     # What a steady-state morning must contain, once each: the work itself, not a lookup loop.
     assert counts["GetResources"] <= 1
