@@ -22,7 +22,7 @@ class Cloning:
             self._finish(existing)
             return existing
         record = history.find(self.today)
-        if record is not None and record.target == self.target.name:
+        if record is not None and record.target == self.target.name and not self._lost_by_hand(record):
             # Made and deleted today: one clone per target per day. Only a failure is one to report
             # (a clone rolled back from, then cleaned, was the operator's choice).
             if not history.never_ready(self.today):
@@ -46,6 +46,17 @@ class Cloning:
         )
         self._finish(cluster)
         return cluster
+
+    def _lost_by_hand(self, record):
+        """Whether today's clone became usable and was then deleted outside django-devdb, leaving nothing to use:
+        no ready or connected clone, the name pointing at none of this target's. Said; it is made again."""
+        if history.never_ready(self.today) or self.in_state(READY, CONNECTED):
+            return False
+        if self._clone_for(self.aws.record_value(self.target.zone_id, self.target.record_name)):
+            return False
+        self.reporter.warning("today's clone %s was %s and no longer exists (deleted outside django-devdb?): "
+                              "cloning again", self.today, record.state)
+        return True
 
     def make_room(self, source):
         """AWS allows one clone of a cluster shared from another account per account: delete the previous
@@ -130,8 +141,40 @@ class Cloning:
             self.changes.make(f"create writer instance {writer_id} ({self.target.instance_class}) in {cluster.id}",
                               lambda: self._create_writer(cluster, writer_id))
         elif not has_writer and self.state(cluster) in (READY, CONNECTED):
-            self.reporter.warning("%s has no writer instance %s (deleted by hand?)", cluster.id, writer_id)
+            self.repair_writer(cluster)
         self.reconcile_instances(cluster)
+
+    def repair_writers(self):
+        """Every ready or connected clone has its writer again (deleted by hand: said, and created again)."""
+        for cluster in self.in_state(READY, CONNECTED):
+            if cluster.status != "deleting" and not any(i.id == self.writer_id(cluster) for i in cluster.instances):
+                self.repair_writer(cluster)
+
+    def repair_writer(self, cluster):
+        """Create the missing writer of a ready or connected clone again, with the clone's tags; CloneFailed
+        (the run exits 1) when AWS refuses it. The clone itself is left as it is."""
+        writer_id = self.writer_id(cluster)
+        self.reporter.warning("%s has no writer instance %s (deleted by hand?): creating it again", cluster.id, writer_id)
+        self.changes.make(f"create writer instance {writer_id} ({self.target.instance_class}) in {cluster.id} again",
+                          lambda: self._create_writer_again(cluster, writer_id))
+
+    def _create_writer_again(self, cluster, writer_id):
+        timeout = self.target.ready_timeout
+        deadline = self.now() + timedelta(seconds=timeout)
+        tags = {**self.clone_extra_tags(cluster), **{k: v for k, v in cluster.tags.items() if k.startswith("devdb:")}}
+        try:
+            self._wait_cluster_available(cluster, deadline, timeout)
+            instance = self._when_allowed(f"{cluster.id} to accept its writer", lambda: self.aws.create_writer(
+                instance_id=writer_id, cluster_id=cluster.id, instance_class=self.target.instance_class,
+                engine=(self._source.engine if self._source else None) or cluster.engine, tags=tags,
+                publicly_accessible=self.target.publicly_accessible, parameter_group=self.target.db_parameter_group or (
+                    self._source.configuration.writer_parameter_group if self._source else None)), deadline)
+        except AlreadyExists:
+            return
+        except (ProbeError, AwsError) as exc:
+            raise CloneFailed(f"{cluster.id} has no writer instance and {writer_id} could not be created again: {exc}") from None
+        cluster.instances.append(instance)
+        history.note(cluster.id, self.now(), f"writer {writer_id} created again (it was missing)")
 
     def _create_writer(self, cluster, writer_id):
         """AWS: DB instances can be created only once the restored cluster is available. A clone that

@@ -18,6 +18,8 @@ class Refreshing:
         self.refuse_foreign_name(value)
         self.check_source()
         failures = []
+        self.repair_states()  # a devdb:state edited by hand
+        self._carry_on(failures, self.repair_writers)  # a writer deleted by hand
         for cluster in list(self.clones.values()):
             self.reconcile_instances(cluster)
         today, failure = self._todays_clone_ready(timeout)
@@ -35,10 +37,10 @@ class Refreshing:
         return self.outcome
 
     def _carry_on(self, failures, step):
-        """Run one step of the daily job; an AwsError is said and kept for the end of the run."""
+        """Run one step of the daily job; an AwsError (or a repair that failed) is said and kept for the end."""
         try:
             return step()
-        except AwsError as exc:
+        except (AwsError, CloneFailed) as exc:
             self.reporter.warning("%s", exc)
             failures.append(exc)
             return None
