@@ -12,9 +12,10 @@ from datetime import datetime
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError, HTTPClientError
+from botocore.parsers import ResponseParserError
 
-from .errors import AlreadyExists, AwsError, NotFound, NotNow
+from .errors import AlreadyExists, AwsError, NotFound, NotNow, Unavailable
 from .lifecycle import TAG_MANAGED_BY, TAG_TARGET, MANAGED_BY, tag_dict, tag_list
 
 NOT_FOUND = {"DBClusterNotFoundFault", "DBInstanceNotFound", "DBInstanceNotFoundFault", "NoSuchHostedZone"}
@@ -106,13 +107,17 @@ class Cluster:
     master_username: str | None = None
     security_groups: tuple = ()  # ((VpcSecurityGroupId, Status), ...): a swap is done when all are active
     reader_endpoint: str | None = None
+    clone_group: str | None = None  # CloneGroupId: the source and its copy-on-write clones share it
+    cross_account_clone: bool = False
 
     @classmethod
     def from_api(cls, data):
         writers = [m["DBInstanceIdentifier"] for m in data.get("DBClusterMembers") or () if m.get("IsClusterWriter")]
+        arn = data.get("DBClusterArn") or ""
         return cls(
-            id=data["DBClusterIdentifier"],
-            arn=data["DBClusterArn"],
+            # A cluster shared from another account (IncludeShared) may come with few fields: no identifier.
+            id=data.get("DBClusterIdentifier") or arn.rsplit(":", 1)[-1],
+            arn=arn,
             status=data.get("Status", "unknown"),
             endpoint=data.get("Endpoint"),
             port=data.get("Port"),
@@ -127,6 +132,8 @@ class Cluster:
             security_groups=tuple(sorted((g["VpcSecurityGroupId"], g.get("Status", ""))
                                          for g in data.get("VpcSecurityGroups") or ())),
             reader_endpoint=data.get("ReaderEndpoint"),
+            clone_group=data.get("CloneGroupId"),
+            cross_account_clone=bool(data.get("CrossAccountClone")),
         )
 
     @property
@@ -144,8 +151,13 @@ class HostedZone:
     name: str
 
 
+# AddRoleToDBCluster's fault is DBClusterRoleAlreadyExistsFault, its error code DBClusterRoleAlreadyExists (botocore).
 ALREADY_EXISTS = {"DBClusterAlreadyExistsFault", "DBInstanceAlreadyExists", "DBInstanceAlreadyExistsFault",
-                  "DBClusterRoleAlreadyExistsFault"}
+                  "DBClusterRoleAlreadyExists", "DBClusterRoleAlreadyExistsFault"}
+# Still failing after botocore's retries, but not about the request: AWS may answer it later.
+UNAVAILABLE_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException",
+                     "RequestThrottled", "RequestThrottledException", "SlowDown", "PriorRequestNotComplete",
+                     "ServiceUnavailable", "InternalFailure", "InternalError", "RequestTimeout", "RequestTimeoutException"}
 
 
 def _wrap(operation):
@@ -161,15 +173,26 @@ def _wrap(operation):
                 code = error.get("Code", "Error")
                 message = (error.get("Message") or "").splitlines()[0:1]
                 text = f"AWS {operation} failed: {code}" + (f": {message[0]}" if message else "")
+                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
                 kind = (NotFound if code in NOT_FOUND else AlreadyExists if code in ALREADY_EXISTS
-                        else NotNow if code in NOT_NOW else AwsError)
+                        else NotNow if code in NOT_NOW
+                        else Unavailable if code in UNAVAILABLE_CODES or status >= 500 else AwsError)
                 raise kind(text) from exc
+            except (BotoConnectionError, HTTPClientError) as exc:  # no answer (connection refused, timeout...)
+                raise Unavailable(f"AWS {operation} failed: {_one_line(exc)}") from exc
             except BotoCoreError as exc:
-                raise AwsError(f"AWS {operation} failed: {exc}") from exc
+                raise AwsError(f"AWS {operation} failed: {_one_line(exc)}") from exc
+            except ResponseParserError as exc:  # not BotoCoreError: an answer botocore cannot read
+                raise AwsError(f"AWS {operation} failed: unreadable response ({_one_line(exc)})") from exc
 
         return wrapper
 
     return decorate
+
+
+def _one_line(exc, limit=300):
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 class Gateway:
@@ -208,7 +231,7 @@ class Gateway:
     @_wrap("DescribeDBClusters")
     def cluster(self, cluster_id, instances=True):
         """One cluster with its instances (two calls; one with instances=False), or NotFound."""
-        data = self.rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
+        data = self.rds.describe_db_clusters(**_shared(DBClusterIdentifier=cluster_id))["DBClusters"][0]
         cluster = Cluster.from_api(data)
         if instances:
             cluster.instances = self.instances([cluster_id])
@@ -216,8 +239,19 @@ class Gateway:
 
     @_wrap("DescribeDBClusters")
     def source(self, cluster_id):
-        """The source cluster, without its instances (it is only read, never changed)."""
-        return Cluster.from_api(self.rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0])
+        """The source cluster, without its instances (it is only read, never changed). An ARN (a cluster
+        shared from another account) is looked up with IncludeShared."""
+        return Cluster.from_api(self.rds.describe_db_clusters(**_shared(DBClusterIdentifier=cluster_id))["DBClusters"][0])
+
+    @_wrap("DescribeDBClusters")
+    def clone_group(self, group_id):
+        """The clusters of this account in clone group `group_id` (the source and its clones, clones of
+        clones included): one paginated call, filtered by clone-group-id."""
+        paginator = self.rds.get_paginator("describe_db_clusters")
+        found = []
+        for page in paginator.paginate(Filters=[{"Name": "clone-group-id", "Values": [group_id]}]):
+            found.extend(Cluster.from_api(c) for c in page.get("DBClusters", []))
+        return found
 
     @_wrap("GetResources")
     def tagged_cluster_ids(self, target_name):
@@ -244,7 +278,8 @@ class Gateway:
         found = []
         paginator = self.rds.get_paginator("describe_db_clusters")
         for chunk in _chunks(cluster_ids, 100):
-            for page in paginator.paginate(Filters=[{"Name": "db-cluster-id", "Values": chunk}]):
+            # db-cluster-id takes identifiers and ARNs; an ARN of another account's cluster needs IncludeShared.
+            for page in paginator.paginate(**_shared(chunk, Filters=[{"Name": "db-cluster-id", "Values": chunk}])):
                 found.extend(Cluster.from_api(item) for item in page.get("DBClusters", []))
         by_id = {c.id.lower(): c for c in found}
         for instance in self.instances(list(by_id)):
@@ -477,12 +512,10 @@ class Gateway:
 
         cluster_id may be the ARN of a cluster shared from another account (IncludeShared lists those).
         """
-        params = {"DBClusterIdentifier": cluster_id}
-        if cluster_id.startswith("arn:"):
-            params["IncludeShared"] = True
-        data = self.rds.describe_db_clusters(**params)["DBClusters"][0]
+        data = self.rds.describe_db_clusters(**_shared(DBClusterIdentifier=cluster_id))["DBClusters"][0]
         return SourceAccess(
-            kms_key_id=data.get("KmsKeyId") if data.get("StorageEncrypted") else None,
+            # A shared entry may carry StorageEncrypted without its KmsKeyId: still encrypted, key not shown.
+            kms_key_id=(data.get("KmsKeyId") or "not shown") if data.get("StorageEncrypted") else None,
             role_arns=tuple(sorted(r["RoleArn"] for r in data.get("AssociatedRoles") or ())),
         )
 
@@ -538,6 +571,15 @@ def cname_value(records):
 
 def _fqdn(name):
     return name.rstrip(".").lower() + "."
+
+
+def _shared(ids=None, **params):
+    """DescribeDBClusters parameters: IncludeShared when a cluster asked for is given by its ARN (a
+    cluster shared from another account is listed only with it)."""
+    asked = ids if ids is not None else [params.get("DBClusterIdentifier") or ""]
+    if any(str(i).startswith("arn:") for i in asked):
+        params["IncludeShared"] = True
+    return params
 
 
 def _chunks(items, size):

@@ -62,7 +62,7 @@ TARGET_SETTINGS = (
     Setting("INSTANCE_CLASS", "DEVDB_INSTANCE_CLASS", REQUIRED, instance_class, "devdb.E008",
             "writer class, e.g. `db.t4g.medium`, or `db.serverless`"),
     Setting("CLONE_PREFIX", "DEVDB_CLONE_PREFIX", None, optional_text, "devdb.E004",
-            "clones are `<prefix>-YYYYMMDD`, in lower case (prefix ≤ 54 characters)", "the target's name"),
+            "clones are `<prefix>-YYYYMMDD`, writers `<prefix>-YYYYMMDD-1`, in lower case (prefix ≤ 52 characters)", "the target's name"),
     Setting("RECORD_TTL", "DEVDB_RECORD_TTL", 60, integer(1, "a positive integer (seconds)"), "devdb.E006",
             "CNAME TTL, seconds"),
     Setting("CLEAN_GRACE", "DEVDB_CLEAN_GRACE", None,
@@ -96,7 +96,7 @@ TARGET_SETTINGS = (
     Setting("SERVERLESS_MIN_ACU", "DEVDB_SERVERLESS_MIN_ACU", 0.5, acus(0), "devdb.E014",
             "Aurora Serverless v2 minimum capacity when `INSTANCE_CLASS = \"db.serverless\"`; 0 pauses when idle"),
     Setting("SERVERLESS_MAX_ACU", "DEVDB_SERVERLESS_MAX_ACU", 4, acus(1, ", and not below SERVERLESS_MIN_ACU"),
-            "devdb.E014", "Aurora Serverless v2 maximum capacity (at most 256)"),
+            "devdb.E014", "Aurora Serverless v2 maximum capacity (at most 256; 128 before Aurora MySQL 3.06 / PostgreSQL 13.13, 14.10, 15.5, 16.1)"),
     Setting("SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE", "DEVDB_SERVERLESS_SECONDS_UNTIL_AUTO_PAUSE", None,
             optional_integer(300, 86400), "devdb.E006",
             "idle seconds before a clone with `SERVERLESS_MIN_ACU = 0` pauses (300–86400)", "AWS's (300)"),
@@ -167,6 +167,12 @@ class Target(_declared("TargetFields", TARGET_SETTINGS, ("name", str))):
     def source_id(self):
         """The source cluster's identifier (lower case), also when SOURCE_CLUSTER is a shared cluster's ARN."""
         return self.source_cluster.rsplit(":", 1)[-1].lower()
+
+    @property
+    def cross_account(self):
+        """SOURCE_CLUSTER is the ARN of a cluster shared from another account: AWS allows one clone of it
+        in this account at a time, so the previous clone is deleted before the next restore."""
+        return self.source_cluster.startswith("arn:")
 
     @property
     def serverless(self):
@@ -320,14 +326,18 @@ def _parse_target(name, raw, problems, only=None):
     # RDS stores identifiers in lower case; so are clone names.
     given = values.get("CLONE_PREFIX")
     prefix = (given or name).lower() if isinstance(given or name, str) else None
-    longest = lifecycle.IDENTIFIER_MAX - lifecycle.DATE_SUFFIX_LEN
+    longest = lifecycle.PREFIX_MAX
     if given or not name_problem:  # else the prefix is the bad target name, already reported
         if problem := lifecycle.identifier_problem(prefix, longest):
             bad("devdb.E004", "CLONE_PREFIX", problem if "(got" in problem else f"{problem} (got {prefix!r})",
-                f"Clusters are named <CLONE_PREFIX>-YYYYMMDD, at most 63 characters, so the prefix has at most {longest}.")
+                f"Clusters are named <CLONE_PREFIX>-YYYYMMDD and their writers <CLONE_PREFIX>-YYYYMMDD-1, at most "
+                f"63 characters, so the prefix has at most {longest}.")
         elif values.get("SOURCE_CLUSTER") and prefix == values["SOURCE_CLUSTER"].rsplit(":", 1)[-1].lower():
             bad("devdb.E004", "CLONE_PREFIX", "must differ from SOURCE_CLUSTER")
     values["CLONE_PREFIX"] = prefix
+    if str(values.get("SOURCE_CLUSTER") or "").startswith("arn:") and values.get("KEEP_ABORTED"):
+        bad("devdb.E006", "KEEP_ABORTED", f"must be 0 when SOURCE_CLUSTER is an ARN (got {values['KEEP_ABORTED']}): AWS "
+            "allows one clone of a cluster shared from another account per account, so none can be kept for rollback")
     if values.get("CLEAN_GRACE", 0) is None and "RECORD_TTL" in values:
         values["CLEAN_GRACE"] = 2 * values["RECORD_TTL"]
     low, high = values.get("SERVERLESS_MIN_ACU"), values.get("SERVERLESS_MAX_ACU")
@@ -376,6 +386,10 @@ def _parse(raw, only=None):
         if target.mask and not values.get("MASKING") and (only is None or "MASKING" in only):
             problems.append(Problem("devdb.E016", "DEVDB['MASKING']",
                                     f"is empty but target {target.name!r} has MASK on: there are no rules to mask with"))
+    shared = [t.source_cluster for t in targets.values() if t.cross_account]
+    for arn in sorted({a for a in shared if shared.count(a) > 1}):
+        problems.append(Problem("devdb.E003", "DEVDB['TARGETS']", f"two targets clone {arn}; AWS allows one clone of "
+                                                                  "a cluster shared from another account per account"))
     prefixes = [t.clone_prefix for t in targets.values()]
     for prefix in sorted({p for p in prefixes if prefixes.count(p) > 1}):
         problems.append(Problem("devdb.E004", "DEVDB['TARGETS']", f"two targets share the clone prefix {prefix!r}"))

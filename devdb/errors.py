@@ -37,6 +37,11 @@ class NotNow(AwsError):
     """AWS refused a change because of the resource's current state; the same call may succeed later."""
 
 
+class Unavailable(NotNow):
+    """AWS did not answer, or answered 5xx / throttled, even after botocore's retries: the same call may
+    succeed later, so a wait or a change retried while busy (engine/waiting.py) waits it out until its deadline."""
+
+
 class TransitionError(DevdbError):
     """A state change that lifecycle.TRANSITIONS does not allow."""
 

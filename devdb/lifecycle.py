@@ -38,6 +38,9 @@ ROLLBACK_FROM = {READY, ABORTED}
 IDENTIFIER_MAX = 63
 DATE_SUFFIX_LEN = len("-YYYYMMDD")
 INSTANCE_SUFFIX = "-1"
+# The longest generated id is the writer of a daily clone, <prefix>-YYYYMMDD-1 (RDS: cluster and instance
+# identifiers are at most 63 characters): the prefix has at most 52.
+PREFIX_MAX = IDENTIFIER_MAX - DATE_SUFFIX_LEN - len(INSTANCE_SUFFIX)
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 BRANCH_NAME_MAX = 30
 _BRANCH_NAME = re.compile(r"^[a-z][a-z0-9-]*$")

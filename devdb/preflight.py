@@ -32,6 +32,13 @@ STANDARD_SUPPORT_ENDS = {
 # 3.08.0 and Aurora PostgreSQL 13.15, 14.12, 15.7, 16.3.
 SERVERLESS_SINCE = {"aurora-mysql": (3, 2), "aurora-postgresql": (13, 6)}
 AUTO_PAUSE_SINCE = {"aurora-mysql": {3: (3, 8, 0)}, "aurora-postgresql": {13: (13, 15), 14: (14, 12), 15: (15, 7), 16: (16, 3)}}
+# RDS API reference, ServerlessV2ScalingConfiguration.MaxCapacity: "256 for recent Aurora versions, or 128 for
+# older versions"; 256 ACUs came (October 2024) with Aurora MySQL 3.06 and Aurora PostgreSQL 13.13, 14.10, 15.5, 16.1.
+OLD_MAX_ACU = 128
+MAX_ACU_256_SINCE = {"aurora-mysql": {3: (3, 6)}, "aurora-postgresql": {13: (13, 13), 14: (14, 10), 15: (15, 5), 16: (16, 1)}}
+# Aurora User Guide, "Limitations of Aurora cloning": up to 15 copy-on-write clones of a copy (clones of clones
+# included); after that a clone is a full copy (slow, and billed for all of its storage).
+COPY_ON_WRITE_CLONES = 15
 
 
 def check_stable_name(gateway, target):
@@ -58,13 +65,14 @@ def before_clone(gateway, target, source, *, clones, reporter):
 
     `source` is the source cluster as preflight read it, `clones` this target's existing clones.
     Calls: DescribeOrderableDBInstanceOptions and DescribeAccountAttributes, plus one DescribeDBClusters
-    for a shared source (an ARN) without KMS_KEY_ID.
+    for a shared source (an ARN) without KMS_KEY_ID, and one when the source has clones (its clone group).
     """
     check_sealed_groups(target, source)
     check_serverless(target, source)
     check_shared_key(gateway, target)
     check_instance_class(gateway, target, source, reporter)
     check_cluster_quota(gateway, target, len(clones), reporter)
+    check_clone_group(gateway, source, reporter)
 
 
 def before_branch(gateway, target, source, *, daily_clones, reporter):
@@ -73,6 +81,27 @@ def before_branch(gateway, target, source, *, daily_clones, reporter):
     check_shared_key(gateway, target)
     check_instance_class(gateway, target, source, reporter)
     check_cluster_quota(gateway, target, daily_clones, reporter, branch=True)
+    check_clone_group(gateway, source, reporter)
+
+
+def check_clone_group(gateway, source, reporter):
+    """Refuse a 16th clone of the source: Aurora would make it a full copy, not copy-on-write. The clones are
+    the clusters sharing the source's CloneGroupId (none yet: no call); one paginated DescribeDBClusters."""
+    if not source.clone_group:
+        return
+    try:
+        group = gateway.clone_group(source.clone_group)
+    except AwsError as exc:
+        reporter.warning("clones of %s not counted: %s", source.id, exc)
+        return
+    clones = sorted(c.id for c in group if c.arn != source.arn and c.id.lower() != source.id.lower())
+    if len(clones) >= COPY_ON_WRITE_CLONES:
+        shown = ", ".join(clones[:5]) + (f" and {len(clones) - 5} more" if len(clones) > 5 else "")
+        raise ConfigError(
+            f"SOURCE_CLUSTER: {source.id} already has {len(clones)} clones ({shown}); Aurora makes at most "
+            f"{COPY_ON_WRITE_CLONES} copy-on-write clones of a source and the next would be a full copy (slow, billed "
+            "for all its storage): delete clones no one uses (branches, KEEP_ABORTED) first"
+        )
 
 
 def branch_min_acu(source):
@@ -105,6 +134,12 @@ def check_serverless(target, source):
         raise ConfigError(
             f"INSTANCE_CLASS: db.serverless needs {flavours.for_engine(source.engine).label} {'.'.join(map(str, since))} or later; "
             f"source {source.id} runs {source.engine_version}"
+        )
+    if target.serverless_max_acu > OLD_MAX_ACU and version and not _since(MAX_ACU_256_SINCE, source.engine, version):
+        raise ConfigError(
+            f"SERVERLESS_MAX_ACU: {target.serverless_max_acu:g} is above {OLD_MAX_ACU}, the most {source.engine} "
+            f"{source.engine_version} of source {source.id} allows (256 needs Aurora MySQL 3.06 or Aurora PostgreSQL "
+            f"13.13, 14.10, 15.5, 16.1 or later); use {OLD_MAX_ACU} or less, or upgrade the source"
         )
     if target.serverless_min_acu == 0 and version and not supports_auto_pause(source.engine, version):
         raise ConfigError(
@@ -158,7 +193,8 @@ def check_cluster_quota(gateway, target, existing, reporter, branch=False):
         reporter.warning("DBClusters quota not checked: DescribeAccountAttributes does not report it")
         return
     used, limit = quota
-    needed = max(1, target.keep_aborted + 2 - existing)
+    # A cross-account source: the previous clone is deleted before the restore, so one cluster at a time.
+    needed = 1 if target.cross_account else max(1, target.keep_aborted + 2 - existing)
     if branch and limit - used < needed + 1:
         raise ConfigError(
             f"the account's DBClusters quota has room for {max(0, limit - used)} more cluster(s) ({used} of {limit} "
@@ -214,7 +250,12 @@ def aurora_version(engine, engine_version):
 
 
 def supports_auto_pause(engine, version):
-    since = AUTO_PAUSE_SINCE.get(engine)
+    return _since(AUTO_PAUSE_SINCE, engine, version)
+
+
+def _since(table, engine, version):
+    """Whether `version` has a feature that came, per major version, with the releases in table[engine]."""
+    since = table.get(engine)
     if since is None:
         return True  # an engine this table does not know: let AWS decide
     majors = sorted(since)

@@ -162,13 +162,17 @@ _TABLE = re.compile(r"^table:[^.\s]+(\.[^.\s]+)?$")  # a table with no model: "t
 
 
 def source_cluster(value):
+    """The identifier in lower case (also inside an ARN): RDS stores identifiers in lower case, and
+    DescribeDBClusters' filter values are case-sensitive."""
     if isinstance(value, str) and value.startswith("arn:"):
         if not _CLUSTER_ARN.match(value):
             raise Invalid(f"is not an RDS cluster ARN (got {value!r})",
                           hint="arn:aws:rds:REGION:ACCOUNT:cluster:NAME, for a cluster shared through AWS RAM.")
-    elif problem := lifecycle.identifier_problem(value):
+        head, name = value.rsplit(":", 1)
+        return f"{head}:{name.lower()}"
+    if problem := lifecycle.identifier_problem(value):
         raise Invalid(f"{problem} (got {value!r})", hint="The identifier of the Aurora cluster to clone.")
-    return value
+    return value.lower()
 
 
 def zone_id(value):

@@ -297,6 +297,18 @@ def _rds_error(code, message):
     return RDSClientError(code, message)
 
 
+IDENTIFIER_MAX = 63  # RDS: cluster and instance identifiers have 1 to 63 letters, digits or hyphens
+
+
+def _check_identifier(kind, value):
+    """AWS refuses an identifier longer than 63 characters (moto takes any)."""
+    if value and len(value) > IDENTIFIER_MAX:
+        raise _rds_error("InvalidParameterValue",
+                         f"The parameter {kind} is not a valid identifier. Identifiers must begin with a letter; must "
+                         f"contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain "
+                         f"two consecutive hyphens. It must contain from 1 to {IDENTIFIER_MAX} characters.")
+
+
 def _apply_rds():
     from moto.core.responses import ActionResult, PaginatedResult
     from moto.rds.exceptions import DBClusterNotFoundError, DBInstanceNotFoundError
@@ -320,9 +332,22 @@ def _apply_rds():
         return cluster._status if SIM.realistic else lenient_status.fget(cluster)
 
     DBCluster.status = property(get_status, lenient_status.fset)
+    DBCluster.clone_group_id = None  # moto has no clone groups; the restore below sets them
+    DBCluster.cross_account_source = None  # the ARN of the other account's cluster a clone was restored from
+    DBCluster.cross_account_clone = property(lambda cluster: bool(cluster.cross_account_source))
+    from moto.rds.utils import FilterDef
+
+    # AWS's DescribeDBClusters filters: values are case-sensitive (identifiers are stored in lower case, so
+    # "Prod" finds nothing), and clone-group-id lists a clone group.
+    DBCluster.SUPPORTED_FILTERS = {
+        **DBCluster.SUPPORTED_FILTERS,
+        "db-cluster-id": FilterDef(["db_cluster_arn", "db_cluster_identifier"], "DB Cluster Identifiers"),
+        "clone-group-id": FilterDef(["clone_group_id"], "Clone Group IDs"),
+    }
 
     @_patch(RDSBackend, "create_db_cluster")
     def create_db_cluster(original, backend, kwargs):
+        _check_identifier("DBClusterIdentifier", kwargs.get("db_cluster_identifier"))
         engine = kwargs.get("engine")
         if engine in aurora:
             version = kwargs.get("engine_version") or DBCluster.default_engine_version(engine)
@@ -350,16 +375,34 @@ def _apply_rds():
         if restore_to_time is not None and use_latest_restorable_time:
             raise _rds_error("InvalidParameterCombination",
                              "Cannot specify both RestoreToTime and UseLatestRestorableTime")
-        source = backend.describe_db_clusters(db_cluster_identifier=source_db_cluster_identifier)[0]
+        shared = _shared_cluster(backend, source_db_cluster_identifier)
+        if shared is not None:
+            # Aurora: one cross-account clone of a cluster per account (a clone being deleted still counts).
+            taken = sorted(c.db_cluster_identifier for c in backend.clusters.values()
+                           if getattr(c, "cross_account_source", None) == shared.db_cluster_arn)
+            if taken:
+                raise _rds_error("DBClusterQuotaExceededFault",
+                                 f"Only one cross-account clone of {shared.db_cluster_arn} is allowed per account; "
+                                 f"{taken[0]} exists.")
+        source = shared or backend.describe_db_clusters(db_cluster_identifier=source_db_cluster_identifier)[0]
         props = {key: getattr(source, key) for key in RESTORED_FROM_SOURCE}
         props["master_user_password"] = source._master_user_password
         props["kms_key_id"] = source.kms_key_id if source.storage_encrypted else None
         props.update({key: value for key, value in overrides.items() if value is not None})
         props["db_cluster_identifier"] = db_cluster_identifier
-        return backend.create_db_cluster(props)
+        clone = backend.create_db_cluster(props)
+        if shared is not None:
+            clone.cross_account_source = shared.db_cluster_arn
+        # CloneGroupId: a copy-on-write clone puts the source (if not yet) and itself in one clone group;
+        # a point-in-time full copy inherits the source's group (RDS API reference, DBCluster.CloneGroupId).
+        if restore_type == "copy-on-write" and not source.clone_group_id:
+            source.clone_group_id = str(uuid.uuid4())
+        clone.clone_group_id = source.clone_group_id
+        return clone
 
     @_patch(RDSBackend, "create_db_instance")
     def create_db_instance(original, backend, db_kwargs):
+        _check_identifier("DBInstanceIdentifier", db_kwargs.get("db_instance_identifier"))
         cluster_id = db_kwargs.get("db_cluster_identifier")
         cluster = backend.clusters.get(cluster_id) if cluster_id else None
         if SIM.realistic and cluster is not None and cluster.status != "available":
@@ -474,6 +517,31 @@ def _apply_rds():
         SIM.later(SIM.delay("cluster-starting"), lambda: _start_members(cluster))
         return cluster
 
+    original_describe_clusters = RDSResponse.describe_db_clusters
+
+    def describe_db_clusters(response):
+        """A cluster of another account (the sandbox's stand-in for one shared through AWS RAM) is listed by
+        its ARN only with IncludeShared, and then with few fields, as AWS lists shared clusters."""
+        backend = response.backend
+        identifier = response._get_param("DBClusterIdentifier")
+        filters = response.params.get("Filters") or []
+        asked = [identifier] if identifier else [v for f in filters if f.get("Name") == "db-cluster-id"
+                                                 for v in f.get("Values", [])]
+        foreign = [v for v in asked if _is_foreign_arn(backend, v)]
+        if not foreign:
+            return original_describe_clusters(response)
+        include = str(response._get_param("IncludeShared")).lower() == "true"
+        shared = [c for c in (_shared_cluster(backend, v) for v in foreign) if c is not None] if include else []
+        if identifier:
+            if not shared:
+                raise DBClusterNotFoundError(identifier)
+            return ActionResult({"DBClusters": [_shared_entry(c) for c in shared]})
+        own_ids = [v for v in asked if v not in foreign]
+        own = backend.describe_db_clusters(filters={"db-cluster-id": own_ids}) if own_ids else []
+        return ActionResult({"DBClusters": list(own) + [_shared_entry(c) for c in shared]})
+
+    RDSResponse.describe_db_clusters = describe_db_clusters
+
     def describe_orderable_db_instance_options(response):
         engine = response._get_param("Engine")
         if engine not in ORDERABLE_VERSIONS:
@@ -530,6 +598,29 @@ def _export_log_groups(backend, cluster):
         name = f"/aws/rds/cluster/{cluster.db_cluster_identifier}/{log_type}"
         if name not in logs.groups:
             logs.create_log_group(name, {})
+
+
+def _is_foreign_arn(backend, value):
+    parts = str(value or "").split(":")
+    return len(parts) == 7 and parts[0] == "arn" and parts[2] == "rds" and parts[5] == "cluster" \
+        and parts[4] != backend.account_id
+
+
+def _shared_cluster(backend, value):
+    """The cluster of another account that an ARN names (any: the sandbox has no AWS RAM), or None."""
+    from moto.rds.models import rds_backends
+
+    if not _is_foreign_arn(backend, value):
+        return None
+    _, _, _, region, account, _, name = str(value).split(":")
+    return rds_backends[account][region].clusters.get(name.lower())
+
+
+def _shared_entry(cluster):
+    """What DescribeDBClusters shows of a cluster shared from another account: no identifier, no key."""
+    return {"DBClusterArn": cluster.db_cluster_arn, "Status": cluster.status, "Engine": cluster.engine,
+            "EngineVersion": cluster.engine_version, "StorageEncrypted": bool(cluster.storage_encrypted),
+            "Port": cluster.port}
 
 
 def _set_status(resource, expected, status):

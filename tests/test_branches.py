@@ -101,7 +101,8 @@ def test_branch_lifecycle_alongside_the_daily_refresh(devdb_project):
     # Reset: a fresh clone takes over pr-7's name; the old one goes once the grace has passed.
     old_endpoint = cnames(project)[f"pr-7.{RECORD}"]
     reset = branch(project, "create", "pr-7", "--reset", "--json", now=DAY2)
-    assert reset["cluster"] == "dev-pr-7-r261123050000" and reset["state"] == "connected"
+    # The sandbox's clock ticks from DAY2 in real time: on a loaded machine the stamp may be a few seconds on.
+    assert reset["cluster"].startswith("dev-pr-7-r26112305000") and reset["state"] == "connected"
     assert cnames(project)[f"pr-7.{RECORD}"] != old_endpoint
     assert "dev-pr-7" not in project.clusters()
 

@@ -26,7 +26,9 @@ BUDGET = 30
 STEADY_STATE = Counter({
     "GetHostedZone": 1,
     "GetResources": 1,
-    "DescribeDBClusters": 4,  # lookup (clones and source), restored cluster available, writer poll, before deleting
+    # lookup (clones and source), the source's clone group (Aurora's 15 copy-on-write clones, before the restore),
+    # restored cluster available, writer poll, before deleting
+    "DescribeDBClusters": 5,
     "DescribeDBInstances": 3,  # lookup, writer poll, before deleting
     "RestoreDBClusterToPointInTime": 1,
     "CreateDBInstance": 1,
@@ -127,8 +129,9 @@ def test_steady_state_refresh_is_within_the_call_budget(aws, make_engine, clock)
     counts = recorder.counts()
     assert len(recorder.operations) <= BUDGET, f"{len(recorder.operations)} calls: {dict(counts)}"
     assert counts == STEADY_STATE, dict(counts)
-    # 25 before TagResources and the lookup that reads the source; +1 role; +2 log groups of the deleted clone
-    assert len(recorder.operations) == 25
+    # 25 before TagResources and the lookup that reads the source; +1 role; +2 log groups of the deleted clone;
+    # +1 the source's clone group (issue 18.4)
+    assert len(recorder.operations) == 26
     assert "AddTagsToResource" not in counts
     # What a steady-state morning must contain, once each: the work itself, not a lookup loop.
     assert counts["GetResources"] <= 1

@@ -176,9 +176,10 @@ def test_settings_are_read_at_call_time(devdb, settings):
     assert conf.get_settings().targets["dev"].record_ttl == 7
 
 
-def test_prefix_of_54_characters_is_accepted(devdb):
-    devdb["TARGETS"]["dev"]["CLONE_PREFIX"] = "p" * 54
-    assert conf.get_settings().targets["dev"].clone_prefix == "p" * 54
+def test_prefix_of_52_characters_is_accepted(devdb):
+    """52: the writer <prefix>-YYYYMMDD-1 is then 63 characters, RDS's most (issue 18.2)."""
+    devdb["TARGETS"]["dev"]["CLONE_PREFIX"] = "p" * 52
+    assert conf.get_settings().targets["dev"].clone_prefix == "p" * 52
 
 
 def test_unknown_target_name_on_the_command_line_is_refused(devdb):
@@ -234,15 +235,16 @@ def test_invalid_clone_prefix_identifier_is_refused(devdb, gateway_never_built, 
     assert_refused("devdb.E004", f"{TARGET}['CLONE_PREFIX']", fragment)
 
 
-@pytest.mark.parametrize("length", [55, 63, 80])
-def test_prefix_longer_than_54_characters_is_refused(devdb, gateway_never_built, length):
+@pytest.mark.parametrize("length", [53, 54, 63, 80])
+def test_prefix_longer_than_52_characters_is_refused(devdb, gateway_never_built, length):
+    """A 54-character prefix made a 63-character clone but a 65-character writer, which RDS refused."""
     devdb["TARGETS"]["dev"]["CLONE_PREFIX"] = "p" * length
-    assert_refused("devdb.E004", f"{TARGET}['CLONE_PREFIX']", f"at most 54 characters (got {length})")
+    assert_refused("devdb.E004", f"{TARGET}['CLONE_PREFIX']", f"at most 52 characters (got {length})")
 
 
 def test_target_name_used_as_prefix_is_checked_for_length(devdb, gateway_never_built):
-    devdb["TARGETS"] = {"t" * 55: good_target()}
-    assert_refused("devdb.E004", f"DEVDB['TARGETS']['{'t' * 55}']['CLONE_PREFIX']", "at most 54 characters")
+    devdb["TARGETS"] = {"t" * 53: good_target()}
+    assert_refused("devdb.E004", f"DEVDB['TARGETS']['{'t' * 53}']['CLONE_PREFIX']", "at most 52 characters")
 
 
 def test_clone_prefix_equal_to_the_source_cluster_is_refused(devdb, gateway_never_built):
@@ -762,8 +764,8 @@ def test_example_project_takes_the_poll_settings_from_the_environment(tmp_path):
 
 
 def test_a_target_name_too_long_for_a_prefix_names_devdb_target_when_it_came_from_there(settings, gateway_never_built):
-    env_settings(settings, DEVDB_TARGET="t" * 55)
-    assert [str(p) for p in conf.problems()] == ["DEVDB_TARGET must be at most 54 characters (got 55)"]
+    env_settings(settings, DEVDB_TARGET="t" * 53)
+    assert [str(p) for p in conf.problems()] == ["DEVDB_TARGET must be at most 52 characters (got 53)"]
 
 
 def test_a_mistyped_variable_is_a_check_warning_naming_the_likely_one(tmp_path):

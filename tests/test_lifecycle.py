@@ -104,12 +104,13 @@ def test_identifier_with_trailing_hyphen_is_refused(value):
     assert lifecycle.identifier_problem(value) == "must not end with a hyphen"
 
 
-def test_longest_prefix_makes_a_63_character_clone_name():
-    longest = lifecycle.IDENTIFIER_MAX - lifecycle.DATE_SUFFIX_LEN
-    assert longest == 54
-    name = lifecycle.clone_name("p" * longest, date(2026, 11, 22))
+def test_longest_prefix_makes_a_63_character_writer_name():
+    longest = lifecycle.PREFIX_MAX
+    assert longest == 52
+    name = lifecycle.instance_name(lifecycle.clone_name("p" * longest, date(2026, 11, 22)))
     assert len(name) == 63
     assert lifecycle.identifier_problem(name) is None
+    assert lifecycle.identifier_problem(lifecycle.instance_name(lifecycle.clone_name("p" * (longest + 1), date(2026, 11, 22))))
 
 
 # --- transitions ---------------------------------------------------------------------------------

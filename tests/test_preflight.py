@@ -291,7 +291,7 @@ def test_the_retired_aurora_engine_is_refused(aws, make_engine):
 def test_an_aurora_postgresql_source_passes_the_checks(aws, devdb_settings, make_engine):
     """PostgreSQL support is coming: nothing here refuses it (the class is checked against its own list)."""
     target = make_engine().target
-    source = SimpleNamespace(id="prod-pg", engine="aurora-postgresql", engine_version="16.3")
+    source = SimpleNamespace(id="prod-pg", engine="aurora-postgresql", engine_version="16.3", clone_group=None)
     made = Gateway(max_attempts=3)
     answer(made, "DescribeOrderableDBInstanceOptions", orderable("db.t4g.medium", engine="aurora-postgresql", version="16.3"))
     answer(made, "DescribeAccountAttributes", quota(1, 40))

@@ -226,7 +226,12 @@ def test_a_fault_that_outlasts_the_retries_fails_in_one_line_and_the_next_run_fi
     assert message.startswith("dev: AWS ") and f"{operation} failed" in message and text in message
     assert "testing" not in message  # no credentials
     (faults,) = installed
-    assert faults.attempts[operation] == 3  # AWS_MAX_ATTEMPTS, then gave up
+    if operation in ("RestoreDBClusterToPointInTime", "DeleteDBCluster"):
+        # A change AWS may accept later (busy, unreachable, 5xx) is asked again, AWS_MAX_ATTEMPTS each time, until
+        # its deadline (READY_TIMEOUT, DELETE_TIMEOUT): a short outage no longer loses the day (issue 18.3).
+        assert faults.attempts[operation] > 3
+    else:
+        assert faults.attempts[operation] == 3  # AWS_MAX_ATTEMPTS, then gave up
     assert final_state(aws) != EXPECTED_DAY_2
 
     installed[0].enabled = False

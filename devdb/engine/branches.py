@@ -35,11 +35,16 @@ class BranchLine:
     def __init__(self, target, gateway, settings, name, **options):
         if problem := lifecycle.branch_name_problem(name):
             raise ConfigError(f"NAME: {problem}")
+        if target.cross_account:
+            raise ConfigError(f"SOURCE_CLUSTER: target {target.name!r} clones a cluster shared from another account "
+                              f"({target.source_cluster}); AWS allows one clone of it per account, the daily one: no branches")
         self.branch = name
         self.cluster_name = lifecycle.branch_cluster_name(target.clone_prefix, name)
-        if problem := lifecycle.identifier_problem(lifecycle.branch_cluster_name(target.clone_prefix, name, _LONGEST)):
-            raise ConfigError(f"NAME: branch clones of {target.name!r} are named {self.cluster_name}-rYYMMDDhhmmss at "
-                              f"most, which {problem}: choose a shorter NAME or CLONE_PREFIX")
+        # The longest id a branch makes: the writer of a --reset clone, <prefix>-<NAME>-rYYMMDDhhmmss-1.
+        longest = lifecycle.instance_name(lifecycle.branch_cluster_name(target.clone_prefix, name, _LONGEST))
+        if problem := lifecycle.identifier_problem(longest):
+            raise ConfigError(f"NAME: branch {name} of {target.name!r} would have writers named "
+                              f"{self.cluster_name}-rYYMMDDhhmmss-1, which {problem}: choose a shorter NAME or CLONE_PREFIX")
         branch_target = replace(target, record_name=lifecycle.branch_record_name(name, target.record_name),
                                 instance_class=target.branch_instance_class, serverless_seconds_until_auto_pause=None)
         super().__init__(branch_target, gateway, settings, **options)

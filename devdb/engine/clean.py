@@ -87,10 +87,11 @@ class Cleaning:
             return
         history.note(cluster.id, self.now(), "stopped while kept for rollback (KEEP_ABORTED)")
 
-    def _delete(self, cluster, grace):
+    def _delete(self, cluster, grace, name_may_point=False):
         """Delete one aborted clone's instances, then the clone; re-checking every rule first (a dry run
-        takes the facts it pretended: it made none of the changes they would be re-checked after)."""
-        fresh = self.changes.step(None, lambda: self._recheck(cluster, grace), planned=cluster)
+        takes the facts it pretended: it made none of the changes they would be re-checked after).
+        name_may_point: the stable name may still point at it (a cross-account clone making room)."""
+        fresh = self.changes.step(None, lambda: self._recheck(cluster, grace, name_may_point), planned=cluster)
         if fresh is None:
             return False
         if fresh.status == DELETING:  # a killed run already asked AWS to delete it
@@ -119,7 +120,7 @@ class Cleaning:
             if instance.status != DELETING:
                 self.changes.make(f"delete instance {instance.id}", lambda instance=instance: self._delete_instance(instance))
         deadline = self.now() + timedelta(seconds=DELETE_TIMEOUT)
-        if not self.changes.step(None, lambda: self._instances_deleting(fresh, deadline), planned=True):
+        if not self.changes.step(None, lambda: self._instances_deleting(fresh, deadline, name_may_point), planned=True):
             return False
         # AWS accepts deleting the cluster once every instance is deleting: no need to wait until they are gone.
         self.changes.make(f"delete clone {cluster.id} (aborted since {lifecycle.format_time(self.since(fresh))})",
@@ -127,20 +128,20 @@ class Cleaning:
         self.changes.announce(signals.clone_deleted, target=self.target.name, cluster_id=cluster.id)
         return True
 
-    def _recheck(self, cluster, grace):
+    def _recheck(self, cluster, grace, name_may_point=False):
         """The clone read afresh, or None (with the reason said) when it must not be deleted now."""
         try:
             fresh = self.aws.cluster(cluster.id)
         except NotFound:
             self._forget(cluster, "cluster no longer exists")
             return None
-        problem = self._deletion_veto(fresh, grace)
+        problem = self._deletion_veto(fresh, grace, name_may_point)
         if problem:
             self.reporter.warning("not deleting %s: %s", cluster.id, problem)
             return None
         return fresh
 
-    def _instances_deleting(self, cluster, deadline):
+    def _instances_deleting(self, cluster, deadline, name_may_point=False):
         """Whether every instance is deleting (AWS refuses one while busy: retried until the deadline)
         and the name still does not point at the clone."""
         if all(i.status == DELETING for i in cluster.instances):
@@ -154,6 +155,8 @@ class Cleaning:
         if self._wait(f"the instances of {cluster.id} to be deleting", check, deadline) is None:
             raise DevdbError(f"instances of {cluster.id} were not deleted within {DELETE_TIMEOUT}s; re-run to finish")
         # Time has passed: the name must still not point here.
+        if name_may_point:
+            return True
         value, _ = self.points_at()
         if cluster_serves(cluster, value):
             self.reporter.warning("not deleting %s: %s now points at it", cluster.id, self.target.record_name)
@@ -191,7 +194,7 @@ class Cleaning:
         instance.status = DELETING
         return DELETING
 
-    def _deletion_veto(self, cluster, grace):
+    def _deletion_veto(self, cluster, grace, name_may_point=False):
         """Why `cluster` must not be deleted now, or None. Reads the live DNS record."""
         if cluster.id in self.settings.source_clusters:
             return "it is a source cluster"
@@ -202,6 +205,8 @@ class Cleaning:
         grace = self.grace_for(cluster, grace)
         if self.since(cluster) > self.now() - timedelta(seconds=grace):
             return f"it was aborted less than {grace}s ago"
+        if name_may_point:
+            return None
         value, _ = self.points_at()
         if cluster_serves(cluster, value):
             return f"{self.target.record_name} points at it"

@@ -31,11 +31,26 @@ class Connecting:
             if chosen is not None and not self._usable_now(chosen):
                 self.reporter.warning("not connecting %s: it is %s", chosen.id, chosen.status)
                 chosen = None
+            if chosen is None and value is None:
+                chosen = self._lost_record()
         if chosen is not None and not (chosen is pointed and self.state(chosen) == CONNECTED):
             self._move_name(chosen, value, rollback=bool(to))
         connected = self.in_state(CONNECTED)
         self.outcome.connected = connected[-1].id if connected else None
         return chosen
+
+    def _lost_record(self):
+        """The stable name is gone (its CNAME deleted by hand) while a clone is connected: that clone, to point
+        the name at again (said), or None."""
+        connected = self.in_state(CONNECTED)
+        if not connected:
+            return None
+        self.reporter.warning("%s does not exist (deleted by hand?) but %s is connected: pointing it there again",
+                              self.target.record_name, connected[-1].id)
+        if not self._usable_now(connected[-1]):
+            raise DevdbError(f"{self.target.record_name} does not exist and {connected[-1].id}, the connected clone, "
+                             f"is {connected[-1].status}: the name was not made again")
+        return connected[-1]
 
     def name_owner(self, value):
         """(cluster id, target) when `value`, where the stable name points, is a django-devdb clone of

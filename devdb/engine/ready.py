@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from .. import history, probes, signals
-from ..errors import AlreadyExists, AwsError, CloneFailed, ProbeError
+from ..errors import AlreadyExists, AwsError, CloneFailed, NotFound, ProbeError
 from ..lifecycle import CREATED, READY
 from .waiting import STOPPED
 
@@ -41,6 +41,12 @@ class Readiness:
             for step in self.readiness_steps():
                 step(cluster, deadline, timeout)
         except ProbeError as exc:
+            self._abort_failed(cluster, str(exc))
+        except NotFound:
+            raise  # deleted meanwhile: nothing to abort
+        except AwsError as exc:
+            # Refused for good (AccessDenied on ModifyDBCluster...), or AWS still unavailable at the deadline
+            # (waits and busy-retries wait it out until then): aborted, so that clean deletes it.
             self._abort_failed(cluster, str(exc))
         usable = f"usable ({self.target.readiness_probe} probe)"
         likeness = self.parity(cluster)
@@ -153,10 +159,18 @@ class Readiness:
             self._abort_failed(cluster, f"did not apply the new master password within READY_TIMEOUT ({timeout}s)")
 
     def promote(self, timeout=None):
-        """Tag ready the created clones that are usable now; abort those past READY_TIMEOUT. No waiting."""
+        """Tag ready the created clones that are usable now; abort those past READY_TIMEOUT. No waiting.
+        An AWS error on one clone does not stop the others; the first is raised once all were tried."""
         timeout = timeout or self.target.ready_timeout
+        failed = None
         for cluster in self.in_state(CREATED):
-            self._promote(cluster, timeout)  # reads, and changes only through self.changes: a dry run lists them
+            try:
+                self._promote(cluster, timeout)  # reads, and changes only through self.changes: a dry run lists them
+            except AwsError as exc:
+                self.reporter.warning("%s not promoted: %s", cluster.id, exc)
+                failed = failed or exc
+        if failed:
+            raise failed
 
     def _promote(self, cluster, timeout):
         deadline = self.since(cluster) + timedelta(seconds=timeout)

@@ -17,17 +17,33 @@ class Refreshing:
         self.sync()  # the lookup reads the source too
         self.refuse_foreign_name(value)
         self.check_source()
+        failures = []
+        self.repair_states()  # a devdb:state edited by hand
+        self._carry_on(failures, self.repair_writers)  # a writer deleted by hand
         for cluster in list(self.clones.values()):
             self.reconcile_instances(cluster)
         today, failure = self._todays_clone_ready(timeout)
-        self.promote(timeout)
-        self.connect()
+        failures += [failure] if failure else []
+        # An AWS error in one step does not leave the others undone: what is ready is connected, what is
+        # aborted is cleaned, and the run fails at the end naming the first cause.
+        self._carry_on(failures, lambda: self.promote(timeout))
+        self._carry_on(failures, self.connect)
         grace = self.target.clean_grace if grace is None else grace
-        self.clean(grace, at=self.wait_grace(grace))
-        self.expire_branches()
-        if failure:
-            raise failure
+        at = self._carry_on(failures, lambda: self.wait_grace(grace))
+        self._carry_on(failures, lambda: self.clean(grace, at=at))
+        self._carry_on(failures, self.expire_branches)
+        if failures:
+            raise failures[0]
         return self.outcome
+
+    def _carry_on(self, failures, step):
+        """Run one step of the daily job; an AwsError (or a repair that failed) is said and kept for the end."""
+        try:
+            return step()
+        except (AwsError, CloneFailed) as exc:
+            self.reporter.warning("%s", exc)
+            failures.append(exc)
+            return None
 
     def _todays_clone_ready(self, timeout):
         """(today's clone, why it is not ready or None): the failure is raised at the end of the run.
@@ -50,6 +66,6 @@ class Refreshing:
     def _ready_or_failure(self, cluster, timeout):
         try:
             self.wait_ready(cluster, timeout)
-        except CloneFailed as exc:
+        except (CloneFailed, AwsError) as exc:
             return exc
         return None

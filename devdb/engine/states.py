@@ -2,7 +2,7 @@
 
 from .. import history, lifecycle
 from ..errors import CloneFailed
-from ..lifecycle import ABORTED, TAG_STATE, TAG_STATE_SINCE
+from ..lifecycle import ABORTED, CONNECTED, STATES, TAG_STATE, TAG_STATE_SINCE
 
 
 class States:
@@ -40,8 +40,29 @@ class States:
             created_at=created_at, branch={k: cluster.tags[k] for k in lifecycle.BRANCH_TAG_KEYS if k in cluster.tags},
         )
 
+    def repair_states(self):
+        """A devdb:state value that is none of ours (edited by hand) is said, and replaced by where the name
+        points: connected if it points at the clone, else aborted (clean deletes it). Never copied to instances."""
+        unknown = [c for c in self.clones.values() if self.state(c) not in STATES]
+        if not unknown:
+            return
+        _, pointed = self.points_at()
+        for cluster in unknown:
+            new = CONNECTED if cluster is pointed else ABORTED
+            where = "points at it" if cluster is pointed else "does not point at it"
+            self.reporter.warning("%s has devdb:state %r, which is not a django-devdb state (edited by hand?): %s %s, so "
+                                  "it is tagged %s", cluster.id, self.state(cluster), self.target.record_name, where, new)
+            self.changes.make(f"tag {cluster.id} {new} (its devdb:state was {self.state(cluster)!r})",
+                              lambda cluster=cluster, new=new: self._tag_state(
+                                  cluster, new, f"devdb:state was {self.state(cluster)!r}", None),
+                              pretend=lambda cluster=cluster, new=new: self._tag_in_memory(
+                                  cluster, lifecycle.state_tags(new, self.now())))
+
     def reconcile_instances(self, cluster):
-        """Give the instances the cluster's state tags when a killed run tagged only the cluster."""
+        """Give the instances the cluster's state tags when a killed run tagged only the cluster (never a
+        state that is not one of ours: repair_states replaces it first)."""
+        if self.state(cluster) not in STATES:
+            return
         wanted = {k: cluster.tags[k] for k in (TAG_STATE, TAG_STATE_SINCE) if k in cluster.tags}
         for instance in cluster.instances:
             if not self._ours(instance, cluster):

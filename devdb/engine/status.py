@@ -31,6 +31,11 @@ class Status:
                 "parity": likeness,
                 "like_source": None if likeness is None else likeness.startswith("configured like "),
             })
-        return {"target": self.target.name, "record_name": self.target.record_name, "points_at": value,
-                "points_at_clone": pointed.id if pointed else None, "clones": clones}
+        report = {"target": self.target.name, "record_name": self.target.record_name, "points_at": value,
+                  "points_at_clone": pointed.id if pointed else None, "clones": clones}
+        if self.target.cross_account:
+            report["note"] = (f"{self.target.source_cluster} is shared from another account and AWS allows one clone "
+                              f"of it per account: each refresh deletes the previous clone before restoring, so "
+                              f"{self.target.record_name} is unusable from then until the new clone is connected")
+        return report
 

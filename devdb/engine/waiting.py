@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 from .. import probes
 from ..aws import has_failed
-from ..errors import LoginRefused, NotNow, ProbeError
+from ..errors import LoginRefused, NotNow, ProbeError, Unavailable
 
 STOPPED = "stopped"
 
@@ -93,12 +93,17 @@ class Waiting:
     def _wait(self, what, check, deadline):
         """Poll check() -> (done, status) with capped exponential backoff until done or deadline.
 
-        Returns the last status, or None at the deadline. Renews the lease between polls.
+        Returns the last status, or None at the deadline. Renews the lease between polls. AWS being
+        unreachable or failing (Unavailable: connection errors, 5xx after botocore's retries) is waited
+        out like any other "not yet": an outage of minutes must not abort a clone that is fine.
         """
         start = self.now()
         delay = self.settings.poll_initial
         while True:
-            done, status = check()
+            try:
+                done, status = check()
+            except Unavailable as exc:
+                done, status = False, f"AWS unavailable ({str(exc).rsplit(': ', 1)[-1]})"
             now = self.now()
             self.reporter.progress(what, status, (now - start).total_seconds())
             if done:

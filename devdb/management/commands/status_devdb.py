@@ -99,7 +99,9 @@ class Command(DevdbCommand):
             self.stdout.write("\n".join(result["problems"] + ok))
             return
         # Each target's block, then its failed clones from the records (AWS forgets them once deleted).
-        self.stdout.write("\n\n".join("\n".join([render([report]), *failure_lines(report)]) for report in result["targets"]))
+        self.stdout.write("\n\n".join("\n".join([render([report]), *failure_lines(report),
+                                                  *([f"note: {report['note']}"] if report.get("note") else [])])
+                                        for report in result["targets"]))
 
 
 def failures(target):
