@@ -251,9 +251,14 @@ def realistic_moto_server():
 def pytest_configure(config):
     """The MariaDB pass needs the server: skip the pass on a laptop without one, fail under CI."""
     config.addinivalue_line("markers", "seed(**kwargs): keyword arguments for seed() in the `aws` fixture")
-    if os.environ.get("DEVDB_TEST_CONTROL_DB") != "mysql":
+    kind = os.environ.get("DEVDB_TEST_CONTROL_DB")
+    if kind == "mysql":
+        params, unreachable, server = mysql_params(), mariadb_unreachable, "MariaDB"
+    elif kind == "postgresql":
+        params, unreachable, server = postgres_params(), postgresql_unreachable, "PostgreSQL"
+    else:
         return
-    if exc := mariadb_unreachable(mysql_params()):
+    if exc := unreachable(params):
         if IN_CI:
-            pytest.exit(f"MariaDB control database unreachable under CI=true: {exc}", returncode=1)
-        pytest.exit(f"skipping the MariaDB pass: no server ({exc})", returncode=0)
+            pytest.exit(f"{server} control database unreachable under CI=true: {exc}", returncode=1)
+        pytest.exit(f"skipping the {server} pass: no server ({exc})", returncode=0)
