@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from django.db import models
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Exists, F, OuterRef, Prefetch, Q
 from django.utils import timezone
 
 from . import lifecycle
@@ -41,6 +41,9 @@ class CloneRecord(models.Model):
             models.Index(fields=["target", "state"], name="devdb_record_target_state"),
             models.Index(fields=["state"], name="devdb_record_state"),
             models.Index(fields=["-created_at", "-id"], name="devdb_record_created"),
+            # The newest record of a target (the admin's "last run failed"), when its name last moved (status).
+            models.Index(fields=["target", "created_at"], name="devdb_record_target_created"),
+            models.Index(fields=["target", "connected_at"], name="devdb_record_target_connected"),
         ]
 
     def __str__(self):
@@ -90,14 +93,30 @@ def failed_filter():
                                             to_state=lifecycle.ABORTED))
 
 
+def failed_ids():
+    """The ids of the records that failed (created -> aborted), as a subquery: read once (index
+    devdb_event_move), not once per record, so that it stays fast at any size on every database."""
+    return CloneEvent.objects.filter(from_state=lifecycle.CREATED, to_state=lifecycle.ABORTED).values("record_id")
+
+
+def newest_failed(records):
+    """Of `records` (one line: the daily clones), each target's newest record (by created time, then id)
+    if it failed. Only the failed ones are compared with their target's newer records (one index seek
+    each, devdb_record_target_created): no subquery runs once per record."""
+    newer = (records.filter(target=OuterRef("target"), created_at__gte=OuterRef("created_at"))  # an index range
+             .filter(Q(created_at__gt=OuterRef("created_at")) | Q(id__gt=OuterRef("id"))))
+    return records.filter(id__in=failed_ids()).exclude(Exists(newer))
+
+
 def recent_failures(target):
     """The target's failed clones since its stable name last moved (a failed morning not yet made good by a
-    new clone or a rollback), newest first, with last_error: what `status_devdb` shows below the clones."""
+    new clone or a rollback), newest first, with last_error: what `status_devdb` shows below the clones.
+    Two queries: when the name last moved (devdb_record_target_connected), then the failures since."""
     records = CloneRecord.objects.filter(target=target)
-    moved = records.exclude(connected_at=None)
-    last_move = Subquery(moved.order_by("-connected_at").values("connected_at")[:1])
-    return (records.filter(failed_filter()).filter(Q(created_at__gt=last_move) | ~Exists(moved))
-            .order_by("-created_at", "-id"))
+    last_move = (records.exclude(connected_at=None).order_by("-connected_at")
+                 .values_list("connected_at", flat=True).first())
+    since = records.filter(created_at__gt=last_move) if last_move else records
+    return since.filter(id__in=failed_ids()).order_by("-created_at", "-id")
 
 
 # Events that live_for and failed read: into or out of `connected`, and created -> aborted; notes excluded.
@@ -116,7 +135,10 @@ class CloneEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["record", "at"], name="devdb_event_record_at")]
+        indexes = [
+            models.Index(fields=["record", "at"], name="devdb_event_record_at"),
+            models.Index(fields=["to_state", "from_state"], name="devdb_event_move"),  # the failures: models.failed_ids
+        ]
 
     def __str__(self):
         return f"{self.record.cluster_id}: {self.from_state or '-'} -> {self.to_state}"
