@@ -14,7 +14,7 @@ from devdb.locks import DbNow, Lease, lease_name
 from devdb.models import CloneEvent, CloneRecord, TargetLease
 from sandbox import aws_rules
 
-pytestmark = [pytest.mark.django_db(databases="__all__"), pytest.mark.control_db]
+pytestmark = pytest.mark.django_db(databases="__all__")  # control_db: tests/conftest.py
 
 
 def transitions(cluster_id):
@@ -115,7 +115,15 @@ def test_a_branch_whose_lease_is_held_is_not_deleted(aws, expired_branch, clock)
 # --- 6. history is monotonic --------------------------------------------------------------------
 
 
-def test_a_clone_being_deleted_stays_deleted(aws, devdb_settings, make_engine, clock):
+@pytest.fixture
+def realistic_sim():
+    """The sandbox's realistic rules in this process for one test (SIM is process-wide: switched back after)."""
+    yield aws_rules.SIM
+    aws_rules.SIM.configure(realistic=False)
+    aws_rules.SIM.reset()
+
+
+def test_a_clone_being_deleted_stays_deleted(aws, devdb_settings, make_engine, clock, realistic_sim):
     devdb_settings["TARGETS"]["dev"]["KEEP_ABORTED"] = 0
     make_engine().refresh()
     first = next(c for c in aws.cluster_ids() if c.startswith("dev-"))
@@ -125,9 +133,9 @@ def test_a_clone_being_deleted_stays_deleted(aws, devdb_settings, make_engine, c
     day2.refresh()
     assert aws.tags(first)["devdb:state"] == "aborted"
     # AWS takes its time deleting from now on.
-    aws_rules.SIM.configure(realistic=True, throttle=0, scale=1000)
-    aws_rules.SIM.regions.add(("123456789012", "us-east-1"))  # what the server's dispatch does per request
-    aws_rules.SIM.settle()  # the tags as they are now, visible to the tagging API at once
+    realistic_sim.configure(realistic=True, throttle=0, scale=1000)
+    realistic_sim.regions.add(("123456789012", "us-east-1"))  # what the server's dispatch does per request
+    realistic_sim.settle()  # the tags as they are now, visible to the tagging API at once
     clock.advance(hours=2)
     engine = make_engine()
     engine.lookup()
@@ -153,3 +161,34 @@ def test_mirror_never_reopens_a_deleted_record(aws, devdb_settings, clock):
     record = history.find("dev-20261122")
     assert record.state == "deleted" and record.state_since == at + timedelta(minutes=2)
     assert [to for _, to in transitions("dev-20261122")] == ["created", "aborted", "deleted"]
+
+
+# --- 5. the admin's and status_devdb's failure queries at scale ------------------------------------------
+
+
+def test_the_failure_queries_stay_fast_at_10000_records_without_analyze(admin_client):
+    """The admin banner's "last run failed" and status_devdb's failures used to run a subquery per record
+    (quadratic: ~1 min at 50,000 records on SQLite and PostgreSQL). bench/admin_changelist.py measures
+    50,000 records on the three databases; this pins the shape at 10,000 (no ANALYZE on any)."""
+    import time
+
+    from bench.admin_changelist import TARGETS, new_banner_failed, new_status_failures, populate
+    from devdb.admin import where_names_point
+    from devdb.management.commands.status_devdb import failures
+
+    assert populate(0, 10_000)[0] == 10_000
+    for check in (new_banner_failed, new_status_failures):
+        check()  # warm-up
+    started = time.perf_counter()
+    banner = {row["target"]: row["failed"] for row in where_names_point()}
+    status = {target: failures(target) for target in TARGETS}
+    elapsed = time.perf_counter() - started
+    assert elapsed < 0.3, f"{elapsed * 1000:.0f} ms"
+    # The newest clone of `demo` failed (the banner); every target's failures since its name last moved.
+    assert banner["demo"].cluster_id == "demo-20261122" and banner["dev"] is None
+    assert [f["cluster"] for f in status["demo"]] == ["demo-20261122"]
+    assert all(status[target] == [] for target in TARGETS if target != "demo")
+    started = time.perf_counter()
+    response = admin_client.get("/admin/devdb/clonerecord/")
+    assert response.status_code == 200 and "demo-20261122" in response.content.decode()
+    assert time.perf_counter() - started < 1.0  # the whole page, template included, on a busy machine

@@ -13,7 +13,7 @@ import pytest
 from tests.project import DAY1, DAY2, RECORD, devdb_project  # noqa: F401 (fixture)
 from tests.test_monitoring import SECRET, monitor  # noqa: F401 (fixture)
 
-pytestmark = [pytest.mark.e2e, pytest.mark.control_db]
+pytestmark = pytest.mark.e2e
 
 CONTROLS = ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)]
 
@@ -114,7 +114,7 @@ def test_a_signal_mid_wait_is_one_line_releases_the_lease_and_the_next_run_resum
 def test_a_frozen_run_whose_lease_was_taken_over_stops_before_its_next_change(devdb_project, control, request):
     project = project_for(devdb_project, control, request)
     project.refresh(DAY1)
-    first = Run(project.popen("refresh_devdb", now=DAY2, CLEAN_GRACE=300))
+    first = Run(project.popen("refresh_devdb", now=DAY2, CLEAN_GRACE=300, POLL_INITIAL=0.5, POLL_MAX=1))
     try:
         first.wait_for("grace")
         # A host whose clock is 2h05 ahead: the lease (7200 s) is only seconds old by the control
@@ -191,7 +191,7 @@ def test_a_control_database_dropped_mid_run_is_one_line_a_fail_ping_and_a_rerun_
                                                                                       request, monitor):
     project = project_for(devdb_project, control, request)
     project.refresh(DAY1)
-    run = Run(project.popen("refresh_devdb", now=DAY2, CLEAN_GRACE=20, PING_URL=monitor.url))
+    run = Run(project.popen("refresh_devdb", now=DAY2, CLEAN_GRACE=300, POLL_INITIAL=0.5, POLL_MAX=1, PING_URL=monitor.url))
     try:
         run.wait_for("grace")
         if control == "mysql":
