@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from django.db import models
-from django.db.models import Exists, F, OuterRef, Prefetch, Q
+from django.db.models import Exists, F, Max, OuterRef, Prefetch, Q
 from django.utils import timezone
 
 from . import lifecycle
@@ -43,6 +43,7 @@ class CloneRecord(models.Model):
             models.Index(fields=["-created_at", "-id"], name="devdb_record_created"),
             # The newest record of a target (the admin's "last run failed"), when its name last moved (status).
             models.Index(fields=["target", "created_at"], name="devdb_record_target_created"),
+            models.Index(fields=["target", "branch", "created_at"], name="devdb_record_line_created"),
             models.Index(fields=["target", "connected_at"], name="devdb_record_target_connected"),
         ]
 
@@ -93,30 +94,30 @@ def failed_filter():
                                             to_state=lifecycle.ABORTED))
 
 
-def failed_ids():
-    """The ids of the records that failed (created -> aborted), as a subquery: read once (index
-    devdb_event_move), not once per record, so that it stays fast at any size on every database."""
-    return CloneEvent.objects.filter(from_state=lifecycle.CREATED, to_state=lifecycle.ABORTED).values("record_id")
-
-
 def newest_failed(records):
     """Of `records` (one line: the daily clones), each target's newest record (by created time, then id)
-    if it failed. Only the failed ones are compared with their target's newer records (one index seek
-    each, devdb_record_target_created): no subquery runs once per record."""
-    newer = (records.filter(target=OuterRef("target"), created_at__gte=OuterRef("created_at"))  # an index range
-             .filter(Q(created_at__gt=OuterRef("created_at")) | Q(id__gt=OuterRef("id"))))
-    return records.filter(id__in=failed_ids()).exclude(Exists(newer))
+    if it failed, as a list. One query, no subquery run once per record: each target's newest created
+    time (GROUP BY over the index devdb_record_line_created), the records created at one of those
+    times (a handful), whether each failed; the newest of each target is picked from those here."""
+    newest_times = records.values("target").annotate(newest=Max("created_at")).values("newest")
+    newest = {}
+    for record in records.filter(created_at__in=newest_times).annotate(has_failed=failed_filter()):
+        kept = newest.get(record.target)
+        if kept is None or (record.created_at, record.id) > (kept.created_at, kept.id):
+            newest[record.target] = record
+    return [record for record in newest.values() if record.has_failed]
 
 
 def recent_failures(target):
     """The target's failed clones since its stable name last moved (a failed morning not yet made good by a
     new clone or a rollback), newest first, with last_error: what `status_devdb` shows below the clones.
-    Two queries: when the name last moved (devdb_record_target_connected), then the failures since."""
+    Two queries: when the name last moved (devdb_record_target_connected), then the records created since
+    (devdb_record_target_created), each checked for a failure."""
     records = CloneRecord.objects.filter(target=target)
     last_move = (records.exclude(connected_at=None).order_by("-connected_at")
                  .values_list("connected_at", flat=True).first())
     since = records.filter(created_at__gt=last_move) if last_move else records
-    return since.filter(id__in=failed_ids()).order_by("-created_at", "-id")
+    return since.filter(failed_filter()).order_by("-created_at", "-id")
 
 
 # Events that live_for and failed read: into or out of `connected`, and created -> aborted; notes excluded.
@@ -135,10 +136,7 @@ class CloneEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [
-            models.Index(fields=["record", "at"], name="devdb_event_record_at"),
-            models.Index(fields=["to_state", "from_state"], name="devdb_event_move"),  # the failures: models.failed_ids
-        ]
+        indexes = [models.Index(fields=["record", "at"], name="devdb_event_record_at")]
 
     def __str__(self):
         return f"{self.record.cluster_id}: {self.from_state or '-'} -> {self.to_state}"

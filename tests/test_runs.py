@@ -166,29 +166,41 @@ def test_mirror_never_reopens_a_deleted_record(aws, devdb_settings, clock):
 # --- 5. the admin's and status_devdb's failure queries at scale ------------------------------------------
 
 
-def test_the_failure_queries_stay_fast_at_10000_records_without_analyze(admin_client):
-    """The admin banner's "last run failed" and status_devdb's failures used to run a subquery per record
-    (quadratic: ~1 min at 50,000 records on SQLite and PostgreSQL). bench/admin_changelist.py measures
-    50,000 records on the three databases; this pins the shape at 10,000 (no ANALYZE on any)."""
-    import time
+def failing_history(count):
+    """`count` records over 5 targets, one a day each, every one failed (created -> aborted) but each
+    target's newest, live; `demo`'s newest failed too, after its live one: the shape that made the old
+    banner query quadratic."""
+    from bench.admin_changelist import NOW, TARGETS
 
-    from bench.admin_changelist import TARGETS, new_banner_failed, new_status_failures, populate
+    records = []
+    for n in range(count):
+        target = TARGETS[n % len(TARGETS)]
+        created = NOW - timedelta(days=n // len(TARGETS), minutes=n % len(TARGETS))
+        live = (n < len(TARGETS) and target != "demo") or n == 2 * len(TARGETS) - 1
+        records.append(CloneRecord(
+            target=target, cluster_id=f"{target}-{created:%Y%m%d}", source="prod", created_at=created,
+            state="connected" if live else "deleted", state_since=created + timedelta(minutes=30),
+            connected_at=created + timedelta(minutes=13) if live else None, last_error="" if live else "timed out"))
+    CloneRecord.objects.bulk_create(records, batch_size=1000)
+    events = [CloneEvent(record_id=pk, at=NOW, from_state="created", to_state="aborted")
+              for pk, state in CloneRecord.objects.values_list("id", "state") if state != "connected"]
+    CloneEvent.objects.bulk_create(events, batch_size=2000)
+    return TARGETS
+
+
+def test_the_failure_queries_answer_right_on_a_failure_heavy_history(admin_client):
+    """The admin banner's "last run failed" and status_devdb's failures, rewritten without a subquery run
+    once per record, on 2,000 records nearly all failed (on each control database). Their speed at
+    50,000 records is measured by bench/admin_changelist.py (BENCHMARKS.md), not asserted here."""
     from devdb.admin import where_names_point
     from devdb.management.commands.status_devdb import failures
 
-    assert populate(0, 10_000)[0] == 10_000
-    for check in (new_banner_failed, new_status_failures):
-        check()  # warm-up
-    started = time.perf_counter()
+    targets = failing_history(2_000)
     banner = {row["target"]: row["failed"] for row in where_names_point()}
-    status = {target: failures(target) for target in TARGETS}
-    elapsed = time.perf_counter() - started
-    assert elapsed < 0.3, f"{elapsed * 1000:.0f} ms"
-    # The newest clone of `demo` failed (the banner); every target's failures since its name last moved.
+    status = {target: failures(target) for target in targets}
+    # The newest clone of `demo` failed (the banner shows it); every other target's newest is live.
     assert banner["demo"].cluster_id == "demo-20261122" and banner["dev"] is None
     assert [f["cluster"] for f in status["demo"]] == ["demo-20261122"]
-    assert all(status[target] == [] for target in TARGETS if target != "demo")
-    started = time.perf_counter()
+    assert all(status[target] == [] for target in targets if target != "demo")
     response = admin_client.get("/admin/devdb/clonerecord/")
     assert response.status_code == 200 and "demo-20261122" in response.content.decode()
-    assert time.perf_counter() - started < 1.0  # the whole page, template included, on a busy machine
