@@ -125,7 +125,15 @@ class Lease:
 
     def renew(self):
         """Move the expiry to the database's now + expiry; LeaseLost if the lease is no longer ours
-        (the UPDATE matched no row: another run took it over after it expired, or it was released)."""
+        (the UPDATE matched no row: another run took it over after it expired, or it was released).
+        Called between polls (the engine's heartbeat)."""
+        self._extend()
+
+    def check(self):
+        """The fencing check made before each AWS change (Changes.make): the same renewal."""
+        self._extend()
+
+    def _extend(self):
         check_stopping()
         if not self.token_held:
             return
@@ -135,8 +143,6 @@ class Lease:
             who = f"host {holder.host} pid {holder.pid} holds it now" if holder else "nobody holds it now"
             raise LeaseLost(f"target {self.target!r}: this run lost its lease (it expired and {who}, or it was "
                             "released); stopped before its next change")
-
-    check = renew  # the fencing check made before each AWS change
 
     def release(self):
         self._rows().filter(token=self.token).delete()

@@ -120,7 +120,7 @@ def run(names, step, *, dry_run=False, lock=True, parallel=None, gateway=None, e
                     lease.acquire()
                 except DatabaseError as exc:
                     raise control_database_error(settings.database, exc) from exc
-                engine.heartbeat = engine.changes.fence = lease.check
+                engine.heartbeat, engine.changes.fence = lease.renew, lease.check
             ping.ping(ping_url, "start", engine.reporter)
             step(engine)
         except DatabaseError as exc:  # the control database went away mid-run, or a surprise from a clone's
