@@ -252,7 +252,7 @@ def realistic_moto_server():
 # status_devdb's queries), run again by scripts/test with a MariaDB and a PostgreSQL control database.
 # End-to-end tests in these modules are left out of those passes: they choose their control database
 # themselves (tests/project.py), and run once.
-CONTROL_DB_MODULES = {"test_admin", "test_engine", "test_monitoring", "test_router", "test_runs", "test_signals"}
+CONTROL_DB_MODULES = {"test_admin", "test_monitoring", "test_router", "test_runs", "test_signals"}
 
 
 def pytest_collection_modifyitems(config, items):
