@@ -1,10 +1,14 @@
 """Render time and query count of the CloneRecord admin at scale.
 
-    .venv/bin/python -m bench.admin_changelist [--records 10000] [--renders 20] [--mysql [URL]]
+    .venv/bin/python -m bench.admin_changelist [--records 10000] [--renders 20] [--mysql [URL] | --postgresql [URL]]
 
-Builds a throw-away control database (a temporary SQLite file, or with --mysql a scratch database on
-the MariaDB/MySQL server, dropped afterwards) holding --records CloneRecords across 5 targets, with
-4 CloneEvents each, then renders /admin/devdb/clonerecord/ (and a few filtered, searched, sorted and
+Builds a throw-away control database (a temporary SQLite file, or with --mysql / --postgresql a scratch
+database on the MariaDB/MySQL or PostgreSQL server, dropped afterwards; no ANALYZE is run) holding
+--records CloneRecords across 5 targets, with 4 CloneEvents each (every 50th clone, and the newest of
+target `demo`, failed: created -> aborted), then times the control-database queries of the admin's
+banner ("last run failed") and of `status_devdb` (the failures not yet made good, every target) as
+they are now beside the queries they replaced (--no-old: skip those, which take a minute at 50,000
+records on SQLite and PostgreSQL), then renders /admin/devdb/clonerecord/ (and a few filtered, searched, sorted and
 paged variants, plus one record's change page with its events) through Django's test client as a
 logged-in superuser. Reports, per page: the median and min wall time of --renders renders after one
 warm-up render (the view, the ORM and template rendering, in this process; no HTTP server), and the
@@ -25,6 +29,7 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/devdb_bench"
+DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/devdb_bench"
 TARGETS = ("dev", "qa", "staging", "perf", "demo")
 NOW = datetime(2026, 11, 22, 5, 0, 0, tzinfo=timezone.utc)
 
@@ -59,6 +64,29 @@ def create_mysql_database(url):
     return parts._replace(path=f"/{name}").geturl(), name, cfg
 
 
+def _postgres_admin(cfg):
+    import psycopg
+
+    return psycopg.connect(host=cfg["HOST"] or "127.0.0.1", port=int(cfg["PORT"] or 5432), user=cfg["USER"] or "postgres",
+                           password=cfg["PASSWORD"] or "", dbname="postgres", autocommit=True, connect_timeout=5)
+
+
+def create_postgres_database(url):
+    import environ
+
+    cfg = environ.Env.db_url_config(url)
+    name = f"{cfg['NAME']}_{os.getpid()}"
+    with _postgres_admin(cfg) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(url)
+    return parts._replace(path=f"/{name}").geturl(), name, cfg
+
+
+def drop_postgres_database(cfg, name):
+    with _postgres_admin(cfg) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def drop_mysql_database(cfg, name):
     import MySQLdb
 
@@ -78,7 +106,11 @@ def populate(start, stop):
         created = NOW - timedelta(days=n // len(TARGETS), minutes=n % len(TARGETS))
         ready, connected = created + timedelta(minutes=12), created + timedelta(minutes=13)
         newest = n < len(TARGETS)
-        aborted = None if newest else connected + timedelta(days=1)
+        failed = n % 50 == 7 or n == len(TARGETS) - 1  # every 50th, and the newest of the last target (demo)
+        if failed:
+            newest = False
+            ready = connected = None
+        aborted = None if newest else (created + timedelta(minutes=20) if failed else connected + timedelta(days=1))
         deleted = None if newest or n % 37 == 0 else aborted + timedelta(minutes=5)
         state = "connected" if newest else ("aborted" if deleted is None else "deleted")
         name = f"{target}-{created:%Y%m%d}"
@@ -87,13 +119,17 @@ def populate(start, stop):
             state=state, state_since=deleted or aborted or connected,
             endpoint=f"{name}.cluster-abc123.us-east-1.rds.amazonaws.com",
             created_at=created, ready_at=ready, connected_at=connected, aborted_at=aborted, deleted_at=deleted,
+            last_error="probe failed: timed out" if failed else "",
         ))
     CloneRecord.objects.bulk_create(rows, batch_size=1000)
     events = []
     for record in CloneRecord.objects.filter(events__isnull=True).only("id", "created_at", "ready_at", "connected_at", "aborted_at", "deleted_at"):
-        steps = [("", "created", record.created_at), ("created", "ready", record.ready_at),
-                 ("ready", "connected", record.connected_at)]
-        if record.aborted_at:
+        if record.ready_at is None:  # failed: created -> aborted (-> deleted)
+            steps = [("", "created", record.created_at), ("created", "aborted", record.aborted_at)]
+        else:
+            steps = [("", "created", record.created_at), ("created", "ready", record.ready_at),
+                     ("ready", "connected", record.connected_at)]
+        if record.ready_at and record.aborted_at:
             steps.append(("connected", "aborted", record.aborted_at))
         if record.deleted_at:
             steps.append(("aborted", "deleted", record.deleted_at))
@@ -131,6 +167,75 @@ def measure(client, url, renders):
             "slowest_sql": (slowest["sql"][:160], slowest["time"]) if slowest else None}
 
 
+def old_banner_failed():
+    """The admin banner's "last run failed" query before issue 19: a correlated subquery per record."""
+    from django.db.models import OuterRef, Subquery
+
+    from devdb.models import CloneRecord, failed_filter
+
+    daily = CloneRecord.objects.filter(branch="")
+    latest = daily.filter(target=OuterRef("target")).order_by("-created_at", "-id").values("id")[:1]
+    return {r.target: r.cluster_id for r in CloneRecord.objects.filter(failed_filter(), id=Subquery(latest))}
+
+
+def new_banner_failed():
+    from devdb.models import CloneRecord, newest_failed
+
+    return {r.target: r.cluster_id for r in newest_failed(CloneRecord.objects.filter(branch=""))}
+
+
+def old_status_failures():
+    """status_devdb's failures of every target before issue 19."""
+    from django.db.models import Exists, Q, Subquery
+
+    from devdb.models import CloneRecord, failed_filter
+
+    found = {}
+    for target in TARGETS:
+        records = CloneRecord.objects.filter(target=target)
+        moved = records.exclude(connected_at=None)
+        last_move = Subquery(moved.order_by("-connected_at").values("connected_at")[:1])
+        found[target] = [r.cluster_id for r in records.filter(failed_filter()).filter(
+            Q(created_at__gt=last_move) | ~Exists(moved)).order_by("-created_at", "-id")]
+    return found
+
+
+def new_status_failures():
+    from devdb.models import recent_failures
+
+    return {target: [r.cluster_id for r in recent_failures(target)] for target in TARGETS}
+
+
+def compare_queries(args, alias, vendor, records):
+    """Time the banner's and status_devdb's failure queries, now and (unless --no-old) as they were."""
+    from django.db import connections
+
+    def timed(function, repeat):
+        function()  # warm-up
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            result = function()
+            times.append(time.perf_counter() - started)
+        return statistics.median(times) * 1000, result
+
+    print(f"\n## control-database queries at {records} records ({vendor}, no ANALYZE), median ms\n", flush=True)
+    print("| query | now (ms) | before issue 19 (ms) | same result |")
+    print("|---|---:|---:|---|")
+    pairs = [("admin banner: last run failed", new_banner_failed, old_banner_failed),
+             ("status_devdb: failures, 5 targets", new_status_failures, old_status_failures)]
+    for label, new, old in pairs:
+        new_ms, new_result = timed(new, args.renders)
+        if args.no_old:
+            old_cell, same = "-", "-"
+        else:
+            started = time.perf_counter()
+            old_result = old()  # once: it is slow
+            old_cell, same = f"{(time.perf_counter() - started) * 1000:.0f}", "yes" if old_result == new_result else "NO"
+        print(f"| {label} | {new_ms:.1f} | {old_cell} | {same} |", flush=True)
+    connections[alias].close()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.admin_changelist", description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=10000, help="CloneRecords to create (default 10000)")
@@ -138,25 +243,32 @@ def main(argv=None):
     parser.add_argument("--mysql", nargs="?", const=DEFAULT_MYSQL_URL, metavar="URL",
                         help=f"control DB on MariaDB/MySQL (default URL {DEFAULT_MYSQL_URL}; a scratch database "
                              "named <name>_<pid> is created and dropped)")
+    parser.add_argument("--postgresql", nargs="?", const=DEFAULT_POSTGRES_URL, metavar="URL",
+                        help=f"control DB on PostgreSQL (default URL {DEFAULT_POSTGRES_URL}; a scratch database "
+                             "named <name>_<pid> is created and dropped)")
+    parser.add_argument("--no-old", action="store_true", help="do not time the replaced (slow) queries")
     parser.add_argument("--small", type=int, default=100,
                         help="also count the changelist's queries at this many records first (default 100; 0: skip)")
     parser.add_argument("--sql", action="store_true", help="also print the slowest query of each page")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="devdb-admin-bench-") as tmp:
-        mysql = None
+        mysql, url, drop = None, None, None
         if args.mysql:
             url, name, cfg = create_mysql_database(args.mysql)
-            mysql = (cfg, name)
+            mysql, drop = (cfg, name), drop_mysql_database
+        elif args.postgresql:
+            url, name, cfg = create_postgres_database(args.postgresql)
+            mysql, drop = (cfg, name), drop_postgres_database
         try:
-            configure(tmp, url if mysql else None)
+            configure(tmp, url)
             return run(args, mysql)
         finally:
             if mysql:
                 from django.db import connections
 
                 connections.close_all()
-                drop_mysql_database(*mysql)
+                drop(*mysql)
 
 
 def run(args, mysql):
@@ -185,6 +297,7 @@ def run(args, mysql):
     print(f"bench: {records} CloneRecords and {events} CloneEvents in the control database "
           f"({vendor}{' ' + mysql[1] if mysql else ''}), built in {time.perf_counter() - started:.1f}s", flush=True)
 
+    compare_queries(args, alias, vendor, records)
     some = CloneRecord.objects.order_by("id")[records // 2]
     base = "/admin/devdb/clonerecord/"
     pages = [

@@ -36,7 +36,7 @@ from django.utils.safestring import mark_safe
 
 from . import conf, history, lifecycle
 from .locks import pid_alive
-from .models import CloneRecord, TargetLease, failed_filter, with_moves
+from .models import CloneRecord, TargetLease, failed_filter, newest_failed, with_moves
 
 logger = logging.getLogger("devdb")
 
@@ -116,8 +116,7 @@ def where_names_point():
     newest = (daily.filter(state=lifecycle.CONNECTED, target=OuterRef("target"))
               .order_by("-connected_at", "-id").values("id")[:1])
     live = {r.target: r for r in with_moves(CloneRecord.objects.filter(state=lifecycle.CONNECTED, id=Subquery(newest)))}
-    latest = daily.filter(target=OuterRef("target")).order_by("-created_at", "-id").values("id")[:1]
-    failed = {r.target: r for r in CloneRecord.objects.filter(failed_filter(), id=Subquery(latest))}
+    failed = {r.target: r for r in newest_failed(daily)}
     leases = {lease.target: lease for lease in TargetLease.objects.exclude(target__contains="/")}  # not branches
     configured = _configured_targets()
     now = timezone.now()

@@ -64,6 +64,21 @@ class Locked(DevdbError):
     exit_code = 3
 
 
+class LeaseLost(DevdbError):
+    """The run's lease was taken over (it had expired: the control database was out of reach, or the run
+    froze): the run stopped before its next change. A lock problem: exit 3, like Locked."""
+
+    exit_code = 3
+
+
+class Interrupted(DevdbError):
+    """SIGTERM or SIGINT: the run stopped before its next change and released its lease."""
+
+
+class ControlDatabaseLost(DevdbError):
+    """The control database went away mid-run (dropped, unreachable): the run stopped."""
+
+
 class RunFailed(DevdbError):
     """One or more targets failed; each Outcome carries its own error."""
 

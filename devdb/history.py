@@ -30,11 +30,16 @@ def mirror(*, target, cluster_id, state, at, source="", instance_id="", endpoint
            created_at=None, branch=None):
     """Record that cluster_id is in `state` since `at`; add an event if that is a change.
 
+    A deleted record stays deleted whatever state is mirrored onto it later.
     `error` replaces last_error when given ("" clears it). `created_at` dates a record first
     written after the fact (e.g. by sync, for a clone a killed run never recorded). `branch`: the
     branch tags (lifecycle.BRANCH_TAG_KEYS) of a branch clone, mirrored as they are now.
     """
     record = find(cluster_id)
+    if record is not None and record.state == lifecycle.DELETED and state != lifecycle.DELETED:
+        # Deleted is final: a clone AWS is still deleting is read back with its old state tag (aborted),
+        # which must not reopen its record (no deleted -> aborted -> deleted).
+        return record
     if record is None:
         first = min(created_at, at) if created_at else at
         record = CloneRecord(target=target, cluster_id=cluster_id, state="", created_at=first, state_since=at)

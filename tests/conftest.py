@@ -248,12 +248,43 @@ def realistic_moto_server():
     server.stop()
 
 
+# The tests that exercise the control database itself (its SQL: leases, records, the admin's and
+# status_devdb's queries), run again by scripts/test with a MariaDB and a PostgreSQL control database.
+# End-to-end tests in these modules are left out of those passes: they choose their control database
+# themselves (tests/project.py), and run once.
+CONTROL_DB_MODULES = {"test_admin", "test_monitoring", "test_router", "test_runs", "test_signals"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the control_db tests; with DEVDB_TEST_ONLY=control_db (scripts/test's MariaDB and PostgreSQL
+    passes) run only those, whatever -m or -k also says."""
+    for item in items:
+        if item.module.__name__.rsplit(".", 1)[-1] in CONTROL_DB_MODULES and not item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.control_db)
+    if os.environ.get("DEVDB_TEST_ONLY") == "control_db":
+        kept = [item for item in items if item.get_closest_marker("control_db")]
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """No test selected (e.g. `scripts/test -k NAME` in a pass with none of that name) is no failure:
+    pytest would exit 5, failing scripts/test and CI."""
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        session.exitstatus = pytest.ExitCode.OK
+
+
 def pytest_configure(config):
-    """The MariaDB pass needs the server: skip the pass on a laptop without one, fail under CI."""
+    """The MariaDB and PostgreSQL passes need their server: skip the pass on a laptop without one, fail under CI."""
     config.addinivalue_line("markers", "seed(**kwargs): keyword arguments for seed() in the `aws` fixture")
-    if os.environ.get("DEVDB_TEST_CONTROL_DB") != "mysql":
+    kind = os.environ.get("DEVDB_TEST_CONTROL_DB")
+    if kind == "mysql":
+        params, unreachable, server = mysql_params(), mariadb_unreachable, "MariaDB"
+    elif kind == "postgresql":
+        params, unreachable, server = postgres_params(), postgresql_unreachable, "PostgreSQL"
+    else:
         return
-    if exc := mariadb_unreachable(mysql_params()):
+    if exc := unreachable(params):
         if IN_CI:
-            pytest.exit(f"MariaDB control database unreachable under CI=true: {exc}", returncode=1)
-        pytest.exit(f"skipping the MariaDB pass: no server ({exc})", returncode=0)
+            pytest.exit(f"{server} control database unreachable under CI=true: {exc}", returncode=1)
+        pytest.exit(f"skipping the {server} pass: no server ({exc})", returncode=0)

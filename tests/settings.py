@@ -1,4 +1,5 @@
-"""Test settings. DEVDB_TEST_CONTROL_DB=mysql puts the control database on the MariaDB server."""
+"""Test settings. DEVDB_TEST_CONTROL_DB=mysql puts the control database on the MariaDB server,
+DEVDB_TEST_CONTROL_DB=postgresql on the PostgreSQL one."""
 
 import os
 
@@ -39,6 +40,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CONTROL_DB = os.environ.get("DEVDB_TEST_CONTROL_DB", "sqlite")
 MYSQL_URL = os.environ.get("DEVDB_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/devdb_control")
+POSTGRES_URL = os.environ.get("DEVDB_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 # SQLite test databases are in memory; the MariaDB one is named per run so parallel runs don't clash.
 SUFFIX = os.environ.get("DEVDB_TEST_DB_SUFFIX", "")
 DATABASES = {
@@ -46,6 +48,8 @@ DATABASES = {
     "devdb": (
         {**environ.Env.db_url_config(MYSQL_URL), "TEST": {"NAME": f"test_devdb_control{SUFFIX}", "CHARSET": "utf8mb4"}}
         if CONTROL_DB == "mysql"
+        else {**environ.Env.db_url_config(POSTGRES_URL), "TEST": {"NAME": f"test_devdb_control{SUFFIX}"}}
+        if CONTROL_DB == "postgresql"
         else {"ENGINE": "django.db.backends.sqlite3", "NAME": "devdb.sqlite3"}
     ),
 }

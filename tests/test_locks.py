@@ -7,28 +7,18 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
-from devdb.errors import Locked
-from devdb.locks import Lease, pid_alive
+from django.utils import timezone
+
+from devdb.errors import LeaseLost, Locked
+from devdb.locks import DbNow, Lease, pid_alive
 from devdb.models import TargetLease
 from tests.project import DAY1, DAY2, devdb_project  # noqa: F401 (fixture)
 
-T0 = datetime(2026, 11, 22, 5, 0, 0, tzinfo=timezone.utc)
 HOST = socket.gethostname()
-
-
-class Clock:
-    def __init__(self, moment=T0):
-        self.moment = moment
-
-    def __call__(self):
-        return self.moment
-
-    def advance(self, seconds):
-        self.moment += timedelta(seconds=seconds)
 
 
 @pytest.fixture
@@ -52,101 +42,141 @@ def row(target="dev"):
     return TargetLease.objects.using("devdb").filter(target=target).first()
 
 
+def db_now():
+    """The control database's clock, read the way the leases read it."""
+    TargetLease.objects.using("devdb").create(target="~clock", token="-", host="-", pid=0, acquired_at=DbNow(),
+                                              expires_at=DbNow())
+    moment = TargetLease.objects.using("devdb").get(target="~clock").acquired_at
+    TargetLease.objects.using("devdb").filter(target="~clock").delete()
+    return moment
+
+
+def expire(target="dev", seconds_ago=1):
+    """Make the lease expire by the database's clock (as if its holder stopped renewing long ago)."""
+    TargetLease.objects.using("devdb").filter(target=target).update(expires_at=DbNow(-seconds_ago))
+
+
+@pytest.fixture
+def host_clock_ahead(monkeypatch):
+    """This process's clock 2 hours ahead of the database's (the issue: a host 2 h ahead took a fresh lease)."""
+    real = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: real() + timedelta(hours=2))
+
+
 # --- the Lease itself ------------------------------------------------------------------------------
 
+@pytest.mark.control_db
 @pytest.mark.django_db(databases="__all__")
 class TestLease:
-    def test_acquire_writes_who_holds_it(self):
-        clock = Clock()
-        lease = Lease("dev", expiry=600, now=clock).acquire()
+    def test_acquire_writes_who_holds_it_on_the_databases_clock(self, host_clock_ahead):
+        before = db_now()
+        lease = Lease("dev", expiry=600).acquire()
         held = row()
         assert (held.host, held.pid, held.token) == (HOST, os.getpid(), lease.token)
-        assert held.acquired_at == T0
-        assert held.expires_at == T0 + timedelta(seconds=600)
+        assert before <= held.acquired_at <= db_now()  # the database's time, not this host's (2 h ahead)
+        assert held.expires_at - held.acquired_at == timedelta(seconds=600)
         assert lease.token_held
 
     def test_second_acquire_raises_locked_naming_host_pid_since(self, live_pid):
-        Lease("dev", now=Clock()).acquire()
-        other = Lease("dev", pid=live_pid, now=Clock(T0 + timedelta(seconds=30)))
+        Lease("dev").acquire()
+        since = row().acquired_at
+        other = Lease("dev", pid=live_pid)
         with pytest.raises(Locked) as info:
             other.acquire()
         message = str(info.value)
         assert "\n" not in message
-        assert f"host {HOST} pid {os.getpid()} since 2026-11-22T05:00:00Z" in message
+        assert f"host {HOST} pid {os.getpid()} since {since:%Y-%m-%dT%H:%M:%SZ}" in message
         assert "'dev'" in message
         assert info.value.exit_code == 3
         assert not other.token_held
         assert row().pid == os.getpid()  # untouched
 
     def test_same_process_cannot_take_it_twice(self):
-        Lease("dev", now=Clock()).acquire()
+        Lease("dev").acquire()
         with pytest.raises(Locked):
-            Lease("dev", now=Clock()).acquire()
+            Lease("dev").acquire()
 
     def test_release_lets_the_next_run_in(self, live_pid):
-        first = Lease("dev", now=Clock()).acquire()
+        first = Lease("dev").acquire()
         first.release()
         assert row() is None and not first.token_held
-        second = Lease("dev", pid=live_pid, now=Clock()).acquire()
+        second = Lease("dev", pid=live_pid).acquire()
         assert row().token == second.token
 
     def test_context_manager_releases_even_on_error(self):
         with pytest.raises(RuntimeError):
-            with Lease("dev", now=Clock()):
+            with Lease("dev"):
                 assert row() is not None
                 raise RuntimeError("boom")
         assert row() is None
 
     def test_targets_are_independent(self):
-        Lease("dev", now=Clock()).acquire()
-        Lease("qa", now=Clock()).acquire()
+        Lease("dev").acquire()
+        Lease("qa").acquire()
         assert TargetLease.objects.using("devdb").count() == 2
 
     def test_taken_over_at_once_when_the_same_host_holder_is_gone(self, dead_pid):
-        clock = Clock()
-        crashed = Lease("dev", expiry=7200, pid=dead_pid, now=clock).acquire()
-        clock.advance(1)  # long before expiry
-        mine = Lease("dev", expiry=7200, now=clock).acquire()
+        crashed = Lease("dev", expiry=7200, pid=dead_pid).acquire()
+        mine = Lease("dev", expiry=7200).acquire()  # long before expiry
         held = row()
-        assert (held.pid, held.token, held.acquired_at) == (os.getpid(), mine.token, T0 + timedelta(seconds=1))
-        # The old holder's late release or renew cannot touch the new holder's lease.
+        assert (held.pid, held.token) == (os.getpid(), mine.token)
+        # The old holder's late release cannot touch the new holder's lease; its late renew finds it lost.
         crashed.release()
-        crashed.renew()
-        assert row().token == mine.token and row().expires_at == T0 + timedelta(seconds=7201)
+        with pytest.raises(LeaseLost, match=rf"this run lost its lease .*host {re.escape(HOST)} pid {os.getpid()} "
+                                            r"holds it now.*stopped before its next change"):
+            crashed.token_held = True
+            crashed.renew()
+        assert row().token == mine.token
 
     def test_live_same_host_holder_is_not_taken_over(self, live_pid):
-        Lease("dev", pid=live_pid, now=Clock()).acquire()
-        with pytest.raises(Locked, match=rf"host {re.escape(HOST)} pid {live_pid} since 2026-11-22T05:00:00Z"):
-            Lease("dev", now=Clock(T0 + timedelta(seconds=10))).acquire()
+        Lease("dev", pid=live_pid).acquire()
+        with pytest.raises(Locked, match=rf"host {re.escape(HOST)} pid {live_pid} since "):
+            Lease("dev").acquire()
 
-    def test_other_host_holder_is_not_taken_over_before_expiry(self, dead_pid):
-        # A pid on another host means nothing here, even one that is not alive on this host.
-        Lease("dev", expiry=60, host="worker-2", pid=dead_pid, now=Clock()).acquire()
-        with pytest.raises(Locked, match=r"host worker-2 pid \d+ since 2026-11-22T05:00:00Z \(expires 2026-11-22T05:01:00Z\)"):
-            Lease("dev", now=Clock(T0 + timedelta(seconds=59))).acquire()
+    def test_other_host_holder_is_not_taken_over_before_expiry_even_by_a_host_hours_ahead(self, dead_pid,
+                                                                                         host_clock_ahead):
+        # A pid on another host means nothing here, even one that is not alive on this host; and this
+        # host's clock (2 h ahead, past the holder's 60 s expiry) is not what decides.
+        Lease("dev", expiry=60, host="worker-2", pid=dead_pid).acquire()
+        with pytest.raises(Locked, match=r"host worker-2 pid \d+ since \S+ \(expires \S+\)"):
+            Lease("dev").acquire()
         assert row().host == "worker-2"
 
-    def test_taken_over_by_anyone_after_expiry(self, live_pid):
-        Lease("dev", expiry=60, host="worker-2", now=Clock()).acquire()
-        mine = Lease("dev", now=Clock(T0 + timedelta(seconds=60))).acquire()
+    def test_taken_over_by_anyone_after_expiry_by_the_databases_clock(self, live_pid):
+        Lease("dev", expiry=60, host="worker-2").acquire()
+        expire()
+        mine = Lease("dev").acquire()
         assert row().token == mine.token and row().host == HOST
         # ... also a live holder on this host once it stopped renewing
         mine.release()
-        Lease("dev", expiry=60, pid=live_pid, now=Clock()).acquire()
-        late = Lease("dev", now=Clock(T0 + timedelta(seconds=61))).acquire()
+        Lease("dev", expiry=60, pid=live_pid).acquire()
+        expire()
+        late = Lease("dev").acquire()
         assert row().token == late.token
 
-    def test_renew_extends_the_expiry(self):
-        clock = Clock()
-        lease = Lease("dev", expiry=60, now=clock).acquire()
-        clock.advance(50)
+    def test_renew_extends_the_expiry_from_the_databases_now(self, host_clock_ahead):
+        lease = Lease("dev", expiry=60).acquire()
+        expire()
+        before = db_now()
         lease.renew()
-        assert row().expires_at == T0 + timedelta(seconds=110)
-        assert row().acquired_at == T0
-        # Renewed, it is not expired at the old expiry.
+        assert before + timedelta(seconds=59) <= row().expires_at <= db_now() + timedelta(seconds=60)
+        # Renewed, it is not expired, and whoever renews first wins: the takeover's UPDATE checks expiry itself.
         with pytest.raises(Locked):
-            Lease("dev", host="worker-2", now=Clock(T0 + timedelta(seconds=61))).acquire()
+            Lease("dev", host="worker-2").acquire()
         assert row().token == lease.token
+
+    def test_renew_after_a_takeover_raises_lease_lost_and_touches_nothing(self):
+        frozen = Lease("dev", expiry=60).acquire()
+        expire()  # its link froze past the expiry...
+        thief = Lease("dev", host="worker-2").acquire()  # ...and another run took over
+        with pytest.raises(LeaseLost) as info:
+            frozen.renew()
+        assert info.value.exit_code == 3
+        assert "host worker-2" in str(info.value)
+        assert not frozen.token_held
+        assert row().token == thief.token
+        frozen.release()
+        assert row().token == thief.token
 
 
 # --- real processes --------------------------------------------------------------------------------
@@ -221,17 +251,18 @@ def test_lease_of_another_host_blocks_until_it_expires(devdb_project, control, r
     project = devdb_project(control=control)
     project.execute(
         "INSERT INTO devdb_targetlease (target, token, host, pid, acquired_at, expires_at) VALUES "
-        "('dev', 'elsewhere', 'worker-2', 4242, '2026-11-22 04:30:00', '2026-11-22 06:30:00')"
+        "('dev', 'elsewhere', 'worker-2', 4242, '2026-11-22 04:30:00', '2099-11-22 06:30:00')"
     )
     blocked = project.refresh(DAY1, check=False)
     assert blocked.returncode == 3
     assert blocked.stderr.strip() == (
         "refresh_devdb: error: dev: target 'dev' is locked by another run: host worker-2 pid 4242 "
-        "since 2026-11-22T04:30:00Z (expires 2026-11-22T06:30:00Z)"
+        "since 2026-11-22T04:30:00Z (expires 2099-11-22T06:30:00Z)"
     )
     assert not [c for c in project.clusters() if c.startswith("dev-")]  # nothing was changed
     assert project.records() == {}
-    # Once it has expired, anyone takes it over.
+    # Once it has expired (by the control database's clock, whatever the host's says), anyone takes it over.
+    project.execute("UPDATE devdb_targetlease SET expires_at = '2000-01-01 00:00:00'")
     done = project.refresh("2026-11-22T06:31:00Z", check=False)
     assert done.returncode == 0, done.stderr
     assert project.leases() == []

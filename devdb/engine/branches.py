@@ -12,7 +12,8 @@ past devdb:expires-at.
 from dataclasses import replace
 
 from .. import history, lifecycle, preflight, validators
-from ..errors import ConfigError, Invalid
+from ..errors import ConfigError, Invalid, Locked, NotFound
+from ..locks import Lease, lease_name
 from ..lifecycle import (ABORTED, CONNECTED, CREATED, READY, TAG_BRANCH, TAG_EXPIRES_AT, TAG_OWNER, branch_of,
                          format_time, parse_time)
 from .clones import cluster_serves
@@ -212,6 +213,38 @@ class Branches:
     def branch_names(self):
         return sorted({branch_of(c.tags) for c in self.elsewhere.values()} - {None})
 
+    @staticmethod
+    def _branch_expiry(branch):
+        expiries = [parse_time(branch.expiry(c)) for c in branch.clones.values()]
+        return max((t for t in expiries if t), default=None)
+
+    def _expire_branch(self, branch):
+        """Take the branch's lease, read its clones and expiry tags afresh, and delete it if it has still expired."""
+        lease = Lease(lease_name(self.target.name, branch.branch), self.settings.lock_expiry)
+        try:
+            lease.acquire()
+        except Locked as exc:
+            self.reporter.warning("branch %s has expired but is not deleted now: %s", branch.branch, exc)
+            return
+        try:
+            fresh = {}
+            for cluster_id in list(branch.clones):
+                try:
+                    cluster = self.aws.cluster(cluster_id)
+                except NotFound:
+                    continue
+                if branch_of(cluster.tags) == branch.branch:
+                    fresh[cluster.id] = cluster
+            branch.clones = fresh
+            expires = self._branch_expiry(branch)
+            if expires is None or expires > self.now():
+                self.reporter.info("branch %s was extended (it expires %s): not deleting it", branch.branch,
+                                   format_time(expires) if expires else "never")
+                return
+            branch.remove(f"branch {branch.branch} expired at {format_time(expires)}")
+        finally:
+            lease.release()
+
     def list_branches(self):
         """Each branch as describe() shows it, plus whether its CNAME points at it (one call a branch)."""
         shown = []
@@ -228,14 +261,16 @@ class Branches:
         return shown
 
     def expire_branches(self):
-        """Delete the branches past devdb:expires-at, CNAME first; report a live branch whose CNAME is gone."""
+        """Delete the branches past devdb:expires-at, CNAME first; report a live branch whose CNAME is gone.
+
+        What the lookup read may be hours old (a refresh waits on its clone first): a branch found
+        expired is deleted only under its own lease (the one `branch_devdb extend` and `delete` take)
+        and after its expiry tag is read again, so an `extend` made meanwhile wins."""
         for name in self.branch_names():
             branch = self.branch_engine(name)
-            expiries = [parse_time(branch.expiry(c)) for c in branch.clones.values()]
-            expires = max((t for t in expiries if t), default=None)
+            expires = self._branch_expiry(branch)
             if expires is not None and expires <= self.now():
-                self.changes.step(None, lambda branch=branch, expires=expires: branch.remove(
-                    f"branch {branch.branch} expired at {format_time(expires)}"))
+                self.changes.step(None, lambda branch=branch: self._expire_branch(branch))
             elif branch.in_state(CONNECTED):
                 value, pointed = branch.points_at()
                 if pointed is None:

@@ -38,10 +38,15 @@ class Changes:
         self.outcome = outcome
         self.reporter = reporter
         self.sender = sender  # what signals are sent from (the Engine class)
+        # The fencing check before each change (devdb.locks.Lease.check, set by the runner): renews the
+        # lease, raising LeaseLost when another run took it over or Interrupted after SIGTERM/SIGINT.
+        self.fence = None
 
     def make(self, text, action=None, *, planned=None, pretend=None, warn=False):
         """Narrate one change (at WARNING with `warn`: a clone aborted for a failure) and make it;
         returns what action() returned. `pretend` is for a dry run (see DryRun)."""
+        if self.fence:
+            self.fence()
         self.outcome.actions.append(text)
         (self.reporter.warning if warn else self.reporter.info)(text)
         return action() if action else None

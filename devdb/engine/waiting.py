@@ -1,9 +1,8 @@
 """Waiting on AWS: poll with capped exponential backoff, retry a change AWS refuses while busy."""
 
-import time
 from datetime import datetime, timezone
 
-from .. import probes
+from .. import locks, probes
 from ..aws import has_failed
 from ..errors import LoginRefused, NotNow, ProbeError, Unavailable
 
@@ -17,7 +16,9 @@ class Clock:
         return datetime.now(timezone.utc)
 
     def sleep(self, seconds):
-        time.sleep(seconds)
+        """Sleep, waking at once on SIGTERM/SIGINT (devdb.locks.stopping) to stop the run."""
+        if locks.stopping.wait(seconds):
+            locks.check_stopping()
 
 
 class Waiting:

@@ -15,7 +15,7 @@ EXIT_STATUSES = {
     0: "done, or nothing to do",
     1: "failed (one line on stderr per failure)",
     2: "usage error (a bad option or an unknown TARGET)",
-    3: "another run holds a target's lease",
+    3: "another run holds a target's lease, or took it over mid-run",
 }
 
 
