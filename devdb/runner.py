@@ -71,7 +71,7 @@ def run(names, step, *, dry_run=False, lock=True, parallel=None, gateway=None, e
             ping.ping(ping_url, "start", engine.reporter)
             step(engine)
         except DevdbError as exc:
-            engine.outcome.error = str(exc)
+            engine.outcome.error = conf.in_user_terms(target.name, str(exc))
             engine.outcome.exit_code = exc.exit_code
         except Exception as exc:  # one target's surprise must not stop the others
             first = str(exc).splitlines()[0] if str(exc) else ""
