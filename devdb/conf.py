@@ -16,6 +16,7 @@ import re
 import warnings
 from pathlib import Path
 from dataclasses import dataclass, make_dataclass
+from datetime import timedelta
 from typing import Callable
 
 from django.conf import settings as django_settings
@@ -362,7 +363,8 @@ def _parse_target(name, raw, problems, only=None):
     values["CLONE_PREFIX"] = prefix
     if values.get("CLEAN_GRACE", 0) is None and "RECORD_TTL" in values:
         values["CLEAN_GRACE"] = 2 * values["RECORD_TTL"]
-    if values.get("BRANCH_TTL") and values.get("BRANCH_MAX_TTL") and values["BRANCH_TTL"] > values["BRANCH_MAX_TTL"]:
+    life, longest = values.get("BRANCH_TTL"), values.get("BRANCH_MAX_TTL")
+    if isinstance(life, timedelta) and isinstance(longest, timedelta) and life > longest:
         bad("devdb.E006", "BRANCH_TTL", f"must not exceed BRANCH_MAX_TTL ({raw.get('BRANCH_TTL', '3d')} > "
                                         f"{raw.get('BRANCH_MAX_TTL', '30d')})")
     low, high = values.get("SERVERLESS_MIN_ACU"), values.get("SERVERLESS_MAX_ACU")
