@@ -178,6 +178,19 @@ def test_django_options_are_accepted_after_the_action_word(devdb_project):
     assert failed.returncode == 1 and "Traceback (most recent call last)" in failed.stderr
 
 
+def test_status_devdb_lists_the_branches(devdb_project):
+    project = devdb_project()
+    project.refresh(DAY1)
+    branch(project, "create", "feat", "--owner", "alice", "--json", now=NOON1)
+    shown = project.manage("status_devdb", now=NOON1).stdout.splitlines()
+    assert shown[0] == f"target dev: {RECORD} -> dev-20261122"
+    assert shown[-1] == f"  branch feat: feat.{RECORD} -> dev-feat connected, expires 2026-11-25T12:00:00Z, owner alice"
+    (report,) = json.loads(project.manage("status_devdb", "--json", now=NOON1).stdout)["targets"]
+    assert [(b["branch"], b["cluster"], b["state"], b["cname"]) for b in report["branches"]] == [
+        ("feat", "dev-feat", "connected", True)]
+    assert [c["cluster"] for c in report["clones"]] == ["dev-20261122"]  # the daily line stays apart
+
+
 def test_delete_missing_ok_is_a_line_and_exit_0_for_a_branch_already_gone(devdb_project):
     project = devdb_project()
     refused = branch(project, "delete", "gone", now=NOON1, check=False)

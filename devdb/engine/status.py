@@ -31,6 +31,7 @@ class Status:
                 "parity": likeness,
                 "like_source": None if likeness is None else likeness.startswith("configured like "),
             })
+        # The branches (branch_devdb), as `branch_devdb list` shows them: one Route53 read each.
         return {"target": self.target.name, "record_name": self.target.record_name, "points_at": value,
-                "points_at_clone": pointed.id if pointed else None, "clones": clones}
+                "points_at_clone": pointed.id if pointed else None, "clones": clones, "branches": self.list_branches()}
 
