@@ -89,10 +89,19 @@ def state_badge(state, title=None):
                        format_html(' title="{}"', title) if title else "", STATE_MARKS.get(state, ""), state or EMPTY)
 
 
+def branch_badge(state, name):
+    """A branch's state: outlined in blue, without the live dot, so a connected branch never looks like the
+    clone the stable name points at."""
+    return format_html('<span class="devdb-badge devdb-branch devdb-branch-{}" title="branch {} (branch_devdb)">'
+                       'branch {}</span>', state or "none", name, state or EMPTY)
+
+
 def record_badge(record):
-    """The record's state badge; a failed clone's says 'failed' whatever became of it since."""
+    """The record's state badge; a failed clone's says 'failed' whatever became of it since; a branch's is its own."""
     if record.failed:
         return state_badge(FAILED, f"never ready: aborted{', then deleted' if record.state == lifecycle.DELETED else ''}")
+    if record.branch:
+        return branch_badge(record.state, record.branch)
     return state_badge(record.state)
 
 
@@ -218,8 +227,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(CloneRecord)
 class CloneRecordAdmin(ReadOnlyAdmin):
     list_display = ("cluster_id", "target", "state_badge", "created", "ready", "connected", "aborted", "deleted",
-                    "live", "endpoint_display")
-    branch_columns = ("branch", "owner", "expires_at", "branch_host")
+                    "live", "branch_display", "endpoint_display")
     list_filter = ("target", "state", FailedFilter, KindFilter)
     search_fields = ("cluster_id",)
     search_help_text = "Search by clone (cluster id)."
@@ -229,13 +237,13 @@ class CloneRecordAdmin(ReadOnlyAdmin):
         (None, {"fields": ("cluster_id", "target", "state_badge", "since", "source", "instance_id", "endpoint",
                            "aws_console")}),
         ("Times", {"fields": ("created", "ready", "connected", "aborted", "deleted", "live_history")}),
-        ("Branch", {"fields": ("branch", "owner", "expires_at", "branch_host")}),
+        ("Branch", {"fields": ("branch", "owner", "expires", "branch_host")}),
         ("Masking", {"fields": ("masked", "masking_report")}),
         ("Last error", {"fields": ("error", "updated")}),
     )
     readonly_fields = ("cluster_id", "target", "state_badge", "since", "source", "instance_id", "endpoint",
                        "aws_console", "created", "ready", "connected", "aborted", "deleted", "live_history", "error",
-                       "updated", "masked", "masking_report")
+                       "updated", "masked", "masking_report", "expires", "branch_host")
 
     def get_queryset(self, request):
         return with_moves(super().get_queryset(request))
@@ -243,7 +251,7 @@ class CloneRecordAdmin(ReadOnlyAdmin):
     def get_fieldsets(self, request, obj=None):
         """Masking only for a masked clone or a masking target's; the error only when there is one."""
         shown = {"Masking": obj is not None and (obj.masking or obj.target in _masking_targets()),
-                 "Last error": obj is not None and obj.last_error}
+                 "Last error": obj is not None and obj.last_error, "Branch": obj is not None and obj.branch}
         return [fieldset for fieldset in self.fieldsets if shown.get(fieldset[0], True)]
 
     # --- columns and fields -------------------------------------------------------------------------
@@ -334,15 +342,26 @@ class CloneRecordAdmin(ReadOnlyAdmin):
         target = conf.get_settings().targets.get(obj.target) if obj.branch and not conf.problems() else None
         return f"{obj.branch}.{target.record_name}" if target else EMPTY
 
+    @admin.display(description="expires")
+    def expires(self, obj):
+        return format_time(obj.expires_at)
+
+    @admin.display(description="branch", ordering="branch")
+    def branch_display(self, obj):
+        """A branch's name, its host, owner and expiry in one cell; '–' for a daily clone."""
+        if not obj.branch:
+            return EMPTY
+        host = self.branch_host(obj)
+        return format_html('<strong class="devdb-branch-name">{}</strong>'
+                           '<span class="devdb-branch-detail">{}{}expires {}</span>', obj.branch,
+                           format_html("<code>{}</code><br>", host) if host != EMPTY else "",
+                           format_html("owner {}, ", obj.owner) if obj.owner else "", format_time(obj.expires_at))
+
     def get_list_display(self, request):
-        """The "masked" column appears when masking is configured (DEVDB["MASKING"] or a target's MASK), the
-        branch columns when the list shows branches (the kind filter: no query to decide)."""
+        """The "masked" column appears when masking is configured (DEVDB["MASKING"] or a target's MASK)."""
         from .masking.gate import masking_on
 
-        columns = self.list_display
-        if request.GET.get(KindFilter.parameter_name) == "branch":
-            columns = (*columns, *self.branch_columns)
-        return (*columns, "masked") if masking_on() else columns
+        return (*self.list_display, "masked") if masking_on() else self.list_display
 
     @admin.display(description="masked")
     def masked(self, obj):
