@@ -93,7 +93,7 @@ def branch_badge(state, name):
     """A branch's state: outlined in blue, without the live dot, so a connected branch never looks like the
     clone the stable name points at."""
     return format_html('<span class="devdb-badge devdb-branch devdb-branch-{}" title="branch {} (branch_devdb)">'
-                       'branch {}</span>', state or "none", name, state or EMPTY)
+                       '{}</span>', state or "none", name, state or EMPTY)
 
 
 def record_badge(record):
@@ -227,7 +227,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(CloneRecord)
 class CloneRecordAdmin(ReadOnlyAdmin):
     list_display = ("cluster_id", "target", "state_badge", "created", "ready", "connected", "aborted", "deleted",
-                    "live", "branch_display", "endpoint_display")
+                    "live", "endpoint_display")
     list_filter = ("target", "state", FailedFilter, KindFilter)
     search_fields = ("cluster_id",)
     search_help_text = "Search by clone (cluster id)."
@@ -259,10 +259,18 @@ class CloneRecordAdmin(ReadOnlyAdmin):
     @admin.display(description="state", ordering="state")
     def state_badge(self, obj):
         badge = record_badge(obj)
+        from .masking.gate import masking_on
+
+        masked = masked_badge(obj, _masking_targets()) if masking_on() else None
+        if masked:  # under the state, where it costs the list no width
+            badge = format_html('{}<div class="devdb-masked-line">{}</div>', badge, masked)
         if obj.failed and obj.last_error:
             line = first_line(obj.last_error)
             return format_html('{}<div class="devdb-error" title="{}">{}</div>', badge, line, line)
-        return badge
+        below = []
+        if obj.branch:  # a branch's name, host, owner and expiry, under its badge as a failure's error is
+            below.append(self.branch_display(obj))
+        return format_html("{}{}", badge, format_html_join("", "{}", ((part,) for part in below))) if below else badge
 
     @admin.display(description="state since")
     def since(self, obj):
@@ -346,22 +354,13 @@ class CloneRecordAdmin(ReadOnlyAdmin):
     def expires(self, obj):
         return format_time(obj.expires_at)
 
-    @admin.display(description="branch", ordering="branch")
     def branch_display(self, obj):
-        """A branch's name, its host, owner and expiry in one cell; '–' for a daily clone."""
-        if not obj.branch:
-            return EMPTY
+        """A branch's name, its host, owner and expiry (shown under its state badge in the list)."""
         host = self.branch_host(obj)
-        return format_html('<strong class="devdb-branch-name">{}</strong>'
-                           '<span class="devdb-branch-detail">{}{}expires {}</span>', obj.branch,
+        return format_html('<div class="devdb-branch-info"><strong class="devdb-branch-name">branch {}</strong>'
+                           '<span class="devdb-branch-detail">{}{}expires {}</span></div>', obj.branch,
                            format_html("<code>{}</code><br>", host) if host != EMPTY else "",
                            format_html("owner {}, ", obj.owner) if obj.owner else "", format_time(obj.expires_at))
-
-    def get_list_display(self, request):
-        """The "masked" column appears when masking is configured (DEVDB["MASKING"] or a target's MASK)."""
-        from .masking.gate import masking_on
-
-        return (*self.list_display, "masked") if masking_on() else self.list_display
 
     @admin.display(description="masked")
     def masked(self, obj):
