@@ -19,7 +19,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone as dj_timezone
 
 from devdb.models import CloneEvent, CloneRecord, TargetLease
-from sandbox.moto_server import seed
+from devdb_sandbox.moto_server import seed
 from tests.aws_calls import account_state
 from tests.project import manage, unstamped
 

@@ -1,4 +1,4 @@
-"""`python -m sandbox serve`: a sandbox that stays up, and exports with which every command works against it."""
+"""`python -m devdb_sandbox serve`: a sandbox that stays up, and exports with which every command works against it."""
 
 import os
 import shlex
@@ -28,7 +28,7 @@ def read_exports(process, deadline=90):
 
 
 def test_serve_keeps_a_sandbox_up_that_every_command_and_the_admin_can_use(tmp_path):
-    process = subprocess.Popen([sys.executable, "-m", "sandbox", "serve", "--dir", str(tmp_path)], cwd=ROOT,
+    process = subprocess.Popen([sys.executable, "-m", "devdb_sandbox", "serve", "--example", "--dir", str(tmp_path)], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         exports, printed = read_exports(process)
