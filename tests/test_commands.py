@@ -130,8 +130,7 @@ def test_record_name_at_the_zone_apex_is_refused_as_the_apex_without_aws_changes
     before = account_state(aws)
     with pytest.raises(CommandError) as refused:
         call_command("refresh_devdb")
-    assert str(refused.value).startswith("dev: FAILED: RECORD_NAME: Dev.Example.com is the apex of hosted zone ") or \
-        "RECORD_NAME: Dev.Example.com is the apex of hosted zone" in str(refused.value)
+    assert "RECORD_NAME: Dev.Example.com is the apex of hosted zone " in str(refused.value)
     assert "where DNS allows no CNAME: use a name inside it, e.g. db.dev.example.com" in str(refused.value)
     assert "not inside" not in str(refused.value)
     assert account_state(aws) == before
