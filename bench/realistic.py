@@ -71,7 +71,7 @@ def _minus(a, b):
 
 
 def bench_setting(label, realistic, polls, days, scale, workdir, log):
-    from sandbox.moto_server import running, seed
+    from devdb_sandbox.moto_server import running, seed
 
     env_server = {"DEVDB_SANDBOX_SCALE": str(scale)}
     result = {"setting": label, "realistic": realistic, "polls": polls, "refreshes": []}

@@ -179,7 +179,7 @@ def compare_lookups(server, gateway):
 # --- the run --------------------------------------------------------------------------------------
 
 def bench_size(n, days, workdir, log):
-    from sandbox.moto_server import CREDENTIALS, running, seed
+    from devdb_sandbox.moto_server import CREDENTIALS, running, seed
 
     result = {"unrelated": n, "refreshes": []}
     with running(log=log) as server:

@@ -89,10 +89,19 @@ def state_badge(state, title=None):
                        format_html(' title="{}"', title) if title else "", STATE_MARKS.get(state, ""), state or EMPTY)
 
 
+def branch_badge(state, name):
+    """A branch's state: outlined in blue, without the live dot, so a connected branch never looks like the
+    clone the stable name points at."""
+    return format_html('<span class="devdb-badge devdb-branch devdb-branch-{}" title="branch {} (branch_devdb)">'
+                       '{}</span>', state or "none", name, state or EMPTY)
+
+
 def record_badge(record):
-    """The record's state badge; a failed clone's says 'failed' whatever became of it since."""
+    """The record's state badge; a failed clone's says 'failed' whatever became of it since; a branch's is its own."""
     if record.failed:
         return state_badge(FAILED, f"never ready: aborted{', then deleted' if record.state == lifecycle.DELETED else ''}")
+    if record.branch:
+        return branch_badge(record.state, record.branch)
     return state_badge(record.state)
 
 
@@ -218,7 +227,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class CloneRecordAdmin(ReadOnlyAdmin):
     list_display = ("cluster_id", "target", "state_badge", "created", "ready", "connected", "aborted", "deleted",
                     "live", "endpoint_display")
-    branch_columns = ("branch", "owner", "expires_at", "branch_host")
     list_filter = ("target", "state", FailedFilter, KindFilter)
     search_fields = ("cluster_id",)
     search_help_text = "Search by clone (cluster id)."
@@ -228,13 +236,13 @@ class CloneRecordAdmin(ReadOnlyAdmin):
         (None, {"fields": ("cluster_id", "target", "state_badge", "since", "source", "instance_id", "endpoint",
                            "aws_console")}),
         ("Times", {"fields": ("created", "ready", "connected", "aborted", "deleted", "live_history")}),
-        ("Branch", {"fields": ("branch", "owner", "expires_at", "branch_host")}),
+        ("Branch", {"fields": ("branch", "owner", "expires", "branch_host")}),
         ("Masking", {"fields": ("masked", "masking_report")}),
         ("Last error", {"fields": ("error", "updated")}),
     )
     readonly_fields = ("cluster_id", "target", "state_badge", "since", "source", "instance_id", "endpoint",
                        "aws_console", "created", "ready", "connected", "aborted", "deleted", "live_history", "error",
-                       "updated", "masked", "masking_report")
+                       "updated", "masked", "masking_report", "expires", "branch_host")
 
     def get_queryset(self, request):
         return with_moves(super().get_queryset(request))
@@ -242,7 +250,7 @@ class CloneRecordAdmin(ReadOnlyAdmin):
     def get_fieldsets(self, request, obj=None):
         """Masking only for a masked clone or a masking target's; the error only when there is one."""
         shown = {"Masking": obj is not None and (obj.masking or obj.target in _masking_targets()),
-                 "Last error": obj is not None and obj.last_error}
+                 "Last error": obj is not None and obj.last_error, "Branch": obj is not None and obj.branch}
         return [fieldset for fieldset in self.fieldsets if shown.get(fieldset[0], True)]
 
     # --- columns and fields -------------------------------------------------------------------------
@@ -250,10 +258,18 @@ class CloneRecordAdmin(ReadOnlyAdmin):
     @admin.display(description="state", ordering="state")
     def state_badge(self, obj):
         badge = record_badge(obj)
+        from .masking.gate import masking_on
+
+        masked = masked_badge(obj, _masking_targets()) if masking_on() else None
+        if masked:  # under the state, where it costs the list no width
+            badge = format_html('{}<div class="devdb-masked-line">{}</div>', badge, masked)
         if obj.failed and obj.last_error:
             line = first_line(obj.last_error)
             return format_html('{}<div class="devdb-error" title="{}">{}</div>', badge, line, line)
-        return badge
+        below = []
+        if obj.branch:  # a branch's name, host, owner and expiry, under its badge as a failure's error is
+            below.append(self.branch_display(obj))
+        return format_html("{}{}", badge, format_html_join("", "{}", ((part,) for part in below))) if below else badge
 
     @admin.display(description="state since")
     def since(self, obj):
@@ -333,15 +349,17 @@ class CloneRecordAdmin(ReadOnlyAdmin):
         target = conf.get_settings().targets.get(obj.target) if obj.branch and not conf.problems() else None
         return f"{obj.branch}.{target.record_name}" if target else EMPTY
 
-    def get_list_display(self, request):
-        """The "masked" column appears when masking is configured (DEVDB["MASKING"] or a target's MASK), the
-        branch columns when the list shows branches (the kind filter: no query to decide)."""
-        from .masking.gate import masking_on
+    @admin.display(description="expires")
+    def expires(self, obj):
+        return format_time(obj.expires_at)
 
-        columns = self.list_display
-        if request.GET.get(KindFilter.parameter_name) == "branch":
-            columns = (*columns, *self.branch_columns)
-        return (*columns, "masked") if masking_on() else columns
+    def branch_display(self, obj):
+        """A branch's name, its host, owner and expiry (shown under its state badge in the list)."""
+        host = self.branch_host(obj)
+        return format_html('<div class="devdb-branch-info"><strong class="devdb-branch-name">branch {}</strong>'
+                           '<span class="devdb-branch-detail">{}{}expires {}</span></div>', obj.branch,
+                           format_html("<code>{}</code><br>", host) if host != EMPTY else "",
+                           format_html("owner {}, ", obj.owner) if obj.owner else "", format_time(obj.expires_at))
 
     @admin.display(description="masked")
     def masked(self, obj):

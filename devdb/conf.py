@@ -11,9 +11,12 @@ per declaration, the key in lower case.
 setting fails the same way everywhere, before the first AWS call.
 """
 
+import difflib
+import re
 import warnings
 from pathlib import Path
 from dataclasses import dataclass, make_dataclass
+from datetime import timedelta
 from typing import Callable
 
 from django.conf import settings as django_settings
@@ -113,6 +116,8 @@ TARGET_SETTINGS = (
             "apply this code's migrations to the clone before it counts as ready (a failing one aborts it)"),
     Setting("BRANCH_TTL", "DEVDB_BRANCH_TTL", "3d", duration, "devdb.E006",
             "how long a branch (`branch_devdb create`) lives unless given `--ttl`: `90m`, `12h`, `3d`"),
+    Setting("BRANCH_MAX_TTL", "DEVDB_BRANCH_MAX_TTL", "30d", duration, "devdb.E006",
+            "the furthest from now a branch's expiry may be: a longer `--ttl` (`create`, `extend`) is refused"),
     Setting("BRANCH_INSTANCE_CLASS", "DEVDB_BRANCH_INSTANCE_CLASS", SERVERLESS_CLASS, instance_class, "devdb.E008",
             "writer class of branches; `db.serverless` runs at the lowest capacity the source's version allows"),
     Setting("PING_URL", "DEVDB_PING_URL", None, ping_url, "devdb.E017",
@@ -245,14 +250,46 @@ def from_environment(environ, also=()):
     target, variables = read(TARGET_SETTINGS)
     devdb, global_variables = read(GLOBAL_SETTINGS)
     name = environ.get(TARGET_VARIABLE) or "dev"
-    devdb["TARGETS"] = {name: FromEnvironment(target, {**variables, None: TARGET_VARIABLE})}
-    known = {*environment_variables(), *OTHER_VARIABLES, *also}
-    unknown = sorted(v for v in environ if v.startswith("DEVDB_") and v not in known)
+    known = {*environment_variables(), *OTHER_VARIABLES, *also, target.get("MASTER_PASSWORD_ENV")}
+    unknown = sorted(v for v in environ if v.startswith("DEVDB_") and v not in known and not v.startswith(OTHER_PREFIXES))
+    devdb["TARGETS"] = {name: FromEnvironment(target, {**variables, None: TARGET_VARIABLE}, unknown)}
     return FromEnvironment(devdb, global_variables, unknown)
+
+
+def likely_variable(variable):
+    """The declared variable a mistyped one most likely meant (difflib), or None."""
+    close = difflib.get_close_matches(variable, environment_variables(), n=1)
+    return close[0] if close else None
+
+
+def unknown_variables():
+    """One line per DEVDB_* variable nothing reads (from_environment's `unknown`), naming the likely one:
+    `manage.py check` warns (devdb.W001) and every command warns on stderr before it runs."""
+    raw = getattr(django_settings, "DEVDB", None)
+    lines = []
+    for variable in getattr(raw, "unknown", ()):
+        meant = likely_variable(variable)
+        lines.append(f"{variable} is set, but no setting reads it"
+                     + (f" (did you mean {meant}?)" if meant else " (see the README, \"Configuration\")"))
+    return lines
+
+
+def in_user_terms(target_name, message):
+    """An error about a target's setting (`SOURCE_CLUSTER: cluster prod does not exist`, found by asking AWS)
+    naming the environment variable instead when the target was read from the environment, as the user set it."""
+    raw = getattr(django_settings, "DEVDB", None)
+    target = raw.get("TARGETS", {}).get(target_name) if isinstance(raw, dict) and isinstance(raw.get("TARGETS"), dict) else None
+    variables = {key: var for key, var in getattr(target, "variables", {}).items() if key}
+    if not variables:
+        return message
+    keys = "|".join(sorted(map(re.escape, variables), key=len, reverse=True))
+    return re.sub(rf"(?<![\w'])({keys})(?![\w'])", lambda match: variables[match[1]], message)
 
 
 # Variables django-devdb reads itself that are no setting: a secret kept out of settings files.
 OTHER_VARIABLES = ("DEVDB_MASKING_KEY",)  # the key of keyed masking rules (devdb.masking.rules.KEY_ENV)
+# Families of variables read by others: the sandbox (DEVDB_SANDBOX_NOW, _SCALE...) and this repository's test suite.
+OTHER_PREFIXES = ("DEVDB_SANDBOX_", "DEVDB_TEST_")
 
 
 def environment_variables():
@@ -285,7 +322,9 @@ def _values(declarations, raw, bad, only=None):
         value = raw.get(setting.key, None if setting.required else setting.default)
         if setting.required and value in (None, ""):
             hint = f"Set it, or the environment variable {setting.env}." if setting.env else ""
-            bad("devdb.E002", setting.key, "is required", hint)
+            typo = [v for v in getattr(raw, "unknown", ()) if setting.env and likely_variable(v) == setting.env]
+            bad("devdb.E002", setting.key, "is required" + (f" ({typo[0]} is set: did you mean {setting.env}?)" if typo else ""),
+                hint)
             continue
         try:
             values[setting.key] = setting.parse(value)
@@ -340,6 +379,10 @@ def _parse_target(name, raw, problems, only=None):
             "allows one clone of a cluster shared from another account per account, so none can be kept for rollback")
     if values.get("CLEAN_GRACE", 0) is None and "RECORD_TTL" in values:
         values["CLEAN_GRACE"] = 2 * values["RECORD_TTL"]
+    life, longest = values.get("BRANCH_TTL"), values.get("BRANCH_MAX_TTL")
+    if isinstance(life, timedelta) and isinstance(longest, timedelta) and life > longest:
+        bad("devdb.E006", "BRANCH_TTL", f"must not exceed BRANCH_MAX_TTL ({raw.get('BRANCH_TTL', '3d')} > "
+                                        f"{raw.get('BRANCH_MAX_TTL', '30d')})")
     low, high = values.get("SERVERLESS_MIN_ACU"), values.get("SERVERLESS_MAX_ACU")
     if low is not None and high is not None and low > high:
         bad("devdb.E014", "SERVERLESS_MIN_ACU", f"must not exceed SERVERLESS_MAX_ACU ({low:g} > {high:g})")

@@ -128,7 +128,7 @@ def run(names, step, *, dry_run=False, lock=True, parallel=None, gateway=None, e
                 else DevdbError(f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
             engine.outcome.error, engine.outcome.exit_code = str(failure), failure.exit_code
         except DevdbError as exc:
-            engine.outcome.error = str(exc)
+            engine.outcome.error = conf.in_user_terms(target.name, str(exc))
             engine.outcome.exit_code = exc.exit_code
             quiet = isinstance(exc, Locked)
         except KeyboardInterrupt:  # SIGINT before the handler was in place

@@ -22,8 +22,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from sandbox import aws_rules
-from sandbox.moto_server import CREDENTIALS, MotoServer, seed
+from devdb_sandbox import aws_rules
+from devdb_sandbox.moto_server import CREDENTIALS, MotoServer, seed
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 START = datetime(2026, 11, 22, 5, 0, 0, tzinfo=timezone.utc)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.moto_server import seed
+from devdb_sandbox.moto_server import seed
 from tests.aws_calls import account_state
 
 ROOT = Path(__file__).resolve().parent.parent

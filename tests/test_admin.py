@@ -550,3 +550,33 @@ def test_branches_show_owner_expiry_and_host_and_filter_by_kind(admin_client):
                    branch={lifecycle.TAG_BRANCH: "pr-7"})
     now_clone = admin_client.get(url).content.decode().split('class="devdb-now-clone"><strong>')[1]
     assert now_clone.startswith("dev-20261122<")  # a connected branch is not where the stable name points
+
+
+def test_branches_look_apart_and_show_owner_expiry_in_utc_and_host_without_a_filter(admin_client):
+    from datetime import datetime, timezone
+
+    from devdb import history, lifecycle
+
+    at = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
+    history.mirror(target="dev", cluster_id="dev-20261122", state=lifecycle.CONNECTED, at=at)
+    history.mirror(target="dev", cluster_id="dev-feat", state=lifecycle.CONNECTED, at=at,
+                   branch={lifecycle.TAG_BRANCH: "feat", lifecycle.TAG_OWNER: "alice",
+                           lifecycle.TAG_EXPIRES_AT: "2026-11-25T12:00:00Z"})
+    url = "/admin/devdb/clonerecord/"
+    html = admin_client.get(url).content.decode()
+    rows = {m[1]: m[0] for m in re.finditer(r'<tr>.*?field-cluster_id"><a href="[^"]*">([^<]+)</a>.*?</tr>', html, re.S)}
+    daily, feat = rows["dev-20261122"], rows["dev-feat"]
+    assert 'class="devdb-badge devdb-state-connected">\u25cf connected</span>' in daily
+    badge = re.search(r'<td class="field-state_badge">(<span.*?</span>)', feat, re.S)[1]
+    assert "devdb-state-connected" not in badge and "\u25cf" not in badge  # not the live clone's green badge
+    assert 'class="devdb-badge devdb-branch devdb-branch-connected"' in badge and ">connected<" in badge
+    cell = re.search(r'<td class="field-state_badge">(.*?)</td>', feat, re.S)[1]
+    assert ">branch feat<" in cell and "<code>feat.db.dev.example.com</code>" in cell and "owner alice" in cell
+    assert "2026-11-25\u00a0</time>" not in cell and "12:00:00\u00a0UTC</time>" in cell
+    assert "devdb-branch" not in daily
+    # The change pages: a branch's expiry with UTC; a daily clone has no Branch fieldset at all.
+    branch_page = admin_client.get(f"{url}{history.find('dev-feat').pk}/change/").content.decode()
+    assert "<h2>Branch</h2>" in branch_page or ">Branch</h2>" in branch_page
+    assert "12:00:00\u00a0UTC" in branch_page.split("Branch</h2>", 1)[1].split("</fieldset>", 1)[0]
+    daily_page = admin_client.get(f"{url}{history.find('dev-20261122').pk}/change/").content.decode()
+    assert "Branch</h2>" not in daily_page

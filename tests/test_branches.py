@@ -139,3 +139,64 @@ def test_bad_names_and_durations_are_usage_errors(devdb_project):
                  ["extend", "ok", "--ttl", "0h"]):
         result = branch(project, *args, check=False)
         assert result.returncode == 2, (args, result.stderr)
+
+
+def test_extend_never_shortens_a_branch_and_ttl_has_a_ceiling(devdb_project):
+    project = devdb_project()
+    made = branch(project, "create", "feat", "--ttl", "3d", "--json", now=NOON1)
+    assert made["expires_at"] == "2026-11-25T12:00:00Z"
+    # 12h from now is earlier than the expiry: unchanged, said in one warning line.
+    kept = branch(project, "extend", "feat", "--ttl", "12h", "--json", now=NOON1)
+    assert kept["expires_at"] == "2026-11-25T12:00:00Z"
+    assert tags_of(project.clusters()["dev-feat"])["devdb:expires-at"] == "2026-11-25T12:00:00Z"
+    later = branch(project, "extend", "feat", "--ttl", "12h", now=NOON1, check=False)
+    assert later.returncode == 0
+    assert "branch feat already expires at 2026-11-25T12:00:00Z, later than 12h from now: expiry unchanged" in later.stderr
+    # Two days on, 3d more from now moves it on.
+    moved = branch(project, "extend", "feat", "--ttl", "3d", "--json", now=DAY3)
+    assert moved["expires_at"] == "2026-11-27T05:00:00Z"
+    # The ceiling: BRANCH_MAX_TTL (30d by default), for create and extend alike, before any AWS change.
+    for args in (["extend", "feat", "--ttl", "400d"], ["create", "other", "--ttl", "31d"]):
+        refused = branch(project, *args, now=DAY3, check=False)
+        assert refused.returncode == 1, refused.stderr
+        assert f"--ttl: {args[-1]} is longer than DEVDB_BRANCH_MAX_TTL (30d)" in refused.stderr.strip().splitlines()[-1]
+    assert "dev-other" not in project.clusters()
+    assert tags_of(project.clusters()["dev-feat"])["devdb:expires-at"] == "2026-11-27T05:00:00Z"
+    allowed = branch(project, "extend", "feat", "--ttl", "40d", "--json", now=DAY3, BRANCH_MAX_TTL="60d")
+    assert allowed["expires_at"] == "2027-01-03T05:00:00Z"
+
+
+def test_django_options_are_accepted_after_the_action_word(devdb_project):
+    project = devdb_project()
+    branch(project, "create", "feat", "--json", now=NOON1)
+    quiet = branch(project, "list", "-v", "0", "--settings", "project.settings", "--traceback", now=NOON1, check=False)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout.startswith("dev/feat: feat.db.dev.example.com:3307 connected")
+    assert quiet.stderr == ""  # -v 0: no log lines
+    # Before the action word as Django has it, too; --traceback after it shows a failure's traceback.
+    assert branch(project, "-v", "0", "list", now=NOON1, check=False).returncode == 0
+    failed = branch(project, "extend", "nope", "--ttl", "1d", "--traceback", now=NOON1, check=False)
+    assert failed.returncode == 1 and "Traceback (most recent call last)" in failed.stderr
+
+
+def test_status_devdb_lists_the_branches(devdb_project):
+    project = devdb_project()
+    project.refresh(DAY1)
+    branch(project, "create", "feat", "--owner", "alice", "--json", now=NOON1)
+    shown = project.manage("status_devdb", now=NOON1).stdout.splitlines()
+    assert shown[0] == f"target dev: {RECORD} -> dev-20261122"
+    assert shown[-1] == f"  branch feat: feat.{RECORD} -> dev-feat connected, expires 2026-11-25T12:00:00Z, owner alice"
+    (report,) = json.loads(project.manage("status_devdb", "--json", now=NOON1).stdout)["targets"]
+    assert [(b["branch"], b["cluster"], b["state"], b["cname"]) for b in report["branches"]] == [
+        ("feat", "dev-feat", "connected", True)]
+    assert [c["cluster"] for c in report["clones"]] == ["dev-20261122"]  # the daily line stays apart
+
+
+def test_delete_missing_ok_is_a_line_and_exit_0_for_a_branch_already_gone(devdb_project):
+    project = devdb_project()
+    refused = branch(project, "delete", "gone", now=NOON1, check=False)
+    assert refused.returncode == 1 and "target 'dev' has no branch gone" in refused.stderr
+    fine = branch(project, "delete", "gone", "--missing-ok", now=NOON1, check=False)
+    assert fine.returncode == 0, fine.stderr
+    assert fine.stdout.strip() == "dev/gone: no such branch (expired or deleted already): nothing to delete"
+    assert branch(project, "delete", "gone", "--missing-ok", "--json", now=NOON1)["state"] == "missing"

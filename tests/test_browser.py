@@ -119,8 +119,17 @@ def seed_week():
     history.mirror(target="qa", cluster_id=qa[2], state="aborted", at=back, message=f"rolled back to {qa[1]}")
     ci = morning("ci", days[-2] + timedelta(minutes=30), record_name="db.ci.example.com")
     morning("ci", days[-1] + timedelta(minutes=30), finished=False)
+    # Yesterday's dev clone was masked before it went live; a branch of dev (branch_devdb) lives beside it.
+    history.record_masking(live, days[5] + timedelta(minutes=9), {
+        "fingerprint": "3f9a1c2e", "rows": 3000, "seconds": 4.2, "verification": {"ok": True, "checks": 12, "failures": []}})
+    branch_at = days[5] + timedelta(hours=7)
+    for state, minutes in (("created", 0), ("ready", 9), ("connected", 10)):
+        history.mirror(target="dev", cluster_id="dev-feat-login", state=state, at=branch_at + timedelta(minutes=minutes),
+                       source="prod-aurora", instance_id="dev-feat-login-1", endpoint=endpoint("dev-feat-login"),
+                       message="branch feat-login", branch={"devdb:branch": "feat-login", "devdb:owner": "alice",
+                                                            "devdb:expires-at": f"{branch_at + timedelta(days=3):%Y-%m-%dT%H:%M:%SZ}"})
     return {"dev": live, "qa": qa[1], "qa_rolled_back": qa[2], "ci": ci, "failed": f"dev-{days[6]:%Y%m%d}",
-            "days": days}
+            "days": days, "branch": "dev-feat-login"}
 
 
 def log_in(page, live_server, django_user_model):
@@ -132,15 +141,18 @@ def log_in(page, live_server, django_user_model):
     page.wait_for_selector("#result_list")
 
 
+def colour_of(page, state):
+    return page.locator(f"#result_list .devdb-state-{state}").first.evaluate("e => getComputedStyle(e).backgroundColor")
+
+
 def row_states(page):
-    return [s.strip("\u25cf ").strip() for s in page.locator("#result_list td.field-state_badge .devdb-badge").all_inner_texts()]
+    return [s.strip("\u25cf ").strip() for s in page.locator("#result_list td.field-state_badge > .devdb-badge").all_inner_texts()]
 
 
 def test_history_in_a_real_browser(page, live_server, django_user_model, settings):
-    settings.DEVDB = {**settings.DEVDB, "TARGETS": {
-        "dev": {"RECORD_NAME": "db.dev.example.com"}, "qa": {"RECORD_NAME": "db.qa.example.com"},
-        "ci": {"RECORD_NAME": "db.ci.example.com"},
-    }}
+    settings.DEVDB = {**settings.DEVDB, "MASKING": {"auth.User": {"email": "email"}}, "TARGETS": {
+        name: {"RECORD_NAME": f"db.{name}.example.com", "SOURCE_CLUSTER": "prod-aurora", "INSTANCE_CLASS": "db.t4g.medium",
+               "HOSTED_ZONE_ID": "Z0123456789ABC", "CLONE_PREFIX": name} for name in ("dev", "qa", "ci")}}
     seeded = seed_week()
     log_in(page, live_server, django_user_model)
 
@@ -155,8 +167,18 @@ def test_history_in_a_real_browser(page, live_server, django_user_model, setting
     assert re.search(rf"failed the last run's clone {seeded['failed']}, aborted .* before it was ready: did not become", dev_line)
 
     # Every clone, newest first, with a coloured badge; the live ones stand out, the failed one too.
-    assert page.locator("#result_list tbody tr").count() == 7 + 3 + 2
+    assert page.locator("#result_list tbody tr").count() == 7 + 3 + 2 + 1
     assert set(row_states(page)) == {"created", "connected", "aborted", "deleted", "failed"}
+    # The branch: its own outlined badge (not the live clone's green), its host, owner and expiry in UTC in the list.
+    branch_row = page.locator("#result_list tbody tr", has_text=seeded["branch"])
+    branch_badge = branch_row.locator(".devdb-branch")
+    assert branch_badge.evaluate("e => getComputedStyle(e).backgroundColor") != colour_of(page, "connected")
+    assert branch_row.locator(".devdb-live-now").count() == 1 and branch_row.locator(".devdb-state-connected").count() == 0
+    cell = branch_row.locator("td.field-state_badge .devdb-branch-info").inner_text()
+    assert "feat-login" in cell and "feat-login.db.dev.example.com" in cell and "owner alice" in cell
+    assert re.search(r"expires \d{4}-\d\d-\d\d\s\d\d:\d\d:\d\d\sUTC", cell), cell
+    # The masked clone.
+    assert page.locator("#result_list tbody tr", has_text=seeded["dev"]).locator(".devdb-masked").inner_text() == "masked"
     live_row = page.locator("#result_list tbody tr", has_text=seeded["dev"])
     assert live_row.locator(".devdb-live-now").count() == 1
     weight = live_row.locator("td.field-target").evaluate("e => getComputedStyle(e).fontWeight")
@@ -192,7 +214,7 @@ def test_history_in_a_real_browser(page, live_server, django_user_model, setting
     }""")
     assert boxes["window"] == 1280 and boxes["page"] <= 1280, boxes
     assert boxes["results"]["scroll"] <= boxes["results"]["client"] and boxes["results"]["right"] <= 1280, boxes
-    assert len(boxes["endpoints"]) == 12
+    assert len(boxes["endpoints"]) == 13
     assert all(e["right"] <= boxes["results"]["right"] and e["width"] >= 150 for e in boxes["endpoints"]), boxes
 
     # Filter the failures.

@@ -15,7 +15,7 @@ import pytest
 
 from devdb.aws import Gateway
 from devdb.models import CloneRecord
-from sandbox import aws_rules
+from devdb_sandbox import aws_rules
 from tests.aws_calls import Requests
 
 pytestmark = pytest.mark.django_db(databases="__all__")

@@ -78,7 +78,7 @@ def test_the_workflow_is_triggered_by_pull_requests_and_splits_on_closed():
     runs = [s["run"] for job in flow["jobs"].values() for s in job["steps"] if "run" in s]
     assert any("branch_devdb create pr-${{ github.event.number }} --owner ${{ github.actor }} --ttl 3d --json" in r
                for r in runs)
-    assert "python manage.py branch_devdb delete pr-${{ github.event.number }}" in runs
+    assert "python manage.py branch_devdb delete pr-${{ github.event.number }} --missing-ok" in runs
 
 
 def test_the_workflow_creates_exports_extends_and_deletes_the_pull_requests_branch(devdb_project, tmp_path):
@@ -91,7 +91,7 @@ def test_the_workflow_creates_exports_extends_and_deletes_the_pull_requests_bran
     opened = Job(project, tmp_path / "opened", DAY1)
     ran = opened.run(flow["jobs"]["branch"]["steps"])
     assert [name for name, _ in ran] == ["Create the branch (a push to the pull request extends it)", "Use the branch"]
-    assert opened.exported(opened.github_env) == {"DEVDB_BRANCH_HOST": host, "DEVDB_BRANCH_PORT": "3307"}
+    assert opened.exported(opened.github_env) == {"BRANCH_DB_HOST": host, "BRANCH_DB_PORT": "3307"}
     assert opened.exported(opened.github_output) == {"host": host, "port": "3307", "expires_at": "2026-11-25T05:00:00Z"}
     assert ran[-1][1].strip() == f"pull request {PR} has its database at {host}:3307"
     cluster = project.clusters()[f"dev-pr-{PR}"]
@@ -113,3 +113,19 @@ def test_the_workflow_creates_exports_extends_and_deletes_the_pull_requests_bran
     assert not any(i.startswith("dev-pr-") for i, inst in project.instances().items()
                    if inst["DBInstanceStatus"] != "deleting")
     assert project.record_value() == daily  # the daily clone's name never moved
+
+
+def test_closing_a_pull_request_whose_branch_already_expired_keeps_the_workflow_green(devdb_project, tmp_path):
+    project = devdb_project()
+    project.refresh(DAY1)
+    flow = workflow()
+    Job(project, tmp_path / "opened", DAY1).run(flow["jobs"]["branch"]["steps"])
+    assert f"dev-pr-{PR}" in project.clusters()
+    # Four days later nobody pushed: the daily job deleted the expired branch, then the pull request is closed.
+    later = "2026-11-26T06:00:00Z"
+    project.manage("clean_devdb", now=later)
+    assert not any(cid.startswith("dev-pr-") and c["Status"] != "deleting" for cid, c in project.clusters().items())
+    closed = Job(project, tmp_path / "closed", later)
+    ((name, out),) = closed.run(flow["jobs"]["delete"]["steps"])
+    assert name == "Delete the branch"
+    assert out.strip().endswith(f"dev/pr-{PR}: no such branch (expired or deleted already): nothing to delete")

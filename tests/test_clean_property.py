@@ -23,7 +23,7 @@ from devdb import conf, history, lifecycle
 from devdb.aws import Gateway
 from devdb.engine import Engine
 from devdb.models import CloneEvent, CloneRecord
-from sandbox.moto_server import CREDENTIALS, seed
+from devdb_sandbox.moto_server import CREDENTIALS, seed
 from tests.conftest import START, FakeClock
 
 pytestmark = pytest.mark.django_db(databases="__all__")

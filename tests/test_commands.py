@@ -19,7 +19,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone as dj_timezone
 
 from devdb.models import CloneEvent, CloneRecord, TargetLease
-from sandbox.moto_server import seed
+from devdb_sandbox.moto_server import seed
 from tests.aws_calls import account_state
 from tests.project import manage, unstamped
 
@@ -116,12 +116,23 @@ def test_missing_source_cluster_is_refused_without_aws_changes(aws, devdb_settin
     assert account_state(aws) == before
 
 
-@pytest.mark.parametrize("record_name", ["dev.example.com", "db.dev.example.com.evil.net"])
-def test_record_name_outside_the_hosted_zone_is_refused_without_aws_changes(aws, devdb_settings, fake_time, record_name):
+def test_record_name_outside_the_hosted_zone_is_refused_without_aws_changes(aws, devdb_settings, fake_time):
+    record_name = "db.dev.example.com.evil.net"
     devdb_settings["TARGETS"]["dev"]["RECORD_NAME"] = record_name
     before = account_state(aws)
     with pytest.raises(CommandError, match=f"RECORD_NAME: {record_name} is not inside hosted zone .* \\(dev.example.com\\)"):
         call_command("refresh_devdb")
+    assert account_state(aws) == before
+
+
+def test_record_name_at_the_zone_apex_is_refused_as_the_apex_without_aws_changes(aws, devdb_settings, fake_time):
+    devdb_settings["TARGETS"]["dev"]["RECORD_NAME"] = "Dev.Example.com."
+    before = account_state(aws)
+    with pytest.raises(CommandError) as refused:
+        call_command("refresh_devdb")
+    assert "RECORD_NAME: Dev.Example.com is the apex of hosted zone " in str(refused.value)
+    assert "where DNS allows no CNAME: use a name inside it, e.g. db.dev.example.com" in str(refused.value)
+    assert "not inside" not in str(refused.value)
     assert account_state(aws) == before
 
 
@@ -502,14 +513,15 @@ def test_manage_py_exit_1_names_a_missing_hosted_zone_and_changes_nothing(projec
 def test_manage_py_exit_1_names_a_missing_source_cluster_and_changes_nothing(project):
     result = project.manage("clone_devdb", DEVDB_SOURCE_CLUSTER="prod-aurora-gone")
     assert result.returncode == 1
-    assert "SOURCE_CLUSTER: cluster prod-aurora-gone does not exist" in one_line(result, "clone_devdb: error: ")
+    # Found by asking AWS, named as the user set it: the environment variable, not the key in DEVDB.
+    assert "DEVDB_SOURCE_CLUSTER: cluster prod-aurora-gone does not exist" in one_line(result, "clone_devdb: error: ")
     assert project.clusters() == ["prod-aurora"]
 
 
 def test_manage_py_exit_1_names_a_record_outside_the_zone_and_changes_nothing(project):
     result = project.manage("refresh_devdb", DEVDB_RECORD_NAME="db.example.org")
     assert result.returncode == 1
-    assert "RECORD_NAME: db.example.org is not inside hosted zone" in one_line(result, "refresh_devdb: error: ")
+    assert "DEVDB_RECORD_NAME: db.example.org is not inside hosted zone" in one_line(result, "refresh_devdb: error: ")
     assert project.clusters() == ["prod-aurora"]
 
 

@@ -853,3 +853,43 @@ def test_iam_policy_is_printed_despite_a_bad_setting_it_does_not_use(devdb, gate
     devdb["TARGETS"]["dev"]["HOSTED_ZONE_ID"] = ""
     with pytest.raises(CommandError, match="HOSTED_ZONE_ID"):
         call_command("iam_policy_devdb", stdout=io.StringIO())
+
+
+def test_a_mistyped_variable_is_also_a_warning_line_when_a_command_runs(tmp_path):
+    result = manage_without_aws("iam_policy_devdb", "--account", "123456789012", "--region", "us-east-1",
+                                **project_env(tmp_path, DEVDB_RECORD_TTTL="30"))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[0] == ("iam_policy_devdb: warning: DEVDB_RECORD_TTTL is set, but no setting reads "
+                                             "it (did you mean DEVDB_RECORD_TTL?)")
+
+
+def test_a_mistyped_required_variable_is_named_with_the_one_it_meant(tmp_path):
+    env = project_env(tmp_path, DEVDB_SOURCE_CLUSTR="prod-aurora")
+    del env["DEVDB_SOURCE_CLUSTER"]
+    result = manage_without_aws("refresh_devdb", **env)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "refresh_devdb: warning: DEVDB_SOURCE_CLUSTR is set, but no setting reads it (did you mean DEVDB_SOURCE_CLUSTER?)",
+        "refresh_devdb: error: DEVDB_SOURCE_CLUSTER is required (DEVDB_SOURCE_CLUSTR is set: did you mean DEVDB_SOURCE_CLUSTER?)",
+    ]
+
+
+def test_variables_of_the_sandbox_and_the_master_password_are_no_typos(settings):
+    env_settings(settings, DEVDB_SANDBOX_NOW="2026-11-22T05:00:00Z", DEVDB_MASTER_PASSWORD_ENV="DEVDB_CLONE_PASSWORD",
+                 DEVDB_CLONE_PASSWORD="a-password-1")
+    assert conf.unknown_variables() == []
+
+
+def test_branch_ttl_may_not_exceed_branch_max_ttl(settings):
+    env_settings(settings, DEVDB_BRANCH_TTL="40d")
+    assert [str(p) for p in conf.problems()] == ["DEVDB_BRANCH_TTL must not exceed BRANCH_MAX_TTL (40d > 30d)"]
+    env_settings(settings, DEVDB_BRANCH_TTL="40d", DEVDB_BRANCH_MAX_TTL="60d")
+    assert conf.problems() == [] and conf.get_settings().targets["dev"].branch_max_ttl.days == 60
+
+
+def test_errors_found_by_asking_aws_name_the_variable_when_the_setting_came_from_one(settings):
+    env_settings(settings)
+    assert conf.in_user_terms("dev", "SOURCE_CLUSTER: cluster x does not exist; set KMS_KEY_ID") == \
+        "DEVDB_SOURCE_CLUSTER: cluster x does not exist; set DEVDB_KMS_KEY_ID"
+    settings.DEVDB = {"TARGETS": {"dev": {"SOURCE_CLUSTER": "x"}}}
+    assert conf.in_user_terms("dev", "SOURCE_CLUSTER: cluster x does not exist") == "SOURCE_CLUSTER: cluster x does not exist"

@@ -21,7 +21,7 @@ import pytest
 
 from devdb import flavours, probes
 from devdb.flavours.base import Flavour
-from sandbox.moto_server import free_port
+from devdb_sandbox.moto_server import free_port
 from tests.conftest import IN_CI
 
 MYSQL_PASSWORD = "s3cr3t-Flavour-" + uuid.uuid4().hex[:8]

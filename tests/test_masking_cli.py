@@ -117,3 +117,17 @@ def test_check_fails_on_an_undecided_field(tmp_path):
     assert result.returncode == 1
     assert "shop.Customer.notes: no masking rule" in result.stdout
     assert mask_devdb(tmp_path, "--check").returncode == 0
+
+
+def test_a_dry_run_needs_no_masking_key_and_shows_none(shop_mysql, tmp_path):
+    (first, second), url = shop_mysql
+    dry = mask_devdb(tmp_path, "--url", url(first), "--dry-run", key="")
+    assert dry.returncode == 0, dry.stderr
+    assert "UPDATE `shop_customer` SET" in dry.stdout and "<key ipad>" in dry.stdout
+    assert "DEVDB_MASKING_KEY" not in dry.stderr
+    assert first.snapshot() == second.snapshot()
+    real = mask_devdb(tmp_path, "--url", url(first), key="")
+    assert real.returncode == 1
+    assert real.stderr.strip().splitlines()[-1] == ("mask_devdb: error: DEVDB_MASKING_KEY is not set: masking needs a "
+                                                    "secret key (same key -> same masked values)")
+    assert first.snapshot() == second.snapshot()

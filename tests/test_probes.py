@@ -15,7 +15,7 @@ import pytest
 from devdb import probes
 from devdb.errors import CloneFailed
 from devdb.models import CloneEvent, CloneRecord
-from sandbox.moto_server import free_port
+from devdb_sandbox.moto_server import free_port
 
 PASSWORD = "s3cr3t-Probe-" + uuid.uuid4().hex[:8]
 

@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 
 from devdb import probes
 from devdb.models import CloneRecord
-from sandbox.moto_server import free_port, seed
+from devdb_sandbox.moto_server import free_port, seed
 from tests.aws_calls import Requests
 from tests.project import manage
 

@@ -15,8 +15,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from sandbox import aws_rules
-from sandbox.moto_server import seed
+from devdb_sandbox import aws_rules
+from devdb_sandbox.moto_server import seed
 
 pytestmark = pytest.mark.e2e
 

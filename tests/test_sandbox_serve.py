@@ -1,4 +1,4 @@
-"""`python -m sandbox serve`: a sandbox that stays up, and exports with which every command works against it."""
+"""`python -m devdb_sandbox serve`: a sandbox that stays up, and exports with which every command works against it."""
 
 import os
 import shlex
@@ -28,7 +28,7 @@ def read_exports(process, deadline=90):
 
 
 def test_serve_keeps_a_sandbox_up_that_every_command_and_the_admin_can_use(tmp_path):
-    process = subprocess.Popen([sys.executable, "-m", "sandbox", "serve", "--dir", str(tmp_path)], cwd=ROOT,
+    process = subprocess.Popen([sys.executable, "-m", "devdb_sandbox", "serve", "--example", "--dir", str(tmp_path)], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         exports, printed = read_exports(process)
@@ -54,3 +54,33 @@ def test_serve_keeps_a_sandbox_up_that_every_command_and_the_admin_can_use(tmp_p
         rest = process.communicate(timeout=30)[0]
     assert process.returncode == 0, rest
     assert "sandbox: stopped." in rest
+
+
+def test_the_hosted_zone_id_is_the_same_at_every_start_of_the_sandbox():
+    from devdb_sandbox.moto_server import running, seed
+
+    zones = []
+    for _ in range(2):
+        with running() as server:
+            zones.append(str(seed(server.client("rds"), server.client("route53"), production=False)))
+    assert zones[0] == zones[1] and zones[0].startswith("Z0") and len(zones[0]) == 21
+
+
+def test_at_moves_a_commands_clock_to_a_time_or_an_offset_from_now():
+    from datetime import datetime, timezone
+
+    from devdb_sandbox.days import moment
+
+    now = datetime(2026, 11, 22, 5, 0, tzinfo=timezone.utc)
+    assert moment("+1d", now) == "2026-11-23T05:00:00Z" and moment("+90m", now) == "2026-11-22T06:30:00Z"
+    assert moment("2026-11-23T05:00:00Z") == "2026-11-23T05:00:00Z"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DEVDB_SANDBOX_NOW")}
+    env["PYTHONPATH"] = str(ROOT)
+    shown = subprocess.run([sys.executable, "-m", "devdb_sandbox", "at", "2026-11-23T05:00:00Z", sys.executable, "-c",
+                            "import datetime; print(datetime.datetime.now(datetime.timezone.utc).date())"],
+                           env=env, capture_output=True, text=True, timeout=60)
+    bad = subprocess.run([sys.executable, "-m", "devdb_sandbox", "at", "tomorrow", "true"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "WHEN must be an ISO-8601 UTC time or +1d / +12h / +90m (got 'tomorrow'" in bad.stderr
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == "2026-11-23"

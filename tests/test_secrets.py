@@ -13,7 +13,7 @@ from django.core.management import call_command
 from devdb import conf
 from devdb.errors import ConfigError
 from devdb.models import CloneEvent, CloneRecord
-from sandbox.moto_server import seed
+from devdb_sandbox.moto_server import seed
 from tests.project import manage
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,11 +21,21 @@ from .clones import cluster_serves
 LIVE = (CREATED, READY, CONNECTED)
 
 
-def ttl(value, what="--ttl"):
+def ttl(value, what="--ttl", ceiling=None):
+    """A lifetime, or a ConfigError: not a duration, or beyond `ceiling` (BRANCH_MAX_TTL)."""
     try:
-        return validators.duration(value)
+        life = validators.duration(value)
     except Invalid as exc:
         raise ConfigError(f"{what}: {exc}") from None
+    if ceiling is not None and life > ceiling:
+        raise ConfigError(f"{what}: {value} is longer than BRANCH_MAX_TTL ({_days(ceiling)})")
+    return life
+
+
+def _days(delta):
+    """A timedelta as BRANCH_TTL is written: 30d, 12h, 90m."""
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 1440}d" if minutes % 1440 == 0 else f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
 
 
 class BranchLine:
@@ -84,7 +94,7 @@ class BranchLine:
     def create(self, ttl_text=None, owner="", reset=False, wait=True):
         """Make the branch (or, with reset, a fresh clone of it that takes over its CNAME), ready and
         connected; a branch a killed or --no-wait run left unfinished is finished. Returns describe()."""
-        life = ttl(ttl_text or self.target.branch_ttl, "--ttl" if ttl_text else "BRANCH_TTL")
+        life = ttl(ttl_text or self.target.branch_ttl, "--ttl" if ttl_text else "BRANCH_TTL", self.target.branch_max_ttl)
         self.waits = wait
         self.owner = validators.owner(owner)
         self.preflight(source=False)
@@ -118,12 +128,18 @@ class BranchLine:
         return self.describe(cluster)
 
     def extend(self, ttl_text):
-        """Move the expiry of the branch's live clones to now + ttl."""
-        life = ttl(ttl_text)
+        """Move the expiry of the branch's live clones to now + ttl, unless they already expire later: an
+        extension never shortens a branch (the expiry stays, with a warning). ttl is at most BRANCH_MAX_TTL."""
+        life = ttl(ttl_text, ceiling=self.target.branch_max_ttl)
         self.sync()
         live = self.in_state(*LIVE)
         if not live:
             raise ConfigError(f"NAME: target {self.target_name!r} has no branch {self.branch}")
+        current = max((t for t in (parse_time(self.expiry(c)) for c in live) if t), default=None)
+        if current is not None and current >= self.now() + life:
+            self.reporter.warning("branch %s already expires at %s, later than %s from now: expiry unchanged",
+                                  self.branch, format_time(current), ttl_text)
+            return self.describe(live[-1])
         expires = format_time(self.now() + life)
         for cluster in live:
             self.changes.make(f"set {cluster.id} to expire at {expires}",
@@ -137,10 +153,14 @@ class BranchLine:
             resource.tags[TAG_EXPIRES_AT] = expires
         self._mirror(cluster, self.state(cluster), self.now(), message=f"expiry moved to {expires}")
 
-    def delete(self):
-        """Remove the branch: its CNAME, then its clones."""
+    def delete(self, missing_ok=False):
+        """Remove the branch: its CNAME, then its clones. missing_ok: a branch already gone (expired, deleted) is
+        no error, so a pull request closed after its branch expired does not fail CI."""
         self.preflight(source=False)
         self.sync()
+        if not self.clones and missing_ok:
+            return {"target": self.target.name, "branch": self.branch, "host": self.target.record_name, "port": None,
+                    "cluster": None, "endpoint": None, "state": "missing", "expires_at": None, "owner": ""}
         if not self.clones:
             raise ConfigError(f"NAME: target {self.target_name!r} has no branch {self.branch}")
         shown = self.describe(self.newest())

@@ -7,6 +7,7 @@ moment and started again finishes the same job.
 import os
 
 from .. import flavours, lifecycle, parity, preflight
+from ..conf import normalize_name
 from ..errors import ConfigError, DevdbError, NotFound
 from ..lifecycle import TAG_STATE, TAG_STATE_SINCE
 from ..masking.rules import Key
@@ -35,6 +36,11 @@ class Lookup:
             zone = self.aws.hosted_zone(self.target.zone_id)
         except NotFound:
             raise ConfigError(f"HOSTED_ZONE_ID: hosted zone {self.target.zone_id} does not exist") from None
+        if normalize_name(self.target.record_name) == normalize_name(zone.name):
+            raise ConfigError(
+                f"RECORD_NAME: {self.target.record_name} is the apex of hosted zone {zone.id} (the zone's own name), "
+                f"where DNS allows no CNAME: use a name inside it, e.g. db.{zone.name.rstrip('.')}"
+            )
         if not _in_zone(self.target.record_name, zone.name):
             raise ConfigError(
                 f"RECORD_NAME: {self.target.record_name} is not inside hosted zone {zone.id} ({zone.name.rstrip('.')})"

@@ -32,7 +32,8 @@ class Status:
                 "like_source": None if likeness is None else likeness.startswith("configured like "),
             })
         report = {"target": self.target.name, "record_name": self.target.record_name, "points_at": value,
-                  "points_at_clone": pointed.id if pointed else None, "clones": clones}
+                  "points_at_clone": pointed.id if pointed else None, "clones": clones,
+                  "branches": self.list_branches()}  # as `branch_devdb list` shows them: one Route53 read each
         if self.target.cross_account:
             report["note"] = (f"{self.target.source_cluster} is shared from another account and AWS allows one clone "
                               f"of it per account: each refresh deletes the previous clone before restoring, so "

@@ -72,6 +72,8 @@ class DevdbCommand(BaseCommand):
             parser.add_argument("--json", action="store_true", help="print the outcome as JSON on stdout")
 
     def execute(self, *args, **options):
+        for line in conf.unknown_variables():  # a typo changes nothing: say so at run time too, not only in `check`
+            self.stderr.write(f"{self._name()}: warning: {line}")
         try:
             with verbosity(options.get("verbosity", 1)):
                 return super().execute(*args, **options)

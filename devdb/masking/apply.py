@@ -472,10 +472,12 @@ class Masking:
         return {"ok": not failures and not found, "checks": checks + more, "failures": failures + found, **details}
 
 
-def _spec_and_key(rules, key):
+def _spec_and_key(rules, key, dry_run=False):
     spec = rules_module.masking_spec() if rules is None else rules
     if not spec:
         raise ConfigError("DEVDB['MASKING'] is empty: there are no masking rules")
+    if dry_run and not key and not os.environ.get(rules_module.KEY_ENV):
+        key = "dry run without a key: its material is hidden"  # a dry run prints the SQL with the key material hidden: any key shows the same
     key = key if isinstance(key, Key) else (Key(key) if key else Key.from_env(os.environ))
     return spec, key
 
@@ -497,7 +499,7 @@ def mask_clone(database, rules=None, key=None, *, batch_size=BATCH_SIZE, dry_run
     (default DEVDB["MASKING_WORKERS"]); return the verified MaskingReport (report.ok). Rerun after
     a kill, it finishes the job. A dry run only reads: report.sql lists the statements (key material
     hidden)."""
-    spec, key = _spec_and_key(rules, key)
+    spec, key = _spec_and_key(rules, key, dry_run)
     workers = default_workers() if workers is None else workers
     with connection_for(database, "masking") as alias:
         try:

@@ -139,5 +139,9 @@ def render(reports):
                 lines.append("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
             # Whether each clone is configured like its source (security groups, parameter groups, port...).
             lines.extend(f"  {clone['cluster']}: {clone['parity']}" for clone in report["clones"] if clone.get("parity"))
+        for entry in report.get("branches") or ():
+            lines.append(f"  branch {entry['branch']}: {entry['host']} -> {entry['cluster']} {entry['state']}, "
+                         f"expires {entry['expires_at'] or 'never'}" + (f", owner {entry['owner']}" if entry["owner"] else "")
+                         + ("" if entry.get("cname") or entry["state"] != "connected" else " (its CNAME is gone)"))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)

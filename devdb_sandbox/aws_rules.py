@@ -291,6 +291,25 @@ def apply():
     _apply_dispatch()
 
 
+def stable_zone_ids():
+    """Hosted zones get an id derived from their name, the same at every start of the sandbox's server, so the
+    DEVDB_HOSTED_ZONE_ID a user wrote down stays valid (dev.example.com is always the same zone); a second zone
+    of the same name gets a random one, as on AWS. Only the sandbox's server installs this."""
+    import base64
+    import hashlib
+
+    from moto.route53.models import HostedZoneIdentifier
+
+    original = HostedZoneIdentifier.generate
+
+    def generate(self, existing_ids=None, tags=None):
+        digest = base64.b32encode(hashlib.sha256(self.name.encode()).digest()).decode()
+        stable = "Z0" + digest[:19]
+        return stable if stable not in (existing_ids or ()) else original(self, existing_ids=existing_ids, tags=tags)
+
+    HostedZoneIdentifier.generate = generate
+
+
 def _rds_error(code, message):
     from moto.rds.exceptions import RDSClientError
 

@@ -1,4 +1,4 @@
-"""`python -m sandbox.server [--realistic] [-H host] [-p port]`: moto's standalone server with AWS's rules.
+"""`python -m devdb_sandbox.server [--realistic] [-H host] [-p port]`: moto's standalone server with AWS's rules.
 
 It installs sandbox.aws_rules into moto, then serves moto's application behind a small WSGI layer that
 - answers the sandbox's own control endpoints:
@@ -91,7 +91,7 @@ def _json(start_response, status, payload):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m sandbox.server", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m devdb_sandbox.server", description=__doc__.splitlines()[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=5000)
     parser.add_argument("--realistic", action="store_true",
@@ -104,6 +104,7 @@ def main(argv=None):
 
     os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto's own main does
     aws_rules.apply()
+    aws_rules.stable_zone_ids()
     SIM.configure(realistic=args.realistic)
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(args.host, args.port, SandboxApp(app), threaded=True, request_handler=MotoRequestHandler)

@@ -15,9 +15,9 @@ import boto3
 from botocore.config import Config
 
 from . import aws_rules
+from .days import CLOCK_DIR, clock_env  # noqa: F401 (CLOCK_DIR: where the clock shim lives, for callers)
 
 ROOT = Path(__file__).resolve().parent.parent
-CLOCK_DIR = Path(__file__).resolve().parent / "clock"
 REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
 
@@ -43,7 +43,7 @@ class MotoServer:
         env = {**os.environ, **CREDENTIALS, "MOTO_RECORDER_FILEPATH": self.recording, **(env or {})}
         env.pop("MOTO_ENABLE_RECORDING", None)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "sandbox.server", "-H", "127.0.0.1", "-p", str(self.port),
+            [sys.executable, "-m", "devdb_sandbox.server", "-H", "127.0.0.1", "-p", str(self.port),
              *(["--realistic"] if realistic else [])],
             stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
         )
@@ -68,10 +68,7 @@ class MotoServer:
         """Environment for a manage.py subprocess talking to this server (optionally at a simulated time)."""
         env = {**os.environ, **CREDENTIALS, "AWS_ENDPOINT_URL": self.url}
         env.pop("AWS_PROFILE", None)
-        if now:
-            env["DEVDB_SANDBOX_NOW"] = now
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CLOCK_DIR), env.get("PYTHONPATH", "")]))
-        return env
+        return clock_env(now, env) if now else env
 
     def project_env(self, zone_id, folder, now=None, **overrides):
         """env() plus the example project's settings: target `dev` on this account, SQLite files in folder."""
