@@ -177,7 +177,7 @@ class Target(_declared("TargetFields", TARGET_SETTINGS, ("name", str))):
     def cross_account(self):
         """SOURCE_CLUSTER is the ARN of a cluster shared from another account: AWS allows one clone of it
         in this account at a time, so the previous clone is deleted before the next restore."""
-        return self.source_cluster.startswith("arn:")
+        return (self.source_cluster or "").startswith("arn:")
 
     @property
     def serverless(self):

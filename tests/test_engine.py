@@ -270,6 +270,9 @@ def test_clean_deletes_the_instance_then_the_cluster(aws, make_engine, clock):
     assert deletes == [
         ("DeleteDBInstance", {"DBInstanceIdentifier": "dev-20261122-1", "SkipFinalSnapshot": True}),
         ("DeleteDBCluster", {"DBClusterIdentifier": "dev-20261122", "SkipFinalSnapshot": True}),
+        # its CloudWatch log groups (the seeded source exports error and slowquery; issue 18.8)
+        ("DeleteLogGroup", {"logGroupName": "/aws/rds/cluster/dev-20261122/error"}),
+        ("DeleteLogGroup", {"logGroupName": "/aws/rds/cluster/dev-20261122/slowquery"}),
     ]
     # The live DNS record is read right before deleting.
     ops = requests.operations()
@@ -395,9 +398,11 @@ def test_clone_stuck_creating_past_ready_timeout_is_aborted_and_the_name_stays(a
     assert tagged == [(["dev-20261123", "dev-20261123-1"], {"devdb:state": "aborted", "devdb:state-since": iso(aborted_at)})]
     # ... and, never ready (so no rollback target even with KEEP_ABORTED=1) nor live, cleaned at once:
     # nobody resolved the name to it, the grace protects nobody.
-    assert requests.mutating()[-2:] == [
+    assert requests.mutating()[-4:] == [
         ("DeleteDBInstance", {"DBInstanceIdentifier": "dev-20261123-1", "SkipFinalSnapshot": True}),
         ("DeleteDBCluster", {"DBClusterIdentifier": "dev-20261123", "SkipFinalSnapshot": True}),
+        ("DeleteLogGroup", {"logGroupName": "/aws/rds/cluster/dev-20261123/error"}),
+        ("DeleteLogGroup", {"logGroupName": "/aws/rds/cluster/dev-20261123/slowquery"}),
     ]
     assert aws.cluster_ids() == ["dev-20261122", "prod-aurora"]
     assert clock.now() == aborted_at
@@ -468,9 +473,11 @@ def test_source_and_unrelated_clusters_are_never_touched(aws, devdb_settings, ma
                 assert params[key].rsplit(":", 1)[-1] not in untouchable, (op, params)
         for arn in params.get("ResourceARNList", ()):
             assert arn.rsplit(":", 1)[-1] not in untouchable, (op, params)
+        if op == "DeleteLogGroup":  # only a deleted clone's own log groups
+            assert params["logGroupName"].split("/")[4].startswith("dev-"), (op, params)
     assert {op for op, _ in mutations if op not in (
         "RestoreDBClusterToPointInTime", "CreateDBInstance", "AddRoleToDBCluster", "TagResources",
-        "ChangeResourceRecordSets", "DeleteDBInstance", "DeleteDBCluster")} == set()
+        "ChangeResourceRecordSets", "DeleteDBInstance", "DeleteDBCluster", "DeleteLogGroup")} == set()
     assert all(p["SourceDBClusterIdentifier"] == "prod-aurora" for op, p in mutations
                if op == "RestoreDBClusterToPointInTime")
 

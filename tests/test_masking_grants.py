@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from devdb import flavours
+from devdb import flavours, probes
 from devdb.errors import ProbeError
 from devdb.masking import rules
 from devdb.masking.apply import mask_clone
@@ -63,7 +63,7 @@ def shop(postgresql):
 
 
 def check(database):
-    FLAVOUR.check_masking_grants(database, rules.resolve(RULES))
+    FLAVOUR.check_masking_grants(database, rules.resolve(RULES), connect=probes.connect)
 
 
 def test_a_master_user_with_the_grants_passes_and_can_really_mask(shop):
@@ -117,7 +117,7 @@ def test_an_existing_progress_table_needs_its_own_rights_not_create(shop):
 
 
 def test_mysql_needs_no_check():
-    assert flavours.for_engine("aurora-mysql").check_masking_grants({"host": "nowhere"}) is None
+    assert flavours.for_engine("aurora-mysql").check_masking_grants({"host": "nowhere"}, []) is None
 
 
 @pytest.mark.seed(production=False, engine="aurora-postgresql")

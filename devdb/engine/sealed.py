@@ -14,6 +14,8 @@ import os
 
 from .. import connections, flavours, history, parity, probes, rehearsal
 from ..errors import ConfigError, DevdbError, ProbeError
+from ..masking import gate
+from ..masking import rules as masking_rules
 from ..masking.apply import mask_clone
 
 ACTIVE = "active"  # the status of a VPC security group the cluster belongs to
@@ -59,7 +61,9 @@ class Sealing:
     def _mask_and_verify(self, cluster, user, deadline, timeout):
         database = self._master_database(cluster, user)
         self._wait_for_login(cluster, database, deadline, timeout)
-        flavours.for_engine(cluster.engine).check_masking_grants(database)  # rds_superuser is not a superuser
+        # rds_superuser is not a superuser: refuse, naming them, when the master user lacks grants
+        flavours.for_engine(cluster.engine).check_masking_grants(
+            database, masking_rules.resolve(masking_rules.masking_spec()), gate.masking_schemas(), connect=probes.connect)
         try:
             report = mask_clone(database)
         except DevdbError as exc:  # MaskingError, or a ConfigError (rules, key): one line, no secret

@@ -318,7 +318,7 @@ class Flavour:
                 f"{self.quote('seconds')} DOUBLE PRECISION NOT NULL, "
                 f"{self.quote('sample')} TEXT NOT NULL)")
 
-    def check_masking_grants(self, database, tables=None):
+    def check_masking_grants(self, database, tables, schemas=(), *, connect=None):
         """ProbeError naming the grants the master login lacks to mask the clone (PostgreSQL checks; a
         MySQL master user holds what masking needs on the app's database)."""
 

@@ -3,7 +3,7 @@
 import re
 
 from ..errors import ProbeError
-from .base import AUTHENTICATION, ERROR, TIMEOUT, UNREACHABLE, Flavour
+from .base import AUTHENTICATION, ERROR, PROGRESS_TABLE, TIMEOUT, UNREACHABLE, Flavour
 
 # libpq reports a failed login without an SQLSTATE: the server's FATAL message says what happened.
 REFUSED = re.compile(r'authentication failed|role ".*" does not exist|no pg_hba\.conf entry|pg_hba\.conf rejects'
@@ -172,22 +172,18 @@ class PostgreSQL(Flavour):
 
     # --- masking as the master user (Aurora: rds_superuser, not a superuser) ----------------------------
 
-    def check_masking_grants(self, database, tables=None):
+    def check_masking_grants(self, database, tables, schemas=(), *, connect):
         """Before masking a clone: ProbeError naming every grant the login (the master user) lacks to mask
         it, else None. On Aurora PostgreSQL the master user is rds_superuser, not a superuser: a table
         owned by another role is masked only if that role granted it UPDATE (TRUNCATE for a truncated
         one), and the progress table needs CREATE on the schema (or the rights on it, once it exists).
         `database` is the clone's connection dict (engine, host, port, user, password, database);
-        `tables` the resolved masking rules (default DEVDB["MASKING"])."""
-        from .. import probes  # the one place the engine connects to a clone
-        from ..masking import gate, rules
-        from ..masking.apply import PROGRESS_TABLE
-
-        tables = rules.resolve(rules.masking_spec()) if tables is None else tables
-        conn = probes.connect(database["host"], flavour=self, port=database["port"], user=database["user"],
+        `tables` the resolved masking rules (TableRules); `schemas` as MASKING_SCHEMAS; `connect`
+        probes.connect (the one place the engine connects to a clone)."""
+        conn = connect(database["host"], flavour=self, port=database["port"], user=database["user"],
                               password=database["password"], database=database["database"], timeout=10)
         try:
-            missing = self.missing_masking_grants(conn, tables, PROGRESS_TABLE, gate.masking_schemas())
+            missing = self.missing_masking_grants(conn, tables, PROGRESS_TABLE, schemas)
         except Exception as exc:
             raise ProbeError(f"masking: the master user's grants could not be read: "
                              f"{self.describe(exc, database['password'])}") from None
