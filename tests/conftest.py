@@ -88,6 +88,8 @@ def aws(monkeypatch, request):
         monkeypatch.delenv(key, raising=False)
     aws_rules.apply()
     aws_rules.SIM.reset()
+    aws_rules.SIM.configure(realistic=False)  # a test that turned realistic rules on in-process leaves them off
+    request.addfinalizer(lambda: aws_rules.SIM.configure(realistic=False))
     with mock_aws():
         rds, route53 = boto3.client("rds"), boto3.client("route53")
         marker = request.node.get_closest_marker("seed")
