@@ -330,7 +330,7 @@ def assert_status_json(project, now, live, leaving=None):
     status = project.status(now)
     assert set(status) == {"targets"}
     (report,) = status["targets"]
-    assert set(report) == {"target", "record_name", "points_at", "points_at_clone", "clones", "failures"}
+    assert set(report) == {"target", "record_name", "points_at", "points_at_clone", "clones", "branches", "failures"}
     assert report["failures"] == []  # a good morning: no failure to report
     assert report["target"] == "dev"
     assert report["record_name"] == RECORD

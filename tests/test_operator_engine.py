@@ -111,6 +111,9 @@ def test_refresh_the_same_day_after_a_rollback_has_nothing_to_do(aws, devdb_sett
     run("refresh_devdb")
     run("connect_devdb", "--to", DAY1)
     fake_time.advance(hours=1)
+    # The clone rolled back from is kept (KEEP_ABORTED=1): the first run stops it (issue 18.8), then nothing.
+    assert unstamped(run("refresh_devdb")) == f"dev: 1 change(s); {DAY1} is connected"  # exit 0
+    assert aws.cluster(DAY2)["Status"] in ("stopping", "stopped")
     before = account_state(aws)
     assert unstamped(run("refresh_devdb")) == f"dev: nothing to do; {DAY1} is connected"  # exit 0
     assert account_state(aws) == before

@@ -245,6 +245,7 @@ def test_a_lock_and_a_failure_exit_1(settings, aws):
     connected(aws, "alpha")
 
 
+@pytest.mark.control_db  # run by scripts/test's MariaDB pass, the one it can run in
 @pytest.mark.skipif(
     __import__("os").environ.get("DEVDB_TEST_CONTROL_DB") != "mysql",
     reason="in-memory shared-cache SQLite fails concurrent writers ('database table is locked'); "

@@ -171,27 +171,33 @@ def test_migrate_before_connect_changes_the_clone_and_leaves_the_default_databas
 @pytest.mark.django_db(databases="__all__")
 @pytest.mark.seed(production=False)
 def test_a_branch_that_could_not_be_deleted_is_reported_so_not_as_deleted(aws, devdb_settings, clock, monkeypatch):
-    """Someone stops the branch's clone during the rehearsal: clean() must not delete a stopped clone (it starts
-    it, warning), so the fate line says the branch is still there and when clean_devdb removes it."""
+    """AWS refuses to delete the branch's writer (AccessDenied on DeleteDBInstance): the fate line says the
+    branch is still there and when clean_devdb removes it. (A clone stopped meanwhile is no longer such a
+    case: clean starts and deletes it in the same run, issue 18.8.)"""
     from django.core.management import call_command
     from django.core.management.base import CommandError
 
+    from devdb.aws import Gateway
+    from devdb.errors import AwsError
     from devdb.management.commands import rehearse_devdb as command
 
     monkeypatch.setattr("devdb.engine.Clock", lambda: clock)
     real = command.rehearse
 
-    def stopped_meanwhile(database, **kwargs):
-        aws.rds.stop_db_cluster(DBClusterIdentifier=database["host"].split(".")[0])
+    def refused_meanwhile(database, **kwargs):
+        def refuse(self, instance_id):
+            raise AwsError(f"AWS DeleteDBInstance failed: AccessDenied: not allowed to delete {instance_id}")
+
+        monkeypatch.setattr(Gateway, "delete_instance", refuse)
         return real(database, **kwargs)  # moto's endpoint resolves nowhere: the rehearsal fails, reported
 
-    monkeypatch.setattr(command, "rehearse", stopped_meanwhile)
+    monkeypatch.setattr(command, "rehearse", refused_meanwhile)
     out = io.StringIO()
     with pytest.raises(CommandError, match="migrate failed before any migration ran"):
         call_command("rehearse_devdb", stdout=out)
     last = out.getvalue().strip().splitlines()[-1]
     (clone,) = [c for c in aws.cluster_ids() if c.startswith("dev-rehearse-")]
-    assert last.startswith(f"branch rehearse-") and f" not deleted: {clone} still there; clean_devdb removes it " \
-        "after it expires (" in last, last
+    assert last.startswith("branch rehearse-") and f" not deleted: AWS DeleteDBInstance failed: AccessDenied: not " \
+        f"allowed to delete {clone}-1; clean_devdb removes it after it expires (" in last, last
     assert "deleted" not in out.getvalue().replace("not deleted", "")
     assert aws.cluster(clone)["Status"] != "deleting"

@@ -337,7 +337,7 @@ def test_a_writer_that_fails_while_waited_for_ends_the_wait_at_once(aws, make_en
                 item["DBInstanceStatus"] = "incompatible-parameters"
 
     gateway.rds.meta.events.register("after-call.rds.DescribeDBInstances", patch)
-    with pytest.raises(CloneFailed, match="writer incompatible-parameters"):
+    with pytest.raises(CloneFailed, match=r"writer dev-20261122-1 incompatible-parameters: .*set DB_PARAMETER_GROUP"):
         make_engine(gateway=gateway).refresh()
     assert sum(clock.sleeps) <= 120
 
