@@ -129,7 +129,7 @@ def test_other_engines_are_refused_in_one_line(aws, devdb_settings, make_engine)
 
 @pytest.mark.parametrize("version, refused", [("13.4", True), ("13.6", False), ("14.3", False), ("16.3", False)])
 def test_db_serverless_needs_aurora_postgresql_13_6(version, refused):
-    target = SimpleNamespace(serverless=True, serverless_min_acu=0.5)
+    target = SimpleNamespace(serverless=True, serverless_min_acu=0.5, serverless_max_acu=16)
     source = SimpleNamespace(id=SOURCE, engine="aurora-postgresql", engine_version=version)
     if not refused:
         preflight.check_serverless(target, source)
