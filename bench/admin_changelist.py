@@ -14,6 +14,12 @@ logged-in superuser. Reports, per page: the median and min wall time of --render
 warm-up render (the view, the ORM and template rendering, in this process; no HTTP server), and the
 SQL queries of one render per database alias (default: session and user; devdb: the history).
 
+Then (unless --no-status) the whole `status_devdb` and `status_devdb --check` commands, as a user runs them:
+the AWS side is the sandbox's moto server over HTTP (seeded, then one real `refresh_devdb` so target `dev`
+has a live clone), the control database the one above, timed at --small records and at --records. Reports
+the median and min wall time of --renders runs (in this process, call_command) and how much of it was the
+control database's queries.
+
 The app's code is whatever devdb/admin.py is now; the project is project/settings.py.
 """
 
@@ -34,8 +40,10 @@ TARGETS = ("dev", "qa", "staging", "perf", "demo")
 NOW = datetime(2026, 11, 22, 5, 0, 0, tzinfo=timezone.utc)
 
 
-def configure(tmp, mysql_url=None):
-    """Point project.settings at throw-away databases, then set Django up."""
+def configure(tmp, mysql_url=None, aws=None):
+    """Point project.settings at throw-away databases (and AWS at the sandbox's server), then set Django up."""
+    if aws is not None:
+        os.environ.update(aws)
     os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"
     os.environ["DATABASE_URL"] = f"sqlite:///{tmp}/app.sqlite3"
     os.environ["DEVDB_DATABASE_URL"] = mysql_url or f"sqlite:///{tmp}/devdb.sqlite3"
@@ -236,6 +244,85 @@ def compare_queries(args, alias, vendor, records):
     connections[alias].close()
 
 
+def sandbox():
+    """The sandbox's moto server, seeded: the AWS side of status_devdb. Returns (server, environment)."""
+    from devdb_sandbox.moto_server import MotoServer, seed
+
+    server = MotoServer()
+    zone = seed(server.client("rds"), server.client("route53"))
+    env = server.env()
+    env = {key: env[key] for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")}
+    return server, {**env, "DEVDB_HOSTED_ZONE_ID": str(zone), "DEVDB_SOURCE_CLUSTER": "prod-aurora",
+                    "DEVDB_LOG_LEVEL": "WARNING"}
+
+
+STATUS_COMMANDS = (["status_devdb"], ["status_devdb", "--check"], ["status_devdb", "--json"])
+
+
+def refresh_once():
+    """One real refresh_devdb against the sandbox, so target `dev` has a live clone; its summary line."""
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("refresh_devdb", stdout=out, stderr=io.StringIO())
+    return out.getvalue().strip().splitlines()[-1]
+
+
+def measure_status(args, alias):
+    """status_devdb, --check and --json, whole commands (one target: it runs in this thread): per command,
+    (median ms, min ms, control-DB queries per run, their ms per run)."""
+    import io
+
+    from django.core.management import call_command
+    from django.db import connections
+
+    results = {}
+    for command in STATUS_COMMANDS:
+        def once():
+            try:
+                call_command(*command, stdout=io.StringIO(), stderr=io.StringIO())
+            except SystemExit as exit:  # --check exits 1 on a problem: the bench's fabricated targets have some
+                if exit.code not in (0, 1):
+                    raise
+
+        spent = []
+
+        def timer(execute, sql, params, many, context):  # every control-DB query of the command
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                spent.append(time.perf_counter() - started)
+
+        once()  # warm-up
+        times = []
+        for _ in range(args.renders):
+            started = time.perf_counter()
+            with connections[alias].execute_wrapper(timer):
+                once()
+            times.append(time.perf_counter() - started)
+        results[" ".join(command)] = (statistics.median(times) * 1000, min(times) * 1000, len(spent) / args.renders,
+                                      sum(spent) * 1000 / args.renders)
+    return results
+
+
+def print_status(args, alias, rows):
+    """rows: [(records, measure_status() result)]."""
+    from django.db import connections
+
+    print(f"\n## status_devdb ({connections[alias].vendor} control DB), AWS: the sandbox's moto server over HTTP, "
+          f"median of {args.renders} runs\n")
+    print("| command | records | median (ms) | min (ms) | control-DB queries per run | their time per run (ms) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for command in STATUS_COMMANDS:
+        name = " ".join(command)
+        for records, result in rows:
+            median, low, queries, db_ms = result[name]
+            print(f"| `{name}` | {records} | {median:.1f} | {low:.1f} | {queries:g} | {db_ms:.1f} |")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.admin_changelist", description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=10000, help="CloneRecords to create (default 10000)")
@@ -250,10 +337,12 @@ def main(argv=None):
     parser.add_argument("--small", type=int, default=100,
                         help="also count the changelist's queries at this many records first (default 100; 0: skip)")
     parser.add_argument("--sql", action="store_true", help="also print the slowest query of each page")
+    parser.add_argument("--no-status", action="store_true", help="do not time status_devdb (needs moto[server])")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="devdb-admin-bench-") as tmp:
         mysql, url, drop = None, None, None
+        server, aws = sandbox() if not args.no_status else (None, None)
         if args.mysql:
             url, name, cfg = create_mysql_database(args.mysql)
             mysql, drop = (cfg, name), drop_mysql_database
@@ -261,9 +350,11 @@ def main(argv=None):
             url, name, cfg = create_postgres_database(args.postgresql)
             mysql, drop = (cfg, name), drop_postgres_database
         try:
-            configure(tmp, url)
+            configure(tmp, url, aws)
             return run(args, mysql)
         finally:
+            if server:
+                server.stop()
             if mysql:
                 from django.db import connections
 
@@ -293,6 +384,11 @@ def run(args, mysql):
     client = Client()
     client.force_login(user)
     at_small = measure(client, "/admin/devdb/clonerecord/", 1) if small else None
+    status = []
+    if not args.no_status:
+        print(f"bench: refresh_devdb against the sandbox: {refresh_once()}", flush=True)
+        if small:
+            status.append((small, measure_status(args, alias)))
     records, events = populate(small, args.records)
     print(f"bench: {records} CloneRecords and {events} CloneEvents in the control database "
           f"({vendor}{' ' + mysql[1] if mysql else ''}), built in {time.perf_counter() - started:.1f}s", flush=True)
@@ -327,6 +423,9 @@ def run(args, mysql):
         for label, r in results:
             if r["slowest_sql"]:
                 print(f"{label}: slowest query {r['slowest_sql'][1]}s: {r['slowest_sql'][0]}")
+    if not args.no_status:
+        status.append((records, measure_status(args, alias)))
+        print_status(args, alias, status)
     return 0
 
 

@@ -40,7 +40,9 @@ class MotoServer:
         self.url = f"http://127.0.0.1:{self.port}"
         # The request recorder stays off until recorder("start-recording"); its file goes to /tmp.
         self.recording = os.path.join(tempfile.gettempdir(), f"devdb-moto-recording-{self.port}")
-        env = {**os.environ, **CREDENTIALS, "MOTO_RECORDER_FILEPATH": self.recording, **(env or {})}
+        # MOTO_EC2_LOAD_DEFAULT_AMIS: moto would build EC2's ~2,600 default AMIs for each account; devdb uses none.
+        env = {**os.environ, **CREDENTIALS, "MOTO_RECORDER_FILEPATH": self.recording, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
+               **(env or {})}
         env.pop("MOTO_ENABLE_RECORDING", None)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "devdb_sandbox.server", "-H", "127.0.0.1", "-p", str(self.port),
