@@ -116,7 +116,8 @@ def _configured_targets():
 
 def where_names_point():
     """Per target, from the records: the clone its stable name points at, the newest clone if it failed (the
-    last run failed), the run lease. Four queries whatever the number of targets.
+    last run failed), the run lease. Queries: 2 x targets + 5, whatever the number of records (none reads
+    every record: see newest_failed).
 
     The clone pointed at is the newest (by connected time) record in state `connected` of each target.
     Configured targets without one are listed with record None.
@@ -125,7 +126,7 @@ def where_names_point():
     newest = (daily.filter(state=lifecycle.CONNECTED, target=OuterRef("target"))
               .order_by("-connected_at", "-id").values("id")[:1])
     live = {r.target: r for r in with_moves(CloneRecord.objects.filter(state=lifecycle.CONNECTED, id=Subquery(newest)))}
-    failed = {r.target: r for r in newest_failed(daily)}
+    failed = {r.target: r for r in newest_failed()}
     leases = {lease.target: lease for lease in TargetLease.objects.exclude(target__contains="/")}  # not branches
     configured = _configured_targets()
     now = timezone.now()

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from django.db import models
-from django.db.models import Exists, F, Max, OuterRef, Prefetch, Q
+from django.db.models import Exists, F, OuterRef, Prefetch, Q
 from django.utils import timezone
 
 from . import lifecycle
@@ -94,18 +94,40 @@ def failed_filter():
                                             to_state=lifecycle.ABORTED))
 
 
-def newest_failed(records):
-    """Of `records` (one line: the daily clones), each target's newest record (by created time, then id)
-    if it failed, as a list. One query, no subquery run once per record: each target's newest created
-    time (GROUP BY over the index devdb_record_line_created), the records created at one of those
-    times (a handful), whether each failed; the newest of each target is picked from those here."""
-    newest_times = records.values("target").annotate(newest=Max("created_at")).values("newest")
-    newest = {}
-    for record in records.filter(created_at__in=newest_times).annotate(has_failed=failed_filter()):
-        kept = newest.get(record.target)
+def newest_times(branch=""):
+    """[(target, its newest created time)] of one line (the daily clones, or a branch name's): per target,
+    one index seek for the next target down (a skip scan over every record, on an index that starts with
+    target) and one for that target's newest created time (devdb_record_line_created). GROUP BY target would
+    read every record (PostgreSQL's planner, without ANALYZE, sorts them all), and so does SQLite's when the
+    skip step filters on branch (it picks the branch index)."""
+    records = CloneRecord.objects.all()
+    found, target = [], None
+    while True:
+        target = (records.filter(target__lt=target) if target is not None else records).order_by(
+            "-target").values_list("target", flat=True).first()
+        if target is None:
+            return found
+        created = (records.filter(target=target, branch=branch).order_by("-created_at")
+                   .values_list("created_at", flat=True).first())
+        if created is not None:
+            found.append((target, created))
+
+
+def newest_failed(branch=""):
+    """Each target's newest record of one line (by default the daily clones; by created time, then id) if it
+    failed, as a list. No query reads every record: newest_times (two queries per target, plus one), then
+    the records created at those times (an index seek each; ties broken here by id) with whether each failed."""
+    newest = Q()
+    for target, created in newest_times(branch):
+        newest |= Q(target=target, branch=branch, created_at=created)
+    if not newest:
+        return []
+    picked = {}
+    for record in CloneRecord.objects.filter(newest).annotate(has_failed=failed_filter()):
+        kept = picked.get(record.target)
         if kept is None or (record.created_at, record.id) > (kept.created_at, kept.id):
-            newest[record.target] = record
-    return [record for record in newest.values() if record.has_failed]
+            picked[record.target] = record
+    return [record for record in picked.values() if record.has_failed]
 
 
 def recent_failures(target):

@@ -204,3 +204,29 @@ def test_the_failure_queries_answer_right_on_a_failure_heavy_history(admin_clien
     assert all(status[target] == [] for target in targets if target != "demo")
     response = admin_client.get("/admin/devdb/clonerecord/")
     assert response.status_code == 200 and "demo-20261122" in response.content.decode()
+
+
+def test_last_run_failed_reads_the_daily_line_only_and_breaks_a_tie_by_id():
+    """The banner's skip scan: a newer failed branch does not hide a live daily clone, a target with only
+    branches has no "last run failed", two daily records created at the same moment: the higher id wins."""
+    from bench.admin_changelist import NOW
+
+    from devdb.models import newest_failed
+
+    def record(target, name, created, failed, branch=""):
+        made = CloneRecord.objects.create(target=target, cluster_id=name, source="prod", created_at=created,
+                                          state="deleted" if failed else "connected", state_since=created,
+                                          connected_at=None if failed else created, branch=branch)
+        if failed:
+            CloneEvent.objects.create(record=made, at=created, from_state="created", to_state="aborted")
+        return made
+
+    record("dev", "dev-1", NOW - timedelta(days=1), failed=True)
+    record("dev", "dev-2", NOW, failed=False)
+    record("dev", "dev-b-feature", NOW + timedelta(hours=1), failed=True, branch="feature")
+    record("alpha", "alpha-b-x", NOW, failed=True, branch="x")  # a target seen only through a branch
+    record("qa", "qa-2", NOW, failed=False)
+    record("qa", "qa-3", NOW, failed=True)  # same created time, higher id: the newest
+    record("zeta", "zeta-1", NOW, failed=True)
+    assert sorted(r.cluster_id for r in newest_failed()) == ["qa-3", "zeta-1"]
+    assert [r.cluster_id for r in newest_failed("feature")] == ["dev-b-feature"]
