@@ -129,6 +129,17 @@ def copies(request, devdb_project, django_db_blocker):
             copy.drop()
 
 
+def assert_only_the_copy_changed(copy, default, before, result, django_db_blocker):
+    """The copy holds the rehearsed rows and migrations; the default database is byte-identical to `before`;
+    the copy's password was never printed."""
+    with django_db_blocker.unblock():
+        assert copy.query("SELECT code, note, size FROM rehearsal_app_item ORDER BY code") == [
+            (code, *REHEARSED) for code in "abc"]
+        assert set(LATER) <= copy.applied()
+        assert default.dump() == before
+    assert copy.password not in result.stdout + result.stderr
+
+
 def test_a_branch_rehearsal_changes_the_branch_and_leaves_the_default_database_byte_identical(copies,
                                                                                               django_db_blocker):
     project, copy, default = copies
@@ -140,12 +151,7 @@ def test_a_branch_rehearsal_changes_the_branch_and_leaves_the_default_database_b
 
     report = json.loads(result.stdout)
     assert report["ok"] is True and report["branch"]["fate"] == "deleted"
-    with django_db_blocker.unblock():
-        assert copy.query("SELECT code, note, size FROM rehearsal_app_item ORDER BY code") == [
-            (code, *REHEARSED) for code in "abc"]
-        assert set(LATER) <= copy.applied()
-        assert default.dump() == before
-    assert copy.password not in result.stdout + result.stderr
+    assert_only_the_copy_changed(copy, default, before, result, django_db_blocker)
 
 
 def test_migrate_before_connect_changes_the_clone_and_leaves_the_default_database_byte_identical(copies,
@@ -160,12 +166,7 @@ def test_migrate_before_connect_changes_the_clone_and_leaves_the_default_databas
     assert clone.startswith("dev-") and "migrated: " in " ".join(
         e["message"] for e in project.query("SELECT e.message FROM devdb_cloneevent e JOIN devdb_clonerecord r "
                                             f"ON e.record_id = r.id WHERE r.cluster_id = '{clone}'"))
-    with django_db_blocker.unblock():
-        assert copy.query("SELECT code, note, size FROM rehearsal_app_item ORDER BY code") == [
-            (code, *REHEARSED) for code in "abc"]
-        assert set(LATER) <= copy.applied()
-        assert default.dump() == before
-    assert copy.password not in result.stdout + result.stderr
+    assert_only_the_copy_changed(copy, default, before, result, django_db_blocker)
 
 
 @pytest.mark.django_db(databases="__all__")

@@ -188,8 +188,9 @@ def test_a_failed_verification_aborts_the_clone_at_warning_and_the_name_stays(aw
     assert aborts and all(r.levelno == logging.WARNING for r in aborts)
 
 
-def test_a_run_killed_during_masking_is_finished_by_the_next(aws, masked, shop, clock, monkeypatch):
-    clone = day(clock, 0)
+def refresh_killed_after_the_first_table(monkeypatch):
+    """A refresh_devdb whose runner is killed mid-masking (KeyboardInterrupt as the second table starts);
+    returns the real Masking._mask_table, still patched out."""
     real = masking_apply.Masking._mask_table
     calls = {"n": 0}
 
@@ -202,6 +203,12 @@ def test_a_run_killed_during_masking_is_finished_by_the_next(aws, masked, shop, 
     monkeypatch.setattr(masking_apply.Masking, "_mask_table", killed_after_the_first_table)
     with pytest.raises((KeyboardInterrupt, CommandError)):
         call_command("refresh_devdb", stdout=io.StringIO())
+    return real
+
+
+def test_a_run_killed_during_masking_is_finished_by_the_next(aws, masked, shop, clock, monkeypatch):
+    clone = day(clock, 0)
+    real = refresh_killed_after_the_first_table(monkeypatch)
     assert groups(aws, clone) == [masked["runner"]] and points_at(aws) is None
     assert not (history.find(clone).masking or {})
     monkeypatch.setattr(masking_apply.Masking, "_mask_table", real)
@@ -215,18 +222,7 @@ def test_a_run_killed_during_masking_is_finished_by_the_next(aws, masked, shop, 
 def test_a_resume_with_another_key_aborts_the_clone_and_masks_nothing_twice(aws, masked, shop, clock, monkeypatch,
                                                                              recorded):  # noqa: F811
     clone = day(clock, 0)
-    real = masking_apply.Masking._mask_table
-    calls = {"n": 0}
-
-    def killed_after_the_first_table(self, table, echo):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real(self, table, echo)
-
-    monkeypatch.setattr(masking_apply.Masking, "_mask_table", killed_after_the_first_table)
-    with pytest.raises((KeyboardInterrupt, CommandError)):
-        call_command("refresh_devdb", stdout=io.StringIO())
+    real = refresh_killed_after_the_first_table(monkeypatch)
     monkeypatch.setattr(masking_apply.Masking, "_mask_table", real)
     half = shop.snapshot()
     monkeypatch.setenv("DEVDB_MASKING_KEY", "another key for the same clone, 32+ bytes")

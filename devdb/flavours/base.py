@@ -154,6 +154,13 @@ class Flavour:
         where the expressions may use hash_ref(alias) for each (alias, expression) of `hashes`:
         each is computed once per row in a derived table joined on `pk` (kept apart from the
         UPDATE, so that the optimizer does not inline it back into every use)."""
+        computed = ", ".join([f"{pk} AS devdb_pk"] + [f"{expr} AS {alias}" for alias, expr in hashes])
+        condition = " WHERE " + " AND ".join(where) if where else ""
+        return self.update_joined(table, pk, sets, where, f"SELECT {computed} FROM {table}{condition}")
+
+    def update_joined(self, table, pk, sets, where, derived):
+        """SQL: with_hashes()' UPDATE, given the derived table's SELECT (devdb_pk and the hashes); each engine
+        keeps it materialized its own way."""
         raise NotImplementedError
 
     # Migration rehearsal:

@@ -135,13 +135,12 @@ class MySQL(Flavour):
     def _path(path):
         return "'$." + ".".join(path) + "'"  # keys are letters, digits and _ (Json checks)
 
-    def with_hashes(self, table, pk, sets, where, hashes):
+    def update_joined(self, table, pk, sets, where, derived):
         # A derived table with LIMIT is materialized (never merged into the UPDATE), so each HMAC is
         # computed once per row; MySQL allows it on the table being updated.
-        computed = ", ".join([f"{pk} AS devdb_pk"] + [f"{expr} AS {alias}" for alias, expr in hashes])
         condition = " WHERE " + " AND ".join(where) if where else ""
         assignments = ", ".join(f"{table}.{column} = {expr}" for column, expr in sets)
-        return (f"UPDATE {table} JOIN (SELECT {computed} FROM {table}{condition} LIMIT 18446744073709551615) "
+        return (f"UPDATE {table} JOIN ({derived} LIMIT 18446744073709551615) "
                 f"AS devdb_hashes ON {table}.{pk} = devdb_hashes.devdb_pk SET {assignments}{condition}")
 
     def table_size_sql(self):

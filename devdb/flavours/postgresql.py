@@ -157,12 +157,10 @@ class PostgreSQL(Flavour):
     def json_differs(self, doc, placeholder):
         return f"({doc} IS NOT NULL AND ({doc})::jsonb <> CAST({placeholder} AS jsonb))"
 
-    def with_hashes(self, table, pk, sets, where, hashes):
+    def update_joined(self, table, pk, sets, where, derived):
         # OFFSET 0 keeps the subquery apart: otherwise it is pulled up and every use recomputes the HMAC.
-        computed = ", ".join([f"{pk} AS devdb_pk"] + [f"{expr} AS {alias}" for alias, expr in hashes])
-        condition = " WHERE " + " AND ".join(where) if where else ""
         assignments = ", ".join(f"{column} = {expr}" for column, expr in sets)
-        return (f"UPDATE {table} SET {assignments} FROM (SELECT {computed} FROM {table}{condition} OFFSET 0) "
+        return (f"UPDATE {table} SET {assignments} FROM ({derived} OFFSET 0) "
                 f"AS devdb_hashes WHERE {' AND '.join([f'{table}.{pk} = devdb_hashes.devdb_pk'] + list(where))}")
 
     def table_size_sql(self):
