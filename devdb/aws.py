@@ -89,6 +89,12 @@ class Configuration:
         )
 
 
+def kms_key(data):
+    """An encrypted cluster's KMS key (DescribeDBClusters' entry), None when not encrypted. A shared entry may
+    carry StorageEncrypted without its KmsKeyId: still encrypted, the key "not shown"."""
+    return (data.get("KmsKeyId") or "not shown") if data.get("StorageEncrypted") else None
+
+
 @dataclass
 class Cluster:
     id: str
@@ -109,6 +115,7 @@ class Cluster:
     reader_endpoint: str | None = None
     clone_group: str | None = None  # CloneGroupId: the source and its copy-on-write clones share it
     cross_account_clone: bool = False
+    kms_key_id: str | None = None  # set when encrypted (see kms_key)
 
     @classmethod
     def from_api(cls, data):
@@ -134,6 +141,7 @@ class Cluster:
             reader_endpoint=data.get("ReaderEndpoint"),
             clone_group=data.get("CloneGroupId"),
             cross_account_clone=bool(data.get("CrossAccountClone")),
+            kms_key_id=kms_key(data),
         )
 
     @property
@@ -514,8 +522,7 @@ class Gateway:
         """
         data = self.rds.describe_db_clusters(**_shared(DBClusterIdentifier=cluster_id))["DBClusters"][0]
         return SourceAccess(
-            # A shared entry may carry StorageEncrypted without its KmsKeyId: still encrypted, key not shown.
-            kms_key_id=(data.get("KmsKeyId") or "not shown") if data.get("StorageEncrypted") else None,
+            kms_key_id=kms_key(data),
             role_arns=tuple(sorted(r["RoleArn"] for r in data.get("AssociatedRoles") or ())),
         )
 

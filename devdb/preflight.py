@@ -65,11 +65,11 @@ def before_clone(gateway, target, source, *, clones, reporter):
 
     `source` is the source cluster as preflight read it, `clones` this target's existing clones.
     Calls: DescribeOrderableDBInstanceOptions and DescribeAccountAttributes, plus one DescribeDBClusters
-    for a shared source (an ARN) without KMS_KEY_ID, and one when the source has clones (its clone group).
+    when the source has clones (its clone group).
     """
     check_sealed_groups(target, source)
     check_serverless(target, source)
-    check_shared_key(gateway, target)
+    check_shared_key(target, source)
     check_instance_class(gateway, target, source, reporter)
     check_cluster_quota(gateway, target, len(clones), reporter)
     check_clone_group(gateway, source, reporter)
@@ -78,7 +78,7 @@ def before_clone(gateway, target, source, *, clones, reporter):
 def before_branch(gateway, target, source, *, daily_clones, reporter):
     """before_clone() for a branch: the daily clone's quota must still fit once the branch is made."""
     check_serverless(target, source)
-    check_shared_key(gateway, target)
+    check_shared_key(target, source)
     check_instance_class(gateway, target, source, reporter)
     check_cluster_quota(gateway, target, daily_clones, reporter, branch=True)
     check_clone_group(gateway, source, reporter)
@@ -148,11 +148,12 @@ def check_serverless(target, source):
         )
 
 
-def check_shared_key(gateway, target):
-    """A source shared from another account (SOURCE_CLUSTER is its ARN) that is encrypted needs KMS_KEY_ID."""
+def check_shared_key(target, source):
+    """A source shared from another account (SOURCE_CLUSTER is its ARN) that is encrypted needs KMS_KEY_ID.
+    `source` is the source as the run read it (with IncludeShared): no second DescribeDBClusters."""
     if not target.source_cluster.startswith("arn:") or target.kms_key_id:
         return
-    key = gateway.source_access(target.source_cluster).kms_key_id
+    key = source.kms_key_id
     if key:
         raise ConfigError(
             f"KMS_KEY_ID: source {target.source_cluster} is shared from another account and encrypted (key {key}); "

@@ -15,7 +15,7 @@ from . import conf, locks, ping
 from .aws import Gateway
 from .engine import Branch, Engine
 from .errors import ControlDatabaseLost, DevdbError, Interrupted, Locked, RunFailed
-from .locks import Lease, lease_name  # noqa: F401 (lease_name: also imported from here)
+from .locks import Lease, lease_name
 from .models import TargetLease
 from .output import Reporter
 

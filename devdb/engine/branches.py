@@ -12,7 +12,7 @@ past devdb:expires-at.
 from dataclasses import replace
 
 from .. import history, lifecycle, preflight, validators
-from ..errors import ConfigError, Invalid, Locked, NotFound
+from ..errors import ConfigError, Invalid, Locked
 from ..locks import Lease, lease_name
 from ..lifecycle import (ABORTED, CONNECTED, CREATED, READY, TAG_BRANCH, TAG_EXPIRES_AT, TAG_OWNER, branch_of,
                          format_time, parse_time)
@@ -247,15 +247,9 @@ class Branches:
             self.reporter.warning("branch %s has expired but is not deleted now: %s", branch.branch, exc)
             return
         try:
-            fresh = {}
-            for cluster_id in list(branch.clones):
-                try:
-                    cluster = self.aws.cluster(cluster_id)
-                except NotFound:
-                    continue
-                if branch_of(cluster.tags) == branch.branch:
-                    fresh[cluster.id] = cluster
-            branch.clones = fresh
+            # Read again under the lease, all in two calls (a cluster gone meanwhile is simply not returned).
+            branch.clones = {cluster.id: cluster for cluster in self.aws.clusters(list(branch.clones))
+                             if branch_of(cluster.tags) == branch.branch}
             expires = self._branch_expiry(branch)
             if expires is None or expires > self.now():
                 self.reporter.info("branch %s was extended (it expires %s): not deleting it", branch.branch,

@@ -35,9 +35,9 @@ class Cleaning:
         """The DNS grace protects clients that resolved the name to `cluster`: none if it never was live."""
         return 0 if history.never_live(cluster.id) else grace
 
-    def deletable(self, grace, at=None):
-        """The aborted clones whose grace has passed by `at` (default now), but those kept."""
-        keep, at = self.keep(), at or self.now()
+    def deletable(self, grace, keep, at=None):
+        """The aborted clones whose grace has passed by `at` (default now), but those in `keep` (keep())."""
+        at = at or self.now()
         return [c for c in self.in_state(ABORTED)
                 if c.id not in keep and self.since(c) <= at - timedelta(seconds=self.grace_for(c, grace))]
 
@@ -60,18 +60,18 @@ class Cleaning:
     def clean(self, grace=None, at=None):
         """Delete the aborted clones past the grace by `at` (what wait_grace returned; default now)."""
         grace = self.target.clean_grace if grace is None else grace
-        deleted = []
-        for cluster in self.deletable(grace, at):
+        deleted, keep = [], self.keep()  # one history read for both: deleting never changes which are kept
+        for cluster in self.deletable(grace, keep, at):
             if self._delete(cluster, grace):
                 deleted.append(cluster.id)
-        self.stop_kept(grace, at)
+        self.stop_kept(grace, keep, at)
         return deleted
 
-    def stop_kept(self, grace, at=None):
-        """Stop the clones kept for rollback whose grace has passed: a kept clone costs its writer's
+    def stop_kept(self, grace, keep, at=None):
+        """Stop the clones kept for rollback (`keep`) whose grace has passed: a kept clone costs its writer's
         hours for nothing until a rollback, which starts it again (connect.py). Only an available
         cluster can be stopped; one that is busy is stopped by a later run."""
-        at, keep = at or self.now(), self.keep()
+        at = at or self.now()
         for cluster in self.in_state(ABORTED):
             if (cluster.id not in keep or cluster.status != probes.AVAILABLE
                     or self.since(cluster) > at - timedelta(seconds=self.grace_for(cluster, grace))):

@@ -153,7 +153,7 @@ class Masking:
         started = time.monotonic()
         with self.connection.cursor() as cursor:
             cursor.execute(self.flavour.create_progress_table(PROGRESS_TABLE))
-            progress = self._resumable(cursor)
+            progress = self.progress = self._resumable(cursor)
             sample = outcome.take_sample(self, progress, cursor)
         for table in self.tables:
             entry = self._mask_table(table, echo)
@@ -185,14 +185,6 @@ class Masking:
                            f"{q('done')}, {q('rows_masked')}, {q('seconds')}, {q('sample')}) "
                            f"VALUES (%(t)s, %(f)s, NULL, {STARTED}, 0, 0, '')", {"t": RUN, "f": self.run_print})
         return {table.table: rows.get(table.table) for table in self.tables}
-
-    def _progress(self, table):
-        q = self.q
-        with self.connection.cursor() as cursor:
-            cursor.execute(f"SELECT {q('fingerprint')}, {q('last_pk')}, {q('done')}, {q('rows_masked')}, "
-                           f"{q('seconds')} FROM {q(PROGRESS_TABLE)} WHERE {q('table_name')} = %(t)s",
-                           {"t": table.table})
-            return cursor.fetchone()
 
     def _table_print(self, table):
         return self._keyed(rules_module.fingerprint([table]))
@@ -248,7 +240,7 @@ class Masking:
     def _mask_table(self, table, echo):
         entry = {"table": table.table, "model": table.label, "rows": 0, "seconds": 0.0, "truncated": table.truncate,
                  "columns": {name: rule.describe() for name, _f, rule in table.columns}}
-        progress = self._progress(table)
+        progress = self.progress[table.table]  # as run() read it: (fingerprint, last_pk, done, rows, seconds)
         if progress and progress[0] == self._table_print(table) and progress[2] == DONE:
             echo(f"{table.label}: already masked with these rules ({progress[3]} rows)")
             entry.update(rows=int(progress[3]), seconds=float(progress[4]), resumed="already done")

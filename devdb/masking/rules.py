@@ -154,10 +154,6 @@ class Rule:
         """The column length the rule's output needs to stay unique (None: it does not try)."""
         return None
 
-    def sample_sql(self, column):
-        """SQL: what the keyed sample taken before masking fingerprints (see devdb.masking.apply)."""
-        return column.sql
-
     def describe(self):
         """A stable text for the rules fingerprint: name and arguments."""
         args = {k: v for k, v in sorted(vars(self).items())}
@@ -430,12 +426,6 @@ class Json(Rule):
         if self.replace is not None:
             return f"CASE WHEN {column.sql} IS NULL THEN NULL ELSE {f.json_literal(column.param(self.replace))} END"
         return f.json_replace(column.sql, [(path.split("."), rule.sql(inner)) for path, rule, inner in self._parts(column)])
-
-    def sample_sql(self, column):
-        f = column.flavour
-        values = [f"COALESCE({inner.sql}, '')" for _p, _r, inner in self._parts(column)]
-        joined = f.concat(*[part for v in values for part in (v, "'|'")])
-        return f"NULLIF({joined}, '{'|' * len(values)}')"  # NULL when every key is missing
 
     def describe(self):
         if self.replace is not None:
