@@ -165,7 +165,9 @@ ALREADY_EXISTS = {"DBClusterAlreadyExistsFault", "DBInstanceAlreadyExists", "DBI
 # Still failing after botocore's retries, but not about the request: AWS may answer it later.
 UNAVAILABLE_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException",
                      "RequestThrottled", "RequestThrottledException", "SlowDown", "PriorRequestNotComplete",
-                     "ServiceUnavailable", "InternalFailure", "InternalError", "RequestTimeout", "RequestTimeoutException"}
+                     "ServiceUnavailable", "InternalFailure", "InternalError", "RequestTimeout", "RequestTimeoutException",
+                     # the Tagging API's (GetResources, TagResources) and CloudWatch Logs' own, as botocore documents them
+                     "ThrottledException", "InternalServiceException", "ServiceUnavailableException"}
 
 
 def _wrap(operation):

@@ -51,6 +51,7 @@ CREATE_AUXILIARY = ["subgrp", "cluster-pg", "pg", "og"]
 DELETE_ACTIONS = ["rds:DeleteDBCluster", "rds:DeleteDBInstance"]
 SOURCE_DENY_ACTIONS = [
     "rds:AddTagsToResource", "rds:RemoveTagsFromResource", "rds:ModifyDBCluster", "rds:DeleteDBCluster",
+    "rds:StopDBCluster", "rds:StartDBCluster",
 ]
 ROUTE53_ZONE_ACTIONS = ["route53:GetHostedZone", "route53:ListResourceRecordSets"]
 ROUTE53_CHANGE_ACTIONS = ["route53:ChangeResourceRecordSets"]
@@ -97,9 +98,10 @@ def branch_arns(target, partition="aws", region="*", account="*"):
     )
 
 
-def log_group_arn(target, partition="aws", region="*", account="*"):
-    """ARN pattern of the log groups of a target's clones and branches (`<CLONE_PREFIX>-*`)."""
-    return f"arn:{partition}:logs:{region}:{account}:log-group:/aws/rds/cluster/{target.clone_prefix.lower()}-*/*"
+def log_group_arn(target, partition="aws", region="*", account="*", cluster=None):
+    """ARN pattern of the log groups of a target's clones and branches (`<CLONE_PREFIX>-*`), or of `cluster`'s."""
+    name = cluster or f"{target.clone_prefix.lower()}-*"
+    return f"arn:{partition}:logs:{region}:{account}:log-group:/aws/rds/cluster/{name}/*"
 
 
 def build(targets, *, partition="aws", region="*", account="*", source_keys=(), source_roles=()):
@@ -229,6 +231,14 @@ def build(targets, *, partition="aws", region="*", account="*", source_keys=(), 
             "Effect": "Deny",
             "Action": SOURCE_DENY_ACTIONS,
             "Resource": _one_or_many(sources),
+        },
+        {
+            # DevdbDeleteCloneLogGroups' `<CLONE_PREFIX>-*` also matches a source named like `<CLONE_PREFIX>-db`.
+            "Sid": "DevdbNeverDeleteTheSourcesLogs",
+            "Effect": "Deny",
+            "Action": ["logs:DeleteLogGroup"],
+            "Resource": _one_or_many(sorted({log_group_arn(t, partition=partition, region=region, account=account,
+                                                           cluster=t.source_id.lower()) for t in targets})),
         },
         {
             "Sid": "DevdbReadZones",

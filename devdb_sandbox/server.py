@@ -32,7 +32,8 @@ THROTTLED = {
                 '<?xml version="1.0"?>\n<ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/">'
                 "<Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
                 "<RequestId>{id}</RequestId></ErrorResponse>"),
-    "tagging": (400, "application/x-amz-json-1.1", '{{"__type":"ThrottlingException","Message":"Rate exceeded"}}'),
+    # The Tagging API's throttling code is ThrottledException (botocore's GetResources and TagResources).
+    "tagging": (400, "application/x-amz-json-1.1", '{{"__type":"ThrottledException","Message":"Rate exceeded"}}'),
 }
 _SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
 

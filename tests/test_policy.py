@@ -467,3 +467,17 @@ def test_kms_key_id_as_a_key_id_or_an_alias(aws, devdb_settings, key_id, resourc
     if alias:
         assert not allowed(document, "kms:DescribeKey", key, {"kms:ResourceAliases": ["alias/prod"]})
     assert resource in json.dumps(document)
+
+
+def test_a_prefix_that_also_starts_the_sources_name_cannot_delete_the_sources_logs_or_stop_it(aws, devdb_settings):
+    """CLONE_PREFIX `prod` and source `prod-aurora`: the clones' log-group pattern `/aws/rds/cluster/prod-*/*`
+    matches the source's log groups too; a Deny keeps them (and the source's own stop and start) out of reach."""
+    devdb_settings["TARGETS"]["dev"]["CLONE_PREFIX"] = "prod"
+    document = printed_policy()
+    logs = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/rds/cluster/{}/error"
+    assert allowed(document, "logs:DeleteLogGroup", logs.format("prod-20261122"))
+    assert not allowed(document, "logs:DeleteLogGroup", logs.format("prod-aurora"))
+    ours = {"aws:ResourceTag/devdb:managed-by": "django-devdb", "aws:ResourceTag/devdb:target": "dev"}
+    assert allowed(document, "rds:StopDBCluster", rds_arn("cluster", "prod-20261122"), ours)
+    assert not allowed(document, "rds:StopDBCluster", rds_arn("cluster", "prod-aurora"), ours)
+    assert not allowed(document, "rds:StartDBCluster", rds_arn("cluster", "prod-aurora"), ours)

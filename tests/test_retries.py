@@ -81,7 +81,7 @@ class Faults:
         self.injected[kind] += 1
         self.failed_ops[operation] += 1
         if kind == "throttling":
-            code = "ThrottlingException" if service == "resource-groups-tagging-api" else "Throttling"
+            code = "ThrottledException" if service == "resource-groups-tagging-api" else "Throttling"
             return error_response(request, service, 400, code, "Rate exceeded")
         if kind == "http500":
             return error_response(request, service, 500, "InternalFailure", "We encountered an internal error")
@@ -198,7 +198,7 @@ def test_refresh_converges_with_a_fifth_of_the_calls_failing(aws, make_engine, c
 
 
 LASTING = [
-    pytest.param("GetResources", "throttling", "ThrottlingException", id="lookup throttled"),
+    pytest.param("GetResources", "throttling", "ThrottledException", id="lookup throttled"),
     pytest.param("RestoreDBClusterToPointInTime", "http503", "ServiceUnavailable", id="restore 503"),
     pytest.param("ChangeResourceRecordSets", "connection-closed", "Connection was closed", id="dns connection reset"),
     pytest.param("DeleteDBCluster", "endpoint-unreachable", "Could not connect", id="delete unreachable"),

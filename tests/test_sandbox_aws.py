@@ -386,7 +386,7 @@ def test_a_share_of_calls_is_throttled_with_each_services_error_and_botocore_ret
     calls = {"rds": lambda c: c.describe_db_clusters(),
              "route53": lambda c: c.get_hosted_zone(Id=real.zone_id),
              "resourcegroupstaggingapi": lambda c: c.get_resources()}
-    codes = {"rds": "Throttling", "route53": "Throttling", "resourcegroupstaggingapi": "ThrottlingException"}
+    codes = {"rds": "Throttling", "route53": "Throttling", "resourcegroupstaggingapi": "ThrottledException"}
     for service, call in calls.items():
         with pytest.raises(ClientError) as throttled:
             call(client(service))
