@@ -77,6 +77,17 @@ def test_every_morning_deletes_the_previous_clone_before_restoring(aws, shared_s
         clock.advance(days=1)
 
 
+def test_a_live_clone_stopped_by_hand_is_started_then_deleted_to_make_room(aws, shared_source, make_engine, clock):
+    """The name still points at yesterday's clone when it is deleted to make room; once it is started again
+    (it was stopped in the console), the re-check must allow that as the first one did."""
+    assert make_engine().refresh().connected == "dev-20261122"
+    aws.rds.stop_db_cluster(DBClusterIdentifier="dev-20261122")
+    clock.advance(days=1)
+    outcome = make_engine().refresh()
+    assert outcome.connected == "dev-20261123" and "dev-20261122" in outcome.deleted
+    assert dev_clusters(aws) == ["dev-20261123"]
+
+
 def test_status_states_the_outage(aws, shared_source, make_engine):
     make_engine().refresh()
     report = make_engine().status()

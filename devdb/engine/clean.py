@@ -112,7 +112,7 @@ class Cleaning:
                 self.reporter.warning("not deleting %s yet: it is %s and did not start; a later run deletes it",
                                       cluster.id, fresh.status)
                 return False
-            fresh = self.changes.step(None, lambda: self._recheck(cluster, grace), planned=fresh)
+            fresh = self.changes.step(None, lambda: self._recheck(cluster, grace, name_may_point), planned=fresh)
             if fresh is None:
                 return False
         self.reconcile_instances(fresh)
